@@ -1,0 +1,68 @@
+"""The one interface both workload renderers implement (design invariant 3).
+
+Tiers call `platform.deploy(spec, parent)` and never ask which platform they run on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pulumi
+
+from stacks.catalog import ServiceSpec
+
+# Where secrets appear inside every container, on both platforms: an in-memory volume the
+# Vault Agent (Kubernetes) or the Docker renderer fills. The service reads <ENV>_FILE.
+SECRETS_DIR = "/vault/secrets"
+
+
+def secret_file(owner: str, name: str) -> str:
+    """Path of one secret file inside a container: /vault/secrets/<owner>-<name>."""
+    return f"{SECRETS_DIR}/{owner}-{name}"
+
+
+@dataclass
+class DeployedService:
+    """What a tier gets back for one service."""
+
+    spec: ServiceSpec
+    # The DNS name other services use to reach it.
+    host: pulumi.Input[str]
+    # Resources a dependent can wait on (workload, Service, managed database...).
+    resources: list[pulumi.Resource] = field(default_factory=list)
+
+
+class Platform(Protocol):
+    def deploy(self, spec: ServiceSpec, parent: pulumi.Resource) -> DeployedService:
+        """Render one catalog service as resources under `parent`."""
+        ...
+
+
+@dataclass(frozen=True)
+class KubernetesVaultBinding:
+    """What the Secrets component needs from a cluster to bind Vault's Kubernetes auth."""
+
+    # API server URL and CA that Vault uses for TokenReview.
+    host: pulumi.Input[str]
+    ca_certificate: pulumi.Input[str]
+    # Provider for in-cluster objects (the Vault Agent injector, its namespace).
+    provider: pulumi.ProviderResource
+    # Where each service runs and which ServiceAccount it uses.
+    namespace_of: Callable[[ServiceSpec], str]
+    service_account_of: Callable[[ServiceSpec], str]
+    # Namespace for the injector (and anything else Vault-side in the cluster).
+    vault_namespace: str
+
+
+@dataclass(frozen=True)
+class DockerVaultBinding:
+    """What the Secrets component needs on a local Docker engine to run and reach Vault."""
+
+    provider: pulumi.ProviderResource | None
+    # The management network a dev Vault container joins.
+    network_name: pulumi.Input[str]
+
+
+VaultTarget = KubernetesVaultBinding | DockerVaultBinding

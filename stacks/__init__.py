@@ -1,0 +1,1 @@
+"""Stack-level code: the config model, the service catalog, the composition and stack tooling."""

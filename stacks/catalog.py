@@ -1,0 +1,427 @@
+"""The service catalog: every SutazAI service, described once, as data.
+
+`stacks/catalog.yaml` holds the data; this module is its schema and the graph queries the
+rest of the program uses. Tiers, renderers, network rules, Vault policies and scrape
+configs all read the same `ServiceSpec`s, so a service is added in exactly one place.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from stacks.errors import ConfigError, format_validation_error
+
+CATALOG_FILE = Path(__file__).with_name("catalog.yaml")
+SERVICE_CODE_DIR = Path(__file__).resolve().parent.parent / "service-code"
+
+_QUANTITY_CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
+_QUANTITY_MEM = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti)$")
+_DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+
+
+class Tier(StrEnum):
+    DATA = "data"
+    CORE = "core"
+    VECTOR = "vector"
+    AGENT = "agent"
+    PLATFORM = "platform"
+    MONITORING = "monitoring"
+
+
+class Segment(StrEnum):
+    """Network segments of the analysis' "Network Segmentation" recommendation."""
+
+    DATA = "data"
+    APPLICATION = "application"
+    MANAGEMENT = "management"
+
+
+TIER_SEGMENT: dict[Tier, Segment] = {
+    Tier.DATA: Segment.DATA,
+    Tier.VECTOR: Segment.DATA,
+    Tier.CORE: Segment.APPLICATION,
+    Tier.AGENT: Segment.APPLICATION,
+    Tier.PLATFORM: Segment.APPLICATION,
+    Tier.MONITORING: Segment.MANAGEMENT,
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Port(_Strict):
+    name: Annotated[str, Field(max_length=15, pattern=_DNS_LABEL.pattern)]
+    port: Annotated[int, Field(ge=1, le=65535)]
+    protocol: Literal["TCP", "UDP"] = "TCP"
+
+
+class Probe(_Strict):
+    """Exactly one of http (a path), tcp or exec, against one of the service's named ports."""
+
+    http: str | None = None
+    tcp: bool = False
+    exec: list[str] | None = None
+    port: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Self:
+        kinds = [self.http is not None, self.tcp, self.exec is not None]
+        if sum(kinds) != 1:
+            raise ValueError("a probe takes exactly one of http, tcp or exec")
+        if (self.http is not None or self.tcp) and self.port is None:
+            raise ValueError("http and tcp probes name the port they use")
+        return self
+
+
+class Health(_Strict):
+    liveness: Probe
+    readiness: Probe
+    # Slow starters (Neo4j, Ollama, Letta) get a startup probe that allows this long.
+    startup_seconds: Annotated[int, Field(ge=0, le=1800)] = 0
+
+
+class UpstreamImage(_Strict):
+    repository: str
+    tag: str
+    digest: Annotated[str | None, Field(pattern=r"^sha256:[0-9a-f]{64}$")] = None
+
+    @field_validator("tag")
+    @classmethod
+    def _pinned(cls, tag: str) -> str:
+        if tag in ("", "latest") or tag.endswith("-latest"):
+            raise ValueError(f"image tags must be pinned versions, never '{tag or 'empty'}'")
+        return tag
+
+    @property
+    def reference(self) -> str:
+        ref = f"{self.repository}:{self.tag}"
+        return f"{ref}@{self.digest}" if self.digest else ref
+
+
+class InHouseBuild(_Strict):
+    """An image we build from service-code/<path> on top of one of our base images."""
+
+    path: str
+    base: str
+
+    @field_validator("path")
+    @classmethod
+    def _exists(cls, path: str) -> str:
+        if not (SERVICE_CODE_DIR / path / "Dockerfile").is_file():
+            raise ValueError(f"service-code/{path}/Dockerfile does not exist")
+        return path
+
+
+class Resources(_Strict):
+    cpu: str
+    memory: str
+    cpu_limit: str
+    memory_limit: str
+
+    @field_validator("cpu", "cpu_limit")
+    @classmethod
+    def _cpu(cls, value: str) -> str:
+        if not _QUANTITY_CPU.match(value):
+            raise ValueError(f"'{value}' is not a CPU quantity such as 250m or 2")
+        return value
+
+    @field_validator("memory", "memory_limit")
+    @classmethod
+    def _memory(cls, value: str) -> str:
+        if not _QUANTITY_MEM.match(value):
+            raise ValueError(f"'{value}' is not a memory quantity such as 512Mi or 2Gi")
+        return value
+
+
+class Storage(_Strict):
+    """Persistent data: a PVC (retained in prod) on Kubernetes, a named volume on Docker."""
+
+    path: str
+    size: Annotated[str, Field(pattern=_QUANTITY_MEM.pattern)]
+
+
+class Gpu(_Strict):
+    count: Annotated[int, Field(ge=1, le=8)] = 1
+    # Runs on the CPU where no GPU exists (dev laptops), slowly.
+    optional: bool = True
+
+
+class Secret(_Strict):
+    """A credential the service owns. Generated, stored in Vault, delivered as a file."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
+    length: Annotated[int, Field(ge=16, le=128)] = 32
+
+
+class HardeningException(_Strict):
+    rule: Literal["read-only-root-filesystem", "kube-api-token"]
+    reason: Annotated[str, Field(min_length=20)]
+
+
+class Scrape(_Strict):
+    port: str
+    path: str = "/metrics"
+
+
+class Managed(_Strict):
+    """In prod this service is an AWS managed service instead of a workload."""
+
+    kind: Literal["rds-postgresql", "elasticache-redis"]
+    engine_version: str
+
+
+_SECRETISH_ENV = re.compile(r"(PASSWORD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
+
+
+class ServiceSpec(_Strict):
+    name: Annotated[str, Field(pattern=_DNS_LABEL.pattern, max_length=40)]
+    tier: Tier
+    description: Annotated[str, Field(min_length=10)]
+    image: UpstreamImage | None = None
+    build: InHouseBuild | None = None
+    # Why an in-house image stands in for an upstream product (AutoGPT, CrewAI, AgentGPT).
+    served_as: str | None = None
+    command: list[str] | None = None
+    args: list[str] | None = None
+    ports: Annotated[list[Port], Field(min_length=1)]
+    health: Health
+    talks_to: list[str] = []
+    uid: Annotated[int, Field(ge=1, le=2_147_483_647)]
+    gid: Annotated[int, Field(ge=1, le=2_147_483_647)]
+    writable_paths: list[str] = []
+    storage: Storage | None = None
+    resources: Resources
+    gpu: Gpu | None = None
+    secrets: list[Secret] = []
+    # Credentials each client gets when it talks to this service (postgres, redis, neo4j).
+    issues_client_credentials: bool = False
+    # Non-secret env. Values may reference other services: ${postgres.host}, ${ollama.port}.
+    env: dict[str, str] = {}
+    # Env every client of this service gets, e.g. OLLAMA_BASE_URL: http://${host}:${port}.
+    client_env: dict[str, str] = {}
+    # Read-only files mounted into the container (path -> content), e.g. a neo4j.conf.
+    config_files: dict[str, str] = {}
+    replicas: Annotated[int, Field(ge=1, le=20)] = 1
+    critical: bool = False
+    # Clients reach this service through the pooler when the pooler is enabled.
+    pooled_by: str | None = None
+    managed_in_prod: Managed | None = None
+    scrape: Scrape | None = None
+    ingress: bool = False
+    exceptions: list[HardeningException] = []
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if (self.image is None) == (self.build is None):
+            raise ValueError("a service has exactly one of image (upstream) or build (in-house)")
+        port_names = {p.name for p in self.ports}
+        if len(port_names) != len(self.ports):
+            raise ValueError("at ports: port names must be unique")
+        for kind in ("liveness", "readiness"):
+            probe: Probe = getattr(self.health, kind)
+            if probe.port is not None and probe.port not in port_names:
+                raise ValueError(
+                    f"at health.{kind}.port: '{probe.port}' is not one of the ports "
+                    f"{sorted(port_names)}"
+                )
+        if self.scrape is not None and self.scrape.port not in port_names:
+            raise ValueError(
+                f"at scrape.port: '{self.scrape.port}' is not one of {sorted(port_names)}"
+            )
+        for key, value in self.env.items():
+            if _SECRETISH_ENV.search(key) and not key.endswith("_FILE"):
+                raise ValueError(
+                    f"at env.{key}: secrets never go in env literals; declare it under "
+                    f"secrets and it is delivered as a file (value {value!r} refused)"
+                )
+        for path in [*self.writable_paths, *([self.storage.path] if self.storage else [])]:
+            if not path.startswith("/"):
+                raise ValueError(f"at writable_paths: '{path}' must be an absolute path")
+        if self.storage and self.storage.path in self.writable_paths:
+            raise ValueError(f"at storage.path: '{self.storage.path}' is also in writable_paths")
+        return self
+
+    @property
+    def segment(self) -> Segment:
+        return TIER_SEGMENT[self.tier]
+
+    @property
+    def stateful(self) -> bool:
+        return self.storage is not None
+
+    @property
+    def in_house(self) -> bool:
+        return self.build is not None
+
+    def port(self, name: str) -> Port:
+        return next(p for p in self.ports if p.name == name)
+
+    @property
+    def primary_port(self) -> Port:
+        return self.ports[0]
+
+    def exempt_from(self, rule: str) -> bool:
+        return any(e.rule == rule for e in self.exceptions)
+
+
+class BaseImage(_Strict):
+    """One layer of the shared base-image hierarchy under service-code/base/."""
+
+    name: Annotated[str, Field(pattern=_DNS_LABEL.pattern)]
+    parent: str | None = None  # None: built FROM the root BASE_IMAGE
+
+    @property
+    def path(self) -> str:
+        return f"base/{self.name}"
+
+
+class Edge(_Strict):
+    source: str
+    target: str
+    port: Port
+
+
+class Catalog(_Strict):
+    root_base_image: UpstreamImage
+    base_images: list[BaseImage]
+    services: dict[str, ServiceSpec]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_from_keys(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("services"), dict):
+            services = data["services"]
+            data = {
+                **data,
+                "services": {
+                    name: {"name": name, **spec} if isinstance(spec, dict) else spec
+                    for name, spec in services.items()
+                },
+            }
+        return data
+
+    @model_validator(mode="after")
+    def _graph(self) -> Self:
+        bases = {b.name for b in self.base_images}
+        for base in self.base_images:
+            if base.parent is not None and base.parent not in bases:
+                raise ValueError(
+                    f"at base_images: '{base.name}' has unknown parent '{base.parent}'"
+                )
+        for name, spec in self.services.items():
+            if spec.name != name:
+                raise ValueError(f"at services.{name}.name: must match its key")
+            for target in spec.talks_to:
+                if target not in self.services:
+                    raise ValueError(
+                        f"at services.{name}.talks_to: '{target}' is not a catalog service"
+                    )
+                if target == name:
+                    raise ValueError(
+                        f"at services.{name}.talks_to: a service cannot talk to itself"
+                    )
+            if spec.build is not None and spec.build.base not in bases | {"root"}:
+                raise ValueError(
+                    f"at services.{name}.build.base: '{spec.build.base}' is not a base image "
+                    f"({', '.join(sorted(bases | {'root'}))})"
+                )
+            if spec.pooled_by is not None and spec.pooled_by not in self.services:
+                raise ValueError(
+                    f"at services.{name}.pooled_by: '{spec.pooled_by}' is not a service"
+                )
+        return self
+
+    # --- queries -------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[ServiceSpec]:  # type: ignore[override]
+        return iter(self.services.values())
+
+    def __getitem__(self, name: str) -> ServiceSpec:
+        return self.services[name]
+
+    def tier(self, tier: Tier) -> list[ServiceSpec]:
+        return [s for s in self.services.values() if s.tier == tier]
+
+    @cached_property
+    def logical_edges(self) -> list[tuple[str, str]]:
+        """The dependency graph as the analysis draws it: who calls whom."""
+        return [(s.name, t) for s in self.services.values() for t in s.talks_to]
+
+    @cached_property
+    def network_edges(self) -> list[Edge]:
+        """The flows the network must allow: logical edges, rerouted through poolers.
+
+        A client of a pooled service (PostgreSQL behind PgBouncer) reaches the pooler, not the
+        database; the pooler's own `talks_to` carries the last hop.
+        """
+        edges: list[Edge] = []
+        seen: set[tuple[str, str]] = set()
+        for source, target in self.logical_edges:
+            spec = self.services[target]
+            if spec.pooled_by and spec.pooled_by in self.services and source != spec.pooled_by:
+                target = spec.pooled_by
+            if (source, target) in seen:
+                continue
+            seen.add((source, target))
+            target_spec = self.services[target]
+            for port in target_spec.ports:
+                edges.append(Edge(source=source, target=target, port=port))
+        return edges
+
+    def clients_of(self, name: str) -> list[str]:
+        return sorted({e.source for e in self.network_edges if e.target == name})
+
+    def peers_of(self, name: str) -> list[str]:
+        return sorted({e.target for e in self.network_edges if e.source == name})
+
+    @property
+    def scrape_targets(self) -> list[ServiceSpec]:
+        return [s for s in self.services.values() if s.scrape is not None]
+
+    def base_chain(self, base: str) -> list[BaseImage]:
+        """The base images from the root down to `base`, in build order."""
+        by_name = {b.name: b for b in self.base_images}
+        chain: list[BaseImage] = []
+        current: str | None = base
+        while current is not None and current != "root":
+            image = by_name[current]
+            chain.insert(0, image)
+            current = image.parent
+        return chain
+
+    def without(self, names: set[str]) -> Catalog:
+        """The catalog with services removed, and edges to them dropped."""
+        kept = {
+            n: s.model_copy(update={"talks_to": [t for t in s.talks_to if t not in names]})
+            for n, s in self.services.items()
+            if n not in names
+        }
+        for name, spec in kept.items():
+            if spec.pooled_by in names:
+                kept[name] = spec.model_copy(update={"pooled_by": None})
+        return self.model_copy(update={"services": kept})
+
+    def with_service(self, spec: ServiceSpec) -> Catalog:
+        return self.model_copy(update={"services": {**self.services, spec.name: spec}})
+
+
+def load_catalog(path: Path = CATALOG_FILE) -> Catalog:
+    """Read and validate the catalog; every error names its key in the file."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from None
+    try:
+        return Catalog.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(str(path), format_validation_error(exc, Catalog, "")) from None

@@ -1,0 +1,401 @@
+"""Typed stack configuration, validated before any resource is registered.
+
+`StackConfig` is the one model of a stack file (`Pulumi.<stack>.yaml`, namespace `sutazai:`).
+`load_stack_config()` reads every `sutazai:` key Pulumi hands the program, rejects unknown
+keys, and raises one `ConfigError` listing each bad key, its value and what is allowed.
+Components never read `pulumi.Config`; they receive this model (or parts of it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from ipaddress import IPv4Network
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from stacks.catalog import Resources, Tier
+from stacks.errors import ConfigError, format_validation_error
+
+NAMESPACE = "sutazai"
+
+# EKS managed node group AMI types that ship the NVIDIA driver.
+GPU_AMI_TYPES = ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA", "AL2_x86_64_GPU")
+CPU_AMI_TYPES = (
+    "AL2023_x86_64_STANDARD",
+    "AL2023_ARM_64_STANDARD",
+    "BOTTLEROCKET_x86_64",
+    "BOTTLEROCKET_ARM_64",
+)
+_OWNER = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
+
+
+class _Model(BaseModel):
+    """Stack-file keys are camelCase, as Pulumi config keys usually are."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class NetworkConfig(_Model):
+    """The VPC and its segmented subnets (one subnet per availability zone per segment)."""
+
+    vpc_cidr: IPv4Network = Field(IPv4Network("10.40.0.0/16"), description="VPC CIDR block.")
+    availability_zones: Annotated[int, Field(ge=2, le=6)] = Field(
+        3, description="How many availability zones the VPC spans."
+    )
+    public_subnets: list[IPv4Network] = Field(
+        [IPv4Network(f"10.40.{i}.0/24") for i in range(3)],
+        description="Public subnets, for internet-facing load balancers and NAT only.",
+    )
+    application_subnets: list[IPv4Network] = Field(
+        [IPv4Network(f"10.40.{16 * (i + 1)}.0/20") for i in range(3)],
+        description="Private subnets for the EKS nodes (application tier).",
+    )
+    data_subnets: list[IPv4Network] = Field(
+        [IPv4Network(f"10.40.{64 + i}.0/24") for i in range(3)],
+        description="Isolated subnets for RDS and ElastiCache: no route to the internet.",
+    )
+    management_subnets: list[IPv4Network] = Field(
+        [IPv4Network(f"10.40.{80 + i}.0/24") for i in range(3)],
+        description="Private subnets for monitoring, ingress and operations.",
+    )
+
+    @model_validator(mode="after")
+    def _subnets_fit(self) -> Self:
+        groups = {
+            "publicSubnets": self.public_subnets,
+            "applicationSubnets": self.application_subnets,
+            "dataSubnets": self.data_subnets,
+            "managementSubnets": self.management_subnets,
+        }
+        seen: list[tuple[str, IPv4Network]] = []
+        for key, subnets in groups.items():
+            if len(subnets) != self.availability_zones:
+                raise ValueError(
+                    f"at {key}: needs one subnet per availability zone "
+                    f"({self.availability_zones}), got {len(subnets)}"
+                )
+            for index, subnet in enumerate(subnets):
+                where = f"{key}[{index}]"
+                if not subnet.subnet_of(self.vpc_cidr):
+                    raise ValueError(f"at {where}: {subnet} is outside vpcCidr {self.vpc_cidr}")
+                for other_where, other in seen:
+                    if subnet.overlaps(other):
+                        raise ValueError(f"at {where}: {subnet} overlaps {other_where} ({other})")
+                seen.append((where, subnet))
+        return self
+
+
+class NodeGroupConfig(_Model):
+    instance_types: Annotated[list[str], Field(min_length=1)] = Field(
+        description="EC2 instance types, most preferred first."
+    )
+    min_size: Annotated[int, Field(ge=0)] = Field(description="Minimum node count.")
+    max_size: Annotated[int, Field(ge=1)] = Field(description="Maximum node count.")
+    desired_size: Annotated[int, Field(ge=0)] = Field(description="Initial node count.")
+    ami_type: str = Field(description="EKS managed node group AMI type.")
+    disk_size_gib: Annotated[int, Field(ge=20, le=2000)] = Field(
+        50, description="Root volume size (GiB); GPU nodes hold model images."
+    )
+
+    @field_validator("ami_type")
+    @classmethod
+    def _known_ami(cls, value: str) -> str:
+        if value not in GPU_AMI_TYPES + CPU_AMI_TYPES:
+            raise ValueError(
+                f"'{value}' is not an EKS AMI type; allowed: {', '.join(CPU_AMI_TYPES + GPU_AMI_TYPES)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _sizes(self) -> Self:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"at desiredSize: needs minSize <= desiredSize <= maxSize, got "
+                f"{self.min_size} <= {self.desired_size} <= {self.max_size}"
+            )
+        return self
+
+
+class NodeGroupsConfig(_Model):
+    general: NodeGroupConfig = Field(
+        NodeGroupConfig(
+            instance_types=["m6i.2xlarge", "m6a.2xlarge"],
+            min_size=3,
+            max_size=12,
+            desired_size=4,
+            ami_type="AL2023_x86_64_STANDARD",
+            disk_size_gib=80,
+        ),
+        description="CPU node group for everything but LLM inference.",
+    )
+    gpu: NodeGroupConfig = Field(
+        NodeGroupConfig(
+            instance_types=["g5.2xlarge", "g6.2xlarge"],
+            min_size=2,
+            max_size=6,
+            desired_size=2,
+            ami_type="AL2023_x86_64_NVIDIA",
+            disk_size_gib=200,
+        ),
+        description="GPU node group for Ollama (tainted nvidia.com/gpu=true:NoSchedule).",
+    )
+
+    @field_validator("gpu")
+    @classmethod
+    def _gpu_ami(cls, group: NodeGroupConfig) -> NodeGroupConfig:
+        if group.ami_type not in GPU_AMI_TYPES:
+            raise ValueError(
+                f"at amiType: the GPU node group needs an NVIDIA AMI "
+                f"({', '.join(GPU_AMI_TYPES)}), got '{group.ami_type}'"
+            )
+        return group
+
+    @field_validator("general")
+    @classmethod
+    def _general_ami(cls, group: NodeGroupConfig) -> NodeGroupConfig:
+        if group.ami_type in GPU_AMI_TYPES:
+            raise ValueError(
+                f"at amiType: the general node group takes a CPU AMI "
+                f"({', '.join(CPU_AMI_TYPES)}), got '{group.ami_type}'"
+            )
+        return group
+
+
+class ResourcesOverride(_Model):
+    cpu: str | None = None
+    memory: str | None = None
+    cpu_limit: str | None = None
+    memory_limit: str | None = None
+
+    @model_validator(mode="after")
+    def _quantities(self) -> Self:
+        # Reuse the catalog's quantity rules by validating a full Resources with placeholders.
+        Resources(
+            cpu=self.cpu or "1",
+            memory=self.memory or "1Mi",
+            cpu_limit=self.cpu_limit or "1",
+            memory_limit=self.memory_limit or "1Mi",
+        )
+        return self
+
+
+class ServiceOverride(_Model):
+    enabled: bool | None = Field(None, description="Deploy this service (default: yes).")
+    replicas: Annotated[int, Field(ge=1, le=20)] | None = Field(
+        None, description="Replica count (Kubernetes)."
+    )
+    resources: ResourcesOverride | None = Field(None, description="Requests and limits.")
+
+
+class StackConfig(_Model):
+    """Everything a stack file may set, under the `sutazai:` namespace."""
+
+    platform: Literal["kubernetes", "docker"] = Field(
+        "kubernetes", description="Where services run: an EKS cluster or a local Docker engine."
+    )
+    environment: Literal["prod", "dev"] = Field(
+        "dev",
+        description="prod protects stateful resources and uses managed data services; "
+        "dev is disposable.",
+    )
+    aws_region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")] = Field(
+        "us-east-1", description="AWS region (kubernetes platform)."
+    )
+    network: NetworkConfig = Field(NetworkConfig(), description="VPC and segment subnets.")
+    cluster_version: Annotated[str, Field(pattern=r"^1\.[0-9]{2}$")] = Field(
+        "1.31", description="EKS Kubernetes version."
+    )
+    cluster_public_access_cidrs: list[IPv4Network] = Field(
+        [], description="CIDRs allowed to reach the EKS API publicly; empty keeps it private."
+    )
+    node_groups: NodeGroupsConfig = Field(
+        NodeGroupsConfig(), description="General and GPU managed node groups."
+    )
+    shared_cluster_stack: str = Field(
+        "",
+        description="Ephemeral kubernetes stacks: the stack (org/project/stack) whose "
+        "kubeconfig output is the shared dev cluster.",
+    )
+    services: dict[str, ServiceOverride] = Field(
+        {}, description="Per-service overrides keyed by catalog name: enabled, replicas, resources."
+    )
+    disabled_tiers: list[Tier] = Field(
+        [], description="Tiers not deployed (data, core, vector, agent, platform, monitoring)."
+    )
+    vault_address: str = Field(
+        "http://127.0.0.1:8200", description="Vault server address the program configures."
+    )
+    vault_auth_method: Literal["token", "aws"] = Field(
+        "token", description="How the program logs in to Vault: VAULT_TOKEN or AWS IAM."
+    )
+    vault_mode: Literal["existing", "container"] = Field(
+        "existing", description="Use an existing Vault, or run one as a container (dev only)."
+    )
+    vault_injector: Literal["deploy", "existing"] = Field(
+        "deploy", description="Deploy the Vault Agent injector, or use one already in the cluster."
+    )
+    image_registry: str = Field(
+        "",
+        description="Registry for in-house images; empty creates ECR repositories (prod) "
+        "or keeps images local (docker).",
+    )
+    image_tag: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] = Field(
+        "0.1.0", description="Tag for in-house images (never 'latest')."
+    )
+    ollama_models: list[str] = Field(
+        ["llama3.1:8b"], description="Models preloaded into Ollama at start."
+    )
+    docker_host_gpu: bool = Field(
+        False, description="Docker platform: the host has an NVIDIA GPU for Ollama."
+    )
+    domain: str = Field(
+        "sutazai.example.com", description="DNS name for the frontend; the API is api.<domain>."
+    )
+    tls_certificate_arn: str = Field(
+        "", description="ACM certificate for the ingress load balancer (required in prod)."
+    )
+    ephemeral_owner: str = Field(
+        "", description="Ephemeral stacks: the developer who owns it (set by stacks.ephemeral)."
+    )
+    ephemeral_expires_at: str = Field(
+        "", description="Ephemeral stacks: UTC expiry, ISO 8601 (set by stacks.ephemeral)."
+    )
+    policy_enforcement: Literal["mandatory", "advisory"] = Field(
+        "advisory", description="Level of the non-mandatory hardening policies for this stack."
+    )
+
+    @field_validator("image_tag")
+    @classmethod
+    def _no_latest(cls, value: str) -> str:
+        if value == "latest":
+            raise ValueError("in-house images are never tagged 'latest'; use a version or commit")
+        return value
+
+    @field_validator("cluster_public_access_cidrs")
+    @classmethod
+    def _not_world(cls, cidrs: list[IPv4Network]) -> list[IPv4Network]:
+        for cidr in cidrs:
+            if cidr.prefixlen == 0:
+                raise ValueError(
+                    f"{cidr} opens the EKS API to the world; list your office/VPN CIDRs"
+                )
+        return cidrs
+
+    @field_validator("ephemeral_owner")
+    @classmethod
+    def _owner(cls, value: str) -> str:
+        if value and not _OWNER.match(value):
+            raise ValueError(
+                "an owner is 2-21 lowercase letters, digits or '-', starting with a letter"
+            )
+        return value
+
+    @field_validator("ephemeral_expires_at")
+    @classmethod
+    def _expiry(cls, value: str) -> str:
+        if value:
+            parse_expiry(value)
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Self:
+        if bool(self.ephemeral_owner) != bool(self.ephemeral_expires_at):
+            raise ValueError(
+                "at ephemeralExpiresAt: ephemeral stacks set both ephemeralOwner "
+                "and ephemeralExpiresAt"
+            )
+        if self.environment == "prod":
+            if self.ephemeral_owner:
+                raise ValueError("at ephemeralOwner: a prod stack is never ephemeral")
+            if self.vault_mode == "container":
+                raise ValueError("at vaultMode: prod uses an existing Vault, never a container")
+            if self.platform != "kubernetes":
+                raise ValueError("at platform: prod runs on kubernetes (EKS)")
+        return self
+
+    # --- derived ------------------------------------------------------------------------
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"
+
+    @property
+    def is_ephemeral(self) -> bool:
+        return bool(self.ephemeral_owner)
+
+    def service_enabled(self, name: str, tier: Tier) -> bool:
+        override = self.services.get(name)
+        if override is not None and override.enabled is not None:
+            return override.enabled
+        return tier not in self.disabled_tiers
+
+
+def parse_expiry(value: str) -> datetime:
+    """An ISO 8601 timestamp with a timezone (Z or an offset), returned in UTC."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"'{value}' is not an ISO 8601 timestamp such as 2026-12-01T18:00:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        raise ValueError(f"'{value}' has no timezone; add Z for UTC")
+    return parsed.astimezone(UTC)
+
+
+# Keys whose values are structured (JSON-encoded by Pulumi in the config bag).
+_STRUCTURED = {
+    "network",
+    "nodeGroups",
+    "services",
+    "disabledTiers",
+    "clusterPublicAccessCidrs",
+    "ollamaModels",
+}
+
+
+def parse_config_bag(bag: dict[str, Any]) -> StackConfig:
+    """Validate a Pulumi config bag ({"sutazai:key": value-as-string}) into a StackConfig."""
+    raw: dict[str, Any] = {}
+    problems: list[str] = []
+    for full_key, value in sorted(bag.items()):
+        namespace, _, key = full_key.partition(":")
+        if namespace != NAMESPACE:
+            continue
+        if isinstance(value, str) and key in _STRUCTURED:
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                problems.append(f"{full_key}: not valid structured config ({exc.msg})")
+                continue
+        raw[key] = value
+    if problems:
+        raise ConfigError("stack configuration", problems)
+    try:
+        return StackConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(
+            "stack configuration", format_validation_error(exc, StackConfig, f"{NAMESPACE}:")
+        ) from None
+
+
+def load_stack_config() -> StackConfig:
+    """The running stack's config, from what the Pulumi engine passed to this program."""
+    from pulumi.runtime import config as runtime_config
+
+    bag: dict[str, Any] = dict(runtime_config.get_config_env())
+    bag.update(runtime_config.CONFIG.get())
+    return parse_config_bag(bag)

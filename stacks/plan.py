@@ -1,0 +1,363 @@
+"""The offline plan: run the real program under Pulumi's mock runtime with a real stack file.
+
+    python -m stacks.plan --stack prod [--json build/plan-prod.json] [--quiet]
+
+No Pulumi CLI, no cloud credentials, no provider plugins. The program's own `__main__.py`
+runs against a recording monitor; the result is the resource tree (component -> children),
+counts by type, the stack outputs, and a JSON file with every registration (engine-shaped
+inputs, parent, provider, protect...) that the tests and the policy pack consume.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import runpy
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+MOCK_ACCOUNT = "123456789012"
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    provider: str
+    protect: bool
+    retain_on_delete: bool
+    delete_before_replace: bool
+    dependencies: list[str]
+    additional_secret_outputs: list[str]
+    ignore_changes: list[str]
+    inputs: dict[str, Any]
+
+
+@dataclass
+class Plan:
+    project: str
+    stack: str
+    resources: list[Registration] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, type_: str, name: str) -> Registration:
+        matches = [r for r in self.resources if r.type == type_ and r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources of type {type_} named {name}")
+        return matches[0]
+
+    def children_of(self, urn: str) -> list[Registration]:
+        return [r for r in self.resources if r.parent == urn]
+
+    def counts(self) -> Counter[str]:
+        return Counter(r.type for r in self.resources)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "stack": self.stack,
+            "seconds": round(self.seconds, 3),
+            "counts": dict(sorted(self.counts().items())),
+            "outputs": self.outputs,
+            "resources": [{**asdict(r), "opts": {"protect": r.protect}} for r in self.resources],
+        }
+
+
+# ── config: what the Pulumi CLI would hand the program ───────────────────────────────────
+
+
+def project_settings(project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
+    return yaml.safe_load((project_dir / "Pulumi.yaml").read_text())
+
+
+def _encode(value: Any) -> str:
+    """Pulumi passes scalars as strings and structured values as JSON."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return json.dumps(value)
+
+
+def stack_config_bag(
+    stack: str, project_dir: Path = PROJECT_DIR, stack_file: Path | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """The config bag and secret keys for a stack, project defaults applied like the CLI does.
+
+    `secure:` values cannot be decrypted offline; they become placeholder secrets.
+    """
+    project = project_settings(project_dir)
+    name = project["name"]
+    stack_path = stack_file or project_dir / f"Pulumi.{stack}.yaml"
+    stack_doc = yaml.safe_load(stack_path.read_text()) or {}
+    bag: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, declaration in (project.get("config") or {}).items():
+        full = key if ":" in key else f"{name}:{key}"
+        if isinstance(declaration, dict) and "default" in declaration:
+            bag[full] = _encode(declaration["default"])
+        elif isinstance(declaration, dict) and "value" in declaration:
+            bag[full] = _encode(declaration["value"])
+    for key, value in (stack_doc.get("config") or {}).items():
+        full = key if ":" in key else f"{name}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            bag[full] = f"offline-placeholder-for-{full}"
+            secret_keys.append(full)
+        else:
+            bag[full] = _encode(value)
+    return bag, secret_keys
+
+
+# ── mocks ───────────────────────────────────────────────────────────────────────────────
+
+
+def _mock_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Plausible provider outputs for the resources whose outputs the program reads."""
+    arn = f"arn:aws:mock:us-east-1:{MOCK_ACCOUNT}:{name}"
+    extra: dict[str, Any] = {"arn": arn}
+    if type_ == "aws:eks/cluster:Cluster":
+        extra.update(
+            name=inputs.get("name", name),
+            endpoint=f"https://{name}.mock.eks.amazonaws.com",
+            certificateAuthority={"data": "TU9DSy1DQQ=="},
+            identities=[{"oidcs": [{"issuer": f"https://oidc.eks.mock/id/{name}"}]}],
+            vpcConfig={**inputs.get("vpcConfig", {}), "clusterSecurityGroupId": f"sg-{name}"},
+            version=inputs.get("version", "1.31"),
+        )
+    elif type_ == "aws:rds/instance:Instance":
+        extra.update(
+            address=f"{name}.mock.rds.amazonaws.com",
+            port=5432,
+            endpoint=f"{name}.mock.rds.amazonaws.com:5432",
+        )
+    elif type_ == "aws:elasticache/replicationGroup:ReplicationGroup":
+        extra.update(
+            primaryEndpointAddress=f"master.{name}.mock.cache.amazonaws.com",
+            readerEndpointAddress=f"replica.{name}.mock.cache.amazonaws.com",
+        )
+    elif type_ == "aws:ecr/repository:Repository":
+        extra.update(
+            repositoryUrl=f"{MOCK_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/"
+            f"{inputs.get('name', name)}"
+        )
+    elif type_ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+        extra.update(url=inputs.get("url", "https://oidc.eks.mock/id/x"))
+    elif type_ == "aws:kms/key:Key":
+        extra.update(keyId=f"key-{name}")
+    elif type_ == "docker-build:index:Image":
+        tags = inputs.get("tags") or [f"mock/{name}:0"]
+        extra.update(ref=f"{tags[0]}@sha256:{'0' * 64}", digest=f"sha256:{'0' * 64}")
+    elif type_ in (
+        "random:index/randomPassword:RandomPassword",
+        "random:index/randomString:RandomString",
+    ):
+        extra.update(result=f"mock-random-{name}")
+    elif type_.startswith("kubernetes:") and "metadata" in inputs:
+        metadata = dict(inputs["metadata"])
+        metadata.setdefault("name", name)
+        extra.update(metadata=metadata)
+    return {**inputs, **extra}
+
+
+def _mock_invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:
+    if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        return {
+            "names": ["us-east-1a", "us-east-1b", "us-east-1c"],
+            "zoneIds": ["use1-az1", "use1-az2", "use1-az4"],
+        }
+    if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        return {
+            "accountId": MOCK_ACCOUNT,
+            "arn": f"arn:aws:iam::{MOCK_ACCOUNT}:user/mock",
+            "userId": "MOCK",
+        }
+    if token == "aws:index/getPartition:getPartition":
+        return {"partition": "aws", "dnsSuffix": "amazonaws.com"}
+    if token == "aws:index/getRegion:getRegion":
+        return {"name": "us-east-1", "region": "us-east-1"}
+    if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+        return {
+            "proxyEndpoint": f"https://{MOCK_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com",
+            "userName": "AWS",
+            "password": "mock-ecr-token",
+            "authorizationToken": "bW9jaw==",
+        }
+    if token == "aws:iam/getPolicyDocument:getPolicyDocument":
+        return {
+            "json": json.dumps({"Version": "2012-10-17", "Statement": args.get("statements", [])})
+        }
+    if token == "aws:eks/getClusterAuth:getClusterAuth":
+        return {"token": "mock-eks-token"}
+    if token == "kubernetes:helm:template":
+        return {"result": []}
+    # An unhandled invoke would silently return {} and hide a broken program: refuse it.
+    raise NotImplementedError(f"the offline plan has no mock answer for invoke {token}")
+
+
+def run_plan(stack: str, project_dir: Path = PROJECT_DIR, stack_file: Path | None = None) -> Plan:
+    """Run `__main__.py` for `stack` under the recording mock monitor. One per process."""
+    import pulumi
+    from google.protobuf import json_format
+    from pulumi.runtime import mocks as pulumi_mocks
+    from pulumi.runtime import settings
+    from pulumi.runtime.sync_await import _sync_await
+
+    project = project_settings(project_dir)["name"]
+    plan = Plan(project=project, stack=stack)
+    bag, secret_keys = stack_config_bag(stack, project_dir, stack_file)
+
+    class Mocks(pulumi.runtime.Mocks):
+        def new_resource(
+            self, args: pulumi.runtime.MockResourceArgs
+        ) -> tuple[str | None, dict[str, Any]]:
+            return f"{args.name}-id", _mock_outputs(args.typ, args.name, args.inputs)
+
+        def call(
+            self, args: pulumi.runtime.MockCallArgs
+        ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+            return _mock_invoke(args.token, args.args), None
+
+    class RecordingMonitor(pulumi_mocks.MockMonitor):
+        def RegisterResource(self, request: Any) -> Any:
+            response = super().RegisterResource(request)
+            if request.type != "pulumi:pulumi:Stack":
+                plan.resources.append(
+                    Registration(
+                        urn=response.urn,
+                        type=request.type,
+                        name=request.name,
+                        parent=request.parent,
+                        custom=request.custom,
+                        provider=request.provider,
+                        protect=bool(request.protect) if request.HasField("protect") else False,
+                        retain_on_delete=(
+                            bool(request.retainOnDelete)
+                            if request.HasField("retainOnDelete")
+                            else False
+                        ),
+                        delete_before_replace=request.deleteBeforeReplace,
+                        dependencies=list(request.dependencies),
+                        additional_secret_outputs=list(request.additionalSecretOutputs),
+                        ignore_changes=list(request.ignoreChanges),
+                        inputs=json_format.MessageToDict(request.object),
+                    )
+                )
+            return response
+
+        def RegisterResourceOutputs(self, request: Any) -> Any:
+            if "::pulumi:pulumi:Stack::" in request.urn:
+                plan.outputs = json_format.MessageToDict(request.outputs)
+            return super().RegisterResourceOutputs(request)
+
+    started = time.perf_counter()
+    pulumi.runtime.set_all_config(bag, secret_keys)
+    pulumi.runtime.set_mocks(
+        Mocks(), project=project, stack=stack, preview=False, monitor=RecordingMonitor(Mocks())
+    )
+    previous = os.getcwd()
+    sys.path.insert(0, str(project_dir))
+    os.chdir(project_dir)
+    try:
+        from pulumi.runtime.stack import run_in_stack
+
+        _sync_await(
+            run_in_stack(
+                lambda: runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+            )
+        )
+    finally:
+        os.chdir(previous)
+        sys.path.remove(str(project_dir))
+        settings.reset_options()
+    plan.seconds = time.perf_counter() - started
+    return plan
+
+
+# ── presentation ────────────────────────────────────────────────────────────────────────
+
+
+def render_tree(plan: Plan, max_children: int = 12) -> str:
+    """Components with their children; long runs of custom resources are summarised."""
+    lines: list[str] = []
+    by_parent: dict[str, list[Registration]] = {}
+    for r in plan.resources:
+        by_parent.setdefault(r.parent, []).append(r)
+    roots = [r for r in plan.resources if r.parent not in {x.urn for x in plan.resources}]
+
+    def walk(node: Registration, depth: int) -> None:
+        children = by_parent.get(node.urn, [])
+        suffix = f"  ({len(children)} children)" if children else ""
+        lines.append(f"{'  ' * depth}{node.type}  {node.name}{suffix}")
+        shown = 0
+        for child in children:
+            if by_parent.get(child.urn) or shown < max_children:
+                walk(child, depth + 1)
+                shown += 0 if by_parent.get(child.urn) else 1
+        hidden = sum(1 for c in children if not by_parent.get(c.urn)) - shown
+        if hidden > 0:
+            lines.append(f"{'  ' * (depth + 1)}... {hidden} more")
+
+    for root in roots:
+        walk(root, 0)
+    return "\n".join(lines)
+
+
+def render_counts(plan: Plan) -> str:
+    counts = plan.counts()
+    width = max((len(t) for t in counts), default=10)
+    rows = [f"  {t:<{width}}  {n}" for t, n in sorted(counts.items())]
+    return "\n".join([f"{sum(counts.values())} resources, {len(counts)} types:", *rows])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m stacks.plan",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--stack", required=True, help="stack name, e.g. dev or prod")
+    parser.add_argument(
+        "--stack-file", type=Path, help="stack file to use instead of Pulumi.<stack>.yaml"
+    )
+    parser.add_argument("--json", type=Path, help="write the full plan to this file")
+    parser.add_argument("--quiet", action="store_true", help="print the counts only")
+    options = parser.parse_args(argv)
+
+    from stacks.errors import ConfigError
+
+    try:
+        plan = run_plan(options.stack, stack_file=options.stack_file)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not options.quiet:
+        print(render_tree(plan))
+        print()
+    print(render_counts(plan))
+    print(f"\nplanned stack '{plan.stack}' in {plan.seconds:.2f}s (program run, mocks)")
+    if options.json:
+        options.json.parent.mkdir(parents=True, exist_ok=True)
+        options.json.write_text(json.dumps(plan.to_json(), indent=1, sort_keys=False))
+        print(f"wrote {options.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
