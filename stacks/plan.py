@@ -211,16 +211,46 @@ def _mock_invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:
     raise NotImplementedError(f"the offline plan has no mock answer for invoke {token}")
 
 
-def run_plan(stack: str, project_dir: Path = PROJECT_DIR, stack_file: Path | None = None) -> Plan:
-    """Run `__main__.py` for `stack` under the recording mock monitor. One per process."""
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def _mark_secret_outputs(response: Any, names: list[str]) -> None:
+    """Wrap `additional_secret_outputs` as secrets, as the engine does (mocks do not)."""
+    from google.protobuf import struct_pb2
+
+    fields = response.object.fields
+    for name in names:
+        if name not in fields:
+            continue
+        value = fields[name]
+        if value.HasField("struct_value") and SECRET_SIG in value.struct_value.fields:
+            continue
+        wrapped = struct_pb2.Struct()
+        wrapped.fields[SECRET_SIG].string_value = SECRET_VALUE
+        wrapped.fields["value"].CopyFrom(value)
+        fields[name].struct_value.CopyFrom(wrapped)
+
+
+def run_plan(
+    stack: str,
+    project_dir: Path = PROJECT_DIR,
+    stack_file: Path | None = None,
+    plan: Plan | None = None,
+) -> Plan:
+    """Run `__main__.py` for `stack` under the recording mock monitor. One per process.
+
+    Pass `plan` to keep what was registered even when the program fails.
+    """
     import pulumi
     from google.protobuf import json_format
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime import settings
     from pulumi.runtime.sync_await import _sync_await
 
+    project_dir = project_dir.resolve()
     project = project_settings(project_dir)["name"]
-    plan = Plan(project=project, stack=stack)
+    plan = plan if plan is not None else Plan(project=project, stack=stack)
     bag, secret_keys = stack_config_bag(stack, project_dir, stack_file)
 
     class Mocks(pulumi.runtime.Mocks):
@@ -237,6 +267,7 @@ def run_plan(stack: str, project_dir: Path = PROJECT_DIR, stack_file: Path | Non
     class RecordingMonitor(pulumi_mocks.MockMonitor):
         def RegisterResource(self, request: Any) -> Any:
             response = super().RegisterResource(request)
+            _mark_secret_outputs(response, list(request.additionalSecretOutputs))
             if request.type != "pulumi:pulumi:Stack":
                 plan.resources.append(
                     Registration(
@@ -275,13 +306,19 @@ def run_plan(stack: str, project_dir: Path = PROJECT_DIR, stack_file: Path | Non
     sys.path.insert(0, str(project_dir))
     os.chdir(project_dir)
     try:
-        from pulumi.runtime.stack import run_in_stack
+        from pulumi.runtime.settings import get_root_resource
+        from pulumi.runtime.stack import Stack, run_pulumi_func
 
-        _sync_await(
-            run_in_stack(
-                lambda: runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
-            )
-        )
+        def program() -> None:
+            runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+            # set_mocks registered the root stack before the program ran; register its
+            # outputs again now that the program has exported them.
+            root = get_root_resource()
+            if isinstance(root, Stack):
+                root._outputs_registered = False
+                root._finish()
+
+        _sync_await(run_pulumi_func(program))
     finally:
         os.chdir(previous)
         sys.path.remove(str(project_dir))
@@ -342,10 +379,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from stacks.errors import ConfigError
 
+    plan = Plan(project=project_settings()["name"], stack=options.stack)
     try:
-        plan = run_plan(options.stack, stack_file=options.stack_file)
+        run_plan(options.stack, stack_file=options.stack_file, plan=plan)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        print(
+            f"({len(plan.resources)} resources were registered before the error)", file=sys.stderr
+        )
         return 2
     if not options.quiet:
         print(render_tree(plan))
