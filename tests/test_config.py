@@ -1,0 +1,248 @@
+"""Stack configuration: the real stack files validate, and bad ones fail early and clearly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stacks import config_reference
+from stacks.config import StackConfig, parse_config_bag, parse_expiry
+from stacks.errors import ConfigError
+from stacks.plan import stack_config_bag
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_real_stack_files_validate(stack: str) -> None:
+    bag, _ = stack_config_bag(stack)
+    config = parse_config_bag(bag)
+    assert config.environment == stack
+
+
+def test_prod_is_kubernetes_with_mandatory_policies() -> None:
+    config = parse_config_bag(stack_config_bag("prod")[0])
+    assert config.platform == "kubernetes" and config.is_prod
+    assert config.policy_enforcement == "mandatory"
+    assert config.vault_mode == "existing"
+
+
+def _problems(overrides: dict[str, object]) -> list[str]:
+    bag = {
+        f"sutazai:{k}": v if isinstance(v, str) else yaml.safe_dump(v) for k, v in overrides.items()
+    }
+    # Structured values travel as JSON; YAML flow output of these small values is JSON too.
+    bag = {k: (v.strip() if isinstance(v, str) else v) for k, v in bag.items()}
+    with pytest.raises(ConfigError) as raised:
+        parse_config_bag(_as_json(overrides))
+    assert bag  # keep the yaml helper honest about its input
+    return raised.value.problems
+
+
+def _as_json(overrides: dict[str, object]) -> dict[str, str]:
+    import json
+
+    return {
+        f"sutazai:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in overrides.items()
+    }
+
+
+GOOD_GROUP = {
+    "instanceTypes": ["g5.xlarge"],
+    "minSize": 1,
+    "maxSize": 3,
+    "desiredSize": 1,
+    "amiType": "AL2023_x86_64_NVIDIA",
+}
+NET = StackConfig().network.model_dump(mode="json", by_alias=True)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"plattform": "docker"}, "sutazai:plattform: unknown key. Did you mean 'platform'?"),
+        (
+            {"platform": "nomad"},
+            "sutazai:platform: Input should be 'kubernetes' or 'docker' (got 'nomad')",
+        ),
+        (
+            {"nodeGroups": {"gpu": {**GOOD_GROUP, "minSize": "three"}}},
+            "sutazai:nodeGroups.gpu.minSize: Input should be a valid integer",
+        ),
+        (
+            {"nodeGroups": {"gpu": {**GOOD_GROUP, "desiredSize": -2}}},
+            "sutazai:nodeGroups.gpu.desiredSize: Input should be greater than or equal to 0 (got -2)",
+        ),
+        (
+            {"nodeGroups": {"gpu": {**GOOD_GROUP, "maxSize": 1, "desiredSize": 2}}},
+            "sutazai:nodeGroups.gpu.desiredSize: needs minSize <= desiredSize <= maxSize",
+        ),
+        (
+            {"nodeGroups": {"gpu": {**GOOD_GROUP, "amiType": "AL2023_x86_64_STANDARD"}}},
+            "sutazai:nodeGroups.gpu.amiType: the GPU node group needs an NVIDIA AMI",
+        ),
+        (
+            {"nodeGroups": {"gpu": {**GOOD_GROUP, "instanceType": ["g5.xlarge"]}}},
+            "sutazai:nodeGroups.gpu.instanceType: unknown key. Did you mean 'instanceTypes'?",
+        ),
+        (
+            {"network": {**NET, "vpcCidr": "10.40.0.0/33"}},
+            "sutazai:network.vpcCidr: Input is not a valid IPv4 network (got '10.40.0.0/33')",
+        ),
+        (
+            {
+                "network": {
+                    **NET,
+                    "dataSubnets": ["10.40.16.0/24", "10.40.65.0/24", "10.40.66.0/24"],
+                }
+            },
+            "sutazai:network.dataSubnets[0]: 10.40.16.0/24 overlaps applicationSubnets[0]",
+        ),
+        (
+            {"network": {**NET, "dataSubnets": ["10.99.0.0/24", "10.40.65.0/24", "10.40.66.0/24"]}},
+            "sutazai:network.dataSubnets[0]: 10.99.0.0/24 is outside vpcCidr 10.40.0.0/16",
+        ),
+        (
+            {"services": {"ollama": {"replicas": 0}}},
+            "sutazai:services.ollama.replicas: Input should be greater than or equal to 1",
+        ),
+        (
+            {"services": {"ollama": {"resources": {"memory": "lots"}}}},
+            "'lots' is not a memory quantity",
+        ),
+        (
+            {"clusterPublicAccessCidrs": ["0.0.0.0/0"]},
+            "sutazai:clusterPublicAccessCidrs: 0.0.0.0/0 opens the EKS API to the world",
+        ),
+        ({"imageTag": "latest"}, "sutazai:imageTag: in-house images are never tagged 'latest'"),
+        (
+            {"ephemeralOwner": "alice", "ephemeralExpiresAt": "next tuesday"},
+            "sutazai:ephemeralExpiresAt: 'next tuesday' is not an ISO 8601 timestamp",
+        ),
+        (
+            {"environment": "prod", "vaultMode": "container"},
+            "sutazai:vaultMode: prod uses an existing Vault, never a container",
+        ),
+        (
+            {"disabledTiers": ["agents"]},
+            "sutazai:disabledTiers[0]: Input should be 'data', 'core', 'vector', 'agent'",
+        ),
+    ],
+)
+def test_bad_config_names_the_key(overrides: dict[str, object], expected: str) -> None:
+    problems = _problems(overrides)
+    assert any(expected in p for p in problems), problems
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    problems = _problems({"plattform": "x", "imageTag": "latest", "vaultMode": "cloud"})
+    assert len(problems) == 3
+
+
+def test_unparseable_structured_value_is_named() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config_bag({"sutazai:network": "{not json"})
+    assert raised.value.problems[0].startswith("sutazai:network: not valid structured config")
+
+
+def test_other_namespaces_are_left_alone() -> None:
+    assert parse_config_bag({"aws:region": "eu-west-1"}).aws_region == "us-east-1"
+
+
+def test_expiry_needs_a_timezone() -> None:
+    with pytest.raises(ValueError, match="no timezone"):
+        parse_expiry("2026-12-01T10:00:00")
+    assert parse_expiry("2026-12-01T10:00:00+02:00").hour == 8
+
+
+BAD_STACK_FILES = {
+    "misspelt-key": ({"sutazai:plattform": "kubernetes"}, "sutazai:plattform: unknown key"),
+    "wrong-type": (
+        {"sutazai:nodeGroups": {"gpu": {**GOOD_GROUP, "minSize": "two"}}},
+        "sutazai:nodeGroups.gpu.minSize",
+    ),
+    "negative-count": (
+        {
+            "sutazai:nodeGroups": {
+                "general": {**GOOD_GROUP, "minSize": -1, "amiType": "AL2023_x86_64_STANDARD"}
+            }
+        },
+        "sutazai:nodeGroups.general.minSize",
+    ),
+    "invalid-cidr": (
+        {"sutazai:network": {**NET, "vpcCidr": "10.400.0.0/16"}},
+        "sutazai:network.vpcCidr",
+    ),
+    "overlapping-subnets": (
+        {
+            "sutazai:network": {
+                **NET,
+                "managementSubnets": ["10.40.0.0/24", "10.40.81.0/24", "10.40.82.0/24"],
+            }
+        },
+        "sutazai:network.managementSubnets[0]: 10.40.0.0/24 overlaps publicSubnets[0]",
+    ),
+    "gpu-without-gpu-ami": (
+        {"sutazai:nodeGroups": {"gpu": {**GOOD_GROUP, "amiType": "BOTTLEROCKET_x86_64"}}},
+        "sutazai:nodeGroups.gpu.amiType",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_STACK_FILES))
+def test_bad_stack_file_fails_before_any_resource(case: str, tmp_path: Path) -> None:
+    """The real program under the offline plan: a clear message, no stack trace, no resource."""
+    overrides, expected = BAD_STACK_FILES[case]
+    prod = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
+    prod["config"].update(overrides)
+    stack_file = tmp_path / "Pulumi.broken.yaml"
+    stack_file.write_text(yaml.safe_dump(prod))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stacks.plan",
+            "--stack",
+            "prod",
+            "--stack-file",
+            str(stack_file),
+            "--quiet",
+        ],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "(0 resources were registered before the error)" in result.stderr
+
+
+def test_pulumi_yaml_and_readme_reference_are_generated_from_the_model() -> None:
+    assert config_reference.main(["--check"]) == 0
+
+
+def test_pulumi_yaml_declares_every_key_with_its_model_default() -> None:
+    declared = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())["config"]
+    fields = {info.alias or name: info for name, info in StackConfig.model_fields.items()}
+    assert set(declared) == set(fields)
+    for key, declaration in declared.items():
+        if "type" in declaration:
+            assert declaration["description"], key
+            assert "default" in declaration, key
+    # Defaults the CLI would apply give exactly the model's defaults.
+    defaults = {f"sutazai:{k}": config_reference_value(v) for k, v in declared.items()}
+    assert parse_config_bag(defaults) == StackConfig()
+
+
+def config_reference_value(declaration: dict[str, object]) -> str:
+    import json
+
+    value = declaration.get("default", declaration.get("value"))
+    return value if isinstance(value, str) else json.dumps(value)
