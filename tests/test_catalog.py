@@ -1,4 +1,4 @@
-"""The catalog holds every system of the analysis, its whole dependency graph, and only sane data."""
+"""The catalog holds every system of the analysis, its dependency graph, and only sane data."""
 
 from __future__ import annotations
 
