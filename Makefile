@@ -1,0 +1,54 @@
+# The two everyday commands:  make plan STACK=prod   and   make test
+# (with the Pulumi CLI: `pulumi up --stack prod`, see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STACK ?= prod
+CHECKOV_VENV ?= .venv-checkov
+
+.PHONY: setup plan test lint bench validate system-deps config-reference clean
+
+setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+# checkov pins old packaging/boto3 and conflicts with pulumi: it gets a venv of its own.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q -r requirements-checkov.txt
+	touch $@
+
+## The offline plan: the real program under Pulumi's mock runtime with Pulumi.$(STACK).yaml.
+plan: $(VENV)/.installed
+	$(PY) -m stacks.plan --stack $(STACK) --json build/plan-$(STACK).json
+
+## Every test: config, catalog, whole stacks, policies, validators, images, services.
+test: setup
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/pyright
+
+bench: $(VENV)/.installed
+	$(PY) scripts/bench_plan.py --stack prod
+	$(PY) scripts/bench_policy.py
+
+validate: setup
+	$(PY) scripts/validate_manifests.py --stack prod
+
+config-reference: $(VENV)/.installed
+	$(PY) -m stacks.config_reference --write
+
+## Debian packages the image, service and validator tests need (run as root).
+system-deps:
+	scripts/install-system-deps.sh
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Debian packages for the tests that use real things: podman/buildah to build and run the
+# service-code images, PostgreSQL and Redis servers for the services' tests.
+# Run as root (CI runs as root). Idempotent: installed packages are skipped quickly.
+set -euo pipefail
+packages=(
+  podman buildah skopeo runc uidmap debootstrap iptables catatonit netavark aardvark-dns
+  postgresql redis-server
+)
+missing=()
+for package in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+    || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The Debian packages start their own servers; the tests start private instances instead.
+for service in postgresql redis-server; do
+  if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
+    systemctl stop "$service" || true
+  fi
+done
