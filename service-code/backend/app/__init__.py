@@ -1,0 +1,1 @@
+"""SutazAI backend: the platform's API gateway."""

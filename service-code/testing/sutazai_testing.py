@@ -1,0 +1,297 @@
+"""Pytest plugin: real PostgreSQL/Redis on loopback and a fake Ollama/Qdrant.
+
+The servers are the Debian binaries, started in a temp dir for the session.
+A test that needs one is skipped (with the reason) only if the binaries are
+absent; any other start-up failure is an error.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PG_PASSWORD = "pg-test-secret"  # noqa: S105 - throwaway test instance
+REDIS_PASSWORD = "redis-test-secret"  # noqa: S105
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port}")
+
+
+def pg_bindir() -> Path | None:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                        key=lambda p: int(Path(p).parent.parent.name))
+    if candidates:
+        return Path(candidates[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+@dataclass
+class PostgresServer:
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+    password_file: Path
+
+    def env(self) -> dict[str, str]:
+        return {
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_DB": self.dbname,
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD_FILE": str(self.password_file),
+        }
+
+
+@dataclass
+class RedisServer:
+    host: str
+    port: int
+    password_file: Path
+
+    def env(self) -> dict[str, str]:
+        return {
+            "REDIS_HOST": self.host,
+            "REDIS_PORT": str(self.port),
+            "REDIS_PASSWORD_FILE": str(self.password_file),
+        }
+
+
+def _demote() -> list[str]:
+    """PostgreSQL refuses to run as root: run it as `postgres`/`nobody`."""
+    if os.geteuid() != 0:
+        return []
+    for name in ("postgres", "nobody"):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return ["runuser", "-u", name, "--"]
+    raise RuntimeError("running as root and no unprivileged user to run PostgreSQL")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    bindir = pg_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries absent (apt-get install -y postgresql)")
+    prefix = _demote()
+    tmp = Path(tempfile.mkdtemp(prefix="sutazai-pg-"))
+    data = tmp / "data"
+    pwfile = tmp / "pwfile"
+    pwfile.write_text(PG_PASSWORD + "\n")
+    port = free_port()
+    if prefix:
+        shutil.chown(tmp, prefix[2])
+        shutil.chown(pwfile, prefix[2])
+    tmp.chmod(0o700)
+    subprocess.run(
+        [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "sutazai", "-A", "scram-sha-256",
+         f"--pwfile={pwfile}", "--no-sync", "-E", "UTF8"],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+    opts = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={tmp} -c fsync=off"
+    subprocess.run(
+        [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(tmp / "log"), "-o", opts,
+         "-w", "start"],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+    secret = tmp / "secret"
+    secret.write_text(PG_PASSWORD + "\n")
+    try:
+        yield PostgresServer("127.0.0.1", port, "sutazai", PG_PASSWORD, "postgres", secret)
+    finally:
+        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       check=False, stdout=subprocess.DEVNULL)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server binary absent (apt-get install -y redis-server)")
+    tmp = Path(tempfile.mkdtemp(prefix="sutazai-redis-"))
+    port = free_port()
+    secret = tmp / "secret"
+    secret.write_text(REDIS_PASSWORD + "\n")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--requirepass", REDIS_PASSWORD,
+         "--save", "", "--appendonly", "no", "--dir", str(tmp)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        wait_port(port)
+        yield RedisServer("127.0.0.1", port, secret)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# Fake upstreams: Ollama + Qdrant + Chroma + generic /health, one tiny server.
+
+
+@dataclass
+class FakeUpstream:
+    url: str
+    calls: list[tuple[str, str, Any]] = field(default_factory=list)
+    collections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    healthy: bool = True
+
+    def count(self, method: str, path: str) -> int:
+        return sum(1 for m, p, _ in self.calls if m == method and p == path)
+
+
+def _cosine(a: list[float], b: list[float]) -> float:
+    na = math.sqrt(sum(x * x for x in a)) or 1.0
+    nb = math.sqrt(sum(x * x for x in b)) or 1.0
+    return sum(x * y for x, y in zip(a, b, strict=False)) / (na * nb)
+
+
+def _make_handler(state: FakeUpstream) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            return
+
+        def _send(self, code: int, payload: Any) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def _body(self) -> Any:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                return json.loads(raw) if raw else None
+            except json.JSONDecodeError:
+                return raw.decode(errors="replace")
+
+        def _route(self, method: str) -> None:
+            path = self.path.split("?", 1)[0]
+            body = self._body() if method in {"POST", "PUT", "PATCH", "DELETE"} else None
+            state.calls.append((method, path, body))
+            if not state.healthy:
+                return self._send(503, {"error": "down"})
+            parts = [p for p in path.split("/") if p]
+            if path in {"/health", "/readyz", "/api/version", "/api/v2/heartbeat", "/"}:
+                return self._send(200, {"status": "ok", "version": "0.0.0-fake"})
+            if path == "/api/tags":
+                return self._send(200, {"models": [{"name": "tinyllama"}]})
+            if path == "/api/generate" and method == "POST":
+                prompt = str(body.get("prompt", "")) if isinstance(body, dict) else ""
+                model = body.get("model") if isinstance(body, dict) else None
+                return self._send(200, {"model": model, "response": f"echo: {prompt[-200:]}",
+                                        "done": True})
+            if len(parts) >= 2 and parts[0] == "collections":
+                return self._qdrant(method, parts[1], parts[2:], body)
+            if path == "/echo":
+                return self._send(200, {"method": method, "body": body,
+                                        "query": self.path.partition("?")[2]})
+            return self._send(404, {"error": f"no route {method} {path}"})
+
+        def _qdrant(self, method: str, name: str, rest: list[str], body: Any) -> None:
+            if not rest:
+                if method == "GET":
+                    if name in state.collections:
+                        return self._send(200, {"result": {"status": "green"}})
+                    return self._send(404, {"status": {"error": "Not found"}})
+                if method == "PUT":
+                    state.collections.setdefault(name, {})
+                    return self._send(200, {"result": True})
+            coll = state.collections.get(name)
+            if coll is None:
+                return self._send(404, {"status": {"error": "Not found"}})
+            if rest == ["points"] and method == "PUT" and isinstance(body, dict):
+                for point in body.get("points", []):
+                    coll[str(point["id"])] = point
+                return self._send(200, {"result": {"status": "completed"}})
+            if rest == ["points", "search"] and method == "POST" and isinstance(body, dict):
+                query = body["vector"]
+                hits = sorted(
+                    ({"id": p["id"], "score": _cosine(query, p["vector"]),
+                      "payload": p.get("payload")} for p in coll.values()),
+                    key=lambda h: -h["score"],
+                )[: int(body.get("limit", 10))]
+                return self._send(200, {"result": hits})
+            return self._send(404, {"error": "unsupported"})
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._route("GET")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._route("POST")
+
+        def do_PUT(self) -> None:  # noqa: N802
+            self._route("PUT")
+
+        def do_DELETE(self) -> None:  # noqa: N802
+            self._route("DELETE")
+
+    return Handler
+
+
+@pytest.fixture
+def fake_upstream() -> Iterator[FakeUpstream]:
+    state = FakeUpstream(url="")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(state))
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def dead_url() -> str:
+    """A loopback URL where nothing listens."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """Drop every dependency variable so each test configures its own."""
+    for name in list(os.environ):
+        if name.split("_")[0] in {"POSTGRES", "REDIS", "NEO4J", "OLLAMA", "QDRANT", "CHROMADB",
+                                  "FAISS", "BACKEND", "AGENTS", "SERVICE", "HEALTH", "READY"}:
+            monkeypatch.delenv(name, raising=False)
+    return monkeypatch
