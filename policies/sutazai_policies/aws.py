@@ -1,0 +1,264 @@
+"""AWS data-safety rules (pulumi-aws 7.x input names, camelCase as the engine sends them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Final
+
+from pulumi_policy import Policy, Severity
+
+from .rules import Resource, resource_policy
+from .values import UNKNOWN, as_int, as_list, get, is_prod
+
+SECURITY_GROUP: Final = "aws:ec2/securityGroup:SecurityGroup"
+SECURITY_GROUP_RULE: Final = "aws:ec2/securityGroupRule:SecurityGroupRule"
+SG_INGRESS_RULE: Final = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+RDS_INSTANCE: Final = "aws:rds/instance:Instance"
+RDS_CLUSTER: Final = "aws:rds/cluster:Cluster"
+ELASTICACHE_RG: Final = "aws:elasticache/replicationGroup:ReplicationGroup"
+EBS_VOLUME: Final = "aws:ebs/volume:Volume"
+EKS_CLUSTER: Final = "aws:eks/cluster:Cluster"
+ECR_REPOSITORY: Final = "aws:ecr/repository:Repository"
+KMS_KEY: Final = "aws:kms/key:Key"
+
+OPEN_CIDRS: Final = frozenset({"0.0.0.0/0", "::/0"})
+PUBLIC_PORT: Final = 443
+MIN_BACKUP_DAYS: Final = 7
+
+
+# ---------------------------------------------------------------- security groups
+
+
+def _ingress_rules(res: Resource) -> Iterator[tuple[str, dict[str, Any], list[Any]]]:
+    """(where, rule, cidrs) for each ingress rule; rule has protocol/fromPort/toPort."""
+    p = res.props
+    if res.type == SECURITY_GROUP:
+        for i, rule in enumerate(as_list(p.get("ingress"))):
+            if isinstance(rule, dict):
+                cidrs = as_list(rule.get("cidrBlocks")) + as_list(rule.get("ipv6CidrBlocks"))
+                yield f"ingress[{i}]", rule, cidrs
+    elif res.type == SECURITY_GROUP_RULE:
+        if p.get("type") == "ingress":
+            yield "rule", p, as_list(p.get("cidrBlocks")) + as_list(p.get("ipv6CidrBlocks"))
+    elif res.type == SG_INGRESS_RULE:
+        rule = dict(p, protocol=p.get("ipProtocol"))
+        yield "rule", rule, [c for c in (p.get("cidrIpv4"), p.get("cidrIpv6")) if c is not None]
+
+
+def check_sg_public_ingress(res: Resource) -> Iterator[str]:
+    for where, rule, cidrs in _ingress_rules(res):
+        open_cidrs = sorted({c for c in cidrs if isinstance(c, str) and c.strip() in OPEN_CIDRS})
+        if not open_cidrs:
+            continue
+        protocol = rule.get("protocol")
+        if protocol is UNKNOWN:
+            continue
+        proto = str(protocol).lower() if protocol is not None else None
+        lo, hi = as_int(rule.get("fromPort")), as_int(rule.get("toPort"))
+        if proto in ("tcp", "6") and lo == PUBLIC_PORT and hi == PUBLIC_PORT:
+            continue
+        ports = (
+            "all ports"
+            if proto in ("-1", "all")
+            else f"{protocol} {rule.get('fromPort')}-{rule.get('toPort')}"
+        )
+        yield (
+            f"{where} opens {ports} to {', '.join(open_cidrs)}. Only tcp/443 may be public. "
+            "Fix: restrict the source to the VPC/peer CIDRs or a source security group, "
+            "or put it behind the HTTPS load balancer."
+        )
+
+
+# ---------------------------------------------------------------- RDS / ElastiCache / EBS
+
+
+def check_rds_encrypted(res: Resource) -> Iterator[str]:
+    v = res.props.get("storageEncrypted")
+    if v is not UNKNOWN and v is not True:
+        yield (
+            f"storageEncrypted is {'unset (false)' if v is None else repr(v)}. Fix: "
+            "storage_encrypted=True "
+            "(optionally kms_key_id=<CMK>); existing instances need a snapshot restore."
+        )
+
+
+def check_rds_backups(res: Resource) -> Iterator[str]:
+    v = res.props.get("backupRetentionPeriod")
+    if v is UNKNOWN:
+        return
+    days = as_int(v)
+    if days is None or days < MIN_BACKUP_DAYS:
+        got = "unset (AWS default 1 day)" if v is None else f"{v!r} days"
+        yield f"backupRetentionPeriod is {got}. Fix: backup_retention_period >= {MIN_BACKUP_DAYS}."
+
+
+def check_rds_deletion_protection(res: Resource) -> Iterator[str]:
+    if not is_prod(res.stack):
+        return
+    v = res.props.get("deletionProtection")
+    if v is not UNKNOWN and v is not True:
+        yield (
+            f"deletionProtection is {'unset (false)' if v is None else repr(v)} in prod. "
+            "Fix: deletion_protection=True."
+        )
+
+
+def check_elasticache_encryption(res: Resource) -> Iterator[str]:
+    for field, arg in (
+        ("atRestEncryptionEnabled", "at_rest_encryption_enabled"),
+        ("transitEncryptionEnabled", "transit_encryption_enabled"),
+    ):
+        v = res.props.get(field)
+        if v is not UNKNOWN and v is not True:
+            yield f"{field} is {'unset' if v is None else repr(v)}. Fix: {arg}=True."
+
+
+def check_ebs_encrypted(res: Resource) -> Iterator[str]:
+    v = res.props.get("encrypted")
+    if v is not UNKNOWN and v is not True:
+        yield (
+            f"encrypted is {'unset' if v is None else repr(v)}. Fix: encrypted=True (and "
+            "kms_key_id for a CMK)."
+        )
+
+
+# ---------------------------------------------------------------- EKS / ECR / KMS
+
+
+def check_eks_endpoint(res: Resource) -> Iterator[str]:
+    vpc = res.props.get("vpcConfig")
+    if vpc is UNKNOWN:
+        return
+    public = get(vpc, "endpointPublicAccess")
+    if public is UNKNOWN or public is False:
+        return
+    cidrs = get(vpc, "publicAccessCidrs")
+    if cidrs is UNKNOWN:
+        return
+    listed = [c for c in as_list(cidrs) if isinstance(c, str)]
+    state = "unset (AWS default: public)" if public is None else "true"
+    if not listed:
+        yield (
+            f"vpcConfig.endpointPublicAccess is {state} and publicAccessCidrs is empty (AWS "
+            "default 0.0.0.0/0). Fix: endpoint_public_access=False (reach it through the "
+            "VPC/VPN) or list the office/CI CIDRs in public_access_cidrs."
+        )
+    elif any(c.strip() in OPEN_CIDRS for c in listed):
+        yield (
+            f"vpcConfig.publicAccessCidrs {listed} opens the API endpoint to the internet. "
+            "Fix: list only the office/CI CIDRs, or set endpoint_public_access=False."
+        )
+
+
+def check_ecr_scan(res: Resource) -> Iterator[str]:
+    v = get(res.props, "imageScanningConfiguration", "scanOnPush")
+    if v is not UNKNOWN and v is not True:
+        yield (
+            f"imageScanningConfiguration.scanOnPush is {'unset' if v is None else repr(v)}. "
+            "Fix: image_scanning_configuration={'scan_on_push': True}."
+        )
+
+
+def check_ecr_immutable(res: Resource) -> Iterator[str]:
+    v = res.props.get("imageTagMutability")
+    if v is not UNKNOWN and v != "IMMUTABLE":
+        yield (
+            f"imageTagMutability is {'unset (MUTABLE)' if v is None else repr(v)}. Fix: "
+            "image_tag_mutability='IMMUTABLE'."
+        )
+
+
+def check_kms_rotation(res: Resource) -> Iterator[str]:
+    spec = res.props.get("customerMasterKeySpec") or res.props.get("keySpec")
+    if isinstance(spec, str) and spec != "SYMMETRIC_DEFAULT":
+        return  # AWS only rotates symmetric encryption keys
+    v = res.props.get("enableKeyRotation")
+    if v is not UNKNOWN and v is not True:
+        got = "unset (false)" if v is None else repr(v)
+        yield f"enableKeyRotation is {got}. Fix: enable_key_rotation=True."
+
+
+def policies() -> list[Policy]:
+    return [
+        resource_policy(
+            "aws-sg-public-ingress-https-only",
+            "Security-group ingress from 0.0.0.0/0 or ::/0 is allowed only on tcp/443.",
+            [SECURITY_GROUP, SECURITY_GROUP_RULE, SG_INGRESS_RULE],
+            check_sg_public_ingress,
+            remediation=(
+                "Restrict the source CIDR or security group; only public load balancers "
+                "open tcp/443."
+            ),
+            severity=Severity.CRITICAL,
+        ),
+        resource_policy(
+            "aws-rds-storage-encrypted",
+            "RDS instances and clusters encrypt their storage.",
+            [RDS_INSTANCE, RDS_CLUSTER],
+            check_rds_encrypted,
+            remediation="storage_encrypted=True.",
+        ),
+        resource_policy(
+            "aws-rds-backup-retention",
+            f"RDS instances and clusters keep automated backups for at least {MIN_BACKUP_DAYS} "
+            "days.",
+            [RDS_INSTANCE, RDS_CLUSTER],
+            check_rds_backups,
+            remediation=f"backup_retention_period >= {MIN_BACKUP_DAYS}.",
+        ),
+        resource_policy(
+            "aws-rds-deletion-protection",
+            "RDS instances and clusters in prod have deletion protection.",
+            [RDS_INSTANCE, RDS_CLUSTER],
+            check_rds_deletion_protection,
+            remediation="deletion_protection=True.",
+        ),
+        resource_policy(
+            "aws-elasticache-encryption",
+            "ElastiCache replication groups encrypt at rest and in transit.",
+            [ELASTICACHE_RG],
+            check_elasticache_encryption,
+            remediation="at_rest_encryption_enabled=True, transit_encryption_enabled=True.",
+        ),
+        resource_policy(
+            "aws-ebs-encrypted",
+            "EBS volumes are encrypted.",
+            [EBS_VOLUME],
+            check_ebs_encrypted,
+            remediation="encrypted=True.",
+        ),
+        resource_policy(
+            "aws-eks-private-endpoint",
+            "The EKS API endpoint is private, or public only to listed CIDRs (never 0.0.0.0/0).",
+            [EKS_CLUSTER],
+            check_eks_endpoint,
+            remediation=(
+                "vpc_config.endpoint_public_access=False, or public_access_cidrs without 0.0.0.0/0."
+            ),
+            severity=Severity.CRITICAL,
+        ),
+        resource_policy(
+            "aws-ecr-scan-on-push",
+            "ECR repositories scan images on push.",
+            [ECR_REPOSITORY],
+            check_ecr_scan,
+            remediation="image_scanning_configuration={'scan_on_push': True}.",
+            severity=Severity.MEDIUM,
+        ),
+        resource_policy(
+            "aws-ecr-immutable-tags",
+            "ECR repositories have immutable tags.",
+            [ECR_REPOSITORY],
+            check_ecr_immutable,
+            remediation="image_tag_mutability='IMMUTABLE'.",
+            severity=Severity.MEDIUM,
+        ),
+        resource_policy(
+            "aws-kms-key-rotation",
+            "Symmetric KMS keys rotate automatically.",
+            [KMS_KEY],
+            check_kms_rotation,
+            remediation="enable_key_rotation=True.",
+            severity=Severity.MEDIUM,
+        ),
+    ]

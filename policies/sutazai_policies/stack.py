@@ -1,0 +1,264 @@
+"""Stack-wide rules: relationships between resources and prod resource options.
+
+Links ("this NetworkPolicy is in that Namespace", "this encryption config is for that
+bucket") are resolved from what the engine gives us, strongest first: the engine's
+(property) dependencies and parent, then an identical name/id, then the auto-name
+prefix (`<logical name>-<random>`) that Pulumi gives resources without an explicit name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Final
+
+from pulumi_policy import Policy, Severity
+
+from .kubernetes import NAMESPACE_TYPE, NETWORK_POLICY_TYPE
+from .rules import Resource, stack_policy
+from .values import UNKNOWN, as_dict, as_list, get, is_prod
+
+BUCKET_TYPES: Final = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
+SSE_TYPES: Final = frozenset(
+    {
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+    }
+)
+BUCKET_PAB: Final = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+ACCOUNT_PAB: Final = "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"
+PAB_FLAGS: Final = (
+    "blockPublicAcls",
+    "blockPublicPolicy",
+    "ignorePublicAcls",
+    "restrictPublicBuckets",
+)
+SSE_ALGORITHMS: Final = frozenset({"AES256", "aws:kms", "aws:kms:dsse"})
+
+PVC_TYPE: Final = "kubernetes:core/v1:PersistentVolumeClaim"
+STORAGE_CLASS_TYPE: Final = "kubernetes:storage.k8s.io/v1:StorageClass"
+STATEFUL_TYPES: Final = frozenset(
+    {
+        "aws:rds/instance:Instance",
+        "aws:rds/cluster:Cluster",
+        "aws:elasticache/replicationGroup:ReplicationGroup",
+        "aws:ebs/volume:Volume",
+        "aws:kms/key:Key",
+        PVC_TYPE,
+    }
+    | BUCKET_TYPES
+)
+
+
+def _identities(res: Resource, *explicit: object) -> set[str]:
+    return {v for v in explicit if isinstance(v, str) and v} | {res.name}
+
+
+def resolve(
+    value: object, prop: str, child: Resource, targets: Iterable[tuple[Resource, set[str]]]
+) -> Resource | None:
+    """The target that `child.<prop>` (whose value is `value`) points at, or None."""
+    targets = list(targets)
+    if isinstance(value, str):
+        for target, ids in targets:
+            if value in ids:
+                return target
+    for target, _ in targets:
+        if child.property_dependencies and target.urn in child.property_dependencies.get(prop, ()):
+            return target
+    if isinstance(value, str):
+        # auto-named "<logical name>-<random>" (or a mock's "<name>_id"); the longest name wins
+        best: Resource | None = None
+        for target, _ in targets:
+            n = len(target.name)
+            boundary = value.startswith(target.name) and value[n : n + 1] in ("-", "_")
+            if boundary and (best is None or n > len(best.name)):
+                best = target
+        if best is not None:
+            return best
+    if not isinstance(value, str):  # computed in preview: fall back to parent / dependencies
+        for target, _ in targets:
+            if child.depends_on(target.urn):
+                return target
+    return None
+
+
+# ---------------------------------------------------------------- namespaces
+
+
+def _is_default_deny(netpol: Resource) -> bool:
+    spec = as_dict(netpol.props.get("spec"))
+    selector = spec.get("podSelector")
+    empty_selector = isinstance(selector, dict) and not any(
+        as_dict(selector).get(k) for k in ("matchLabels", "matchExpressions")
+    )
+    types = set(as_list(spec.get("policyTypes")))
+    # A default-deny has no allow rules at all; allows live in their own NetworkPolicies.
+    no_rules = not as_list(spec.get("ingress")) and not as_list(spec.get("egress"))
+    return empty_selector and {"Ingress", "Egress"} <= types and no_rules
+
+
+def check_namespace_default_deny(
+    resources: list[Resource], stack: str
+) -> Iterator[tuple[Resource | None, str]]:
+    namespaces = [r for r in resources if r.type == NAMESPACE_TYPE]
+    if not namespaces:
+        return
+    targets = [(ns, _identities(ns, get(ns.props, "metadata", "name"))) for ns in namespaces]
+    covered: set[str] = set()
+    for netpol in resources:
+        if netpol.type != NETWORK_POLICY_TYPE or not _is_default_deny(netpol):
+            continue
+        ns_value = get(netpol.props, "metadata", "namespace")
+        target = resolve(ns_value, "metadata", netpol, targets)
+        if target is not None:
+            covered.add(target.urn)
+    for ns in namespaces:
+        if ns.urn not in covered:
+            name = get(ns.props, "metadata", "name")
+            shown = name if isinstance(name, str) else ns.name
+            yield (
+                ns,
+                (
+                    f"namespace {shown!r} has no default-deny NetworkPolicy. Fix: create "
+                    "a NetworkPolicy in it with "
+                    "podSelector: {}, policyTypes: [Ingress, Egress] and no rules; "
+                    "add the allowed flows as separate policies."
+                ),
+            )
+
+
+# ---------------------------------------------------------------- S3
+
+
+def _bucket_targets(resources: list[Resource]) -> list[tuple[Resource, set[str]]]:
+    return [
+        (b, _identities(b, b.props.get("bucket"), b.props.get("id")))
+        for b in resources
+        if b.type in BUCKET_TYPES
+    ]
+
+
+def _sse_ok(rules: object) -> bool:
+    for rule in as_list(rules):
+        if get(rule, "applyServerSideEncryptionByDefault", "sseAlgorithm") in SSE_ALGORITHMS:
+            return True
+    return False
+
+
+def check_s3_encryption(
+    resources: list[Resource], stack: str
+) -> Iterator[tuple[Resource | None, str]]:
+    targets = _bucket_targets(resources)
+    covered = {
+        b.urn
+        for b, _ in targets
+        if _sse_ok(get(b.props, "serverSideEncryptionConfiguration", "rules"))
+    }
+    for sse in resources:
+        if sse.type in SSE_TYPES and _sse_ok(sse.props.get("rules")):
+            target = resolve(sse.props.get("bucket"), "bucket", sse, targets)
+            if target is not None:
+                covered.add(target.urn)
+    for bucket, _ in targets:
+        if bucket.urn not in covered:
+            yield (
+                bucket,
+                (
+                    "has no server-side encryption configuration. Fix: add "
+                    "aws.s3.BucketServerSideEncryptionConfiguration(bucket=<this bucket>.id, "
+                    "rules=[{apply_server_side_encryption_by_default: "
+                    "{sse_algorithm: 'aws:kms'}}])."
+                ),
+            )
+
+
+def _pab_ok(res: Resource) -> bool:
+    return all(res.props.get(flag) is True for flag in PAB_FLAGS)
+
+
+def check_s3_public_access_block(
+    resources: list[Resource], stack: str
+) -> Iterator[tuple[Resource | None, str]]:
+    targets = _bucket_targets(resources)
+    if not targets or any(r.type == ACCOUNT_PAB and _pab_ok(r) for r in resources):
+        return
+    covered: set[str] = set()
+    for pab in resources:
+        if pab.type == BUCKET_PAB and _pab_ok(pab):
+            target = resolve(pab.props.get("bucket"), "bucket", pab, targets)
+            if target is not None:
+                covered.add(target.urn)
+    for bucket, _ in targets:
+        if bucket.urn not in covered:
+            yield (
+                bucket,
+                (
+                    "has no public access block with all four flags true. Fix: add "
+                    "aws.s3.BucketPublicAccessBlock(bucket=<this bucket>.id, "
+                    "block_public_acls=True, block_public_policy=True, ignore_public_acls=True, "
+                    "restrict_public_buckets=True)."
+                ),
+            )
+
+
+# ---------------------------------------------------------------- prod protection
+
+
+def check_prod_protected(
+    resources: list[Resource], stack: str
+) -> Iterator[tuple[Resource | None, str]]:
+    if not is_prod(stack):
+        return
+    for res in resources:
+        if res.type in STATEFUL_TYPES and not res.protect:
+            yield (
+                res,
+                "is stateful but not protected in prod. "
+                "Fix: pass opts=pulumi.ResourceOptions(protect=True).",
+            )
+        elif res.type == STORAGE_CLASS_TYPE:
+            policy = res.props.get("reclaimPolicy")
+            if policy is not UNKNOWN and policy != "Retain":
+                got = "unset (Delete)" if policy is None else repr(policy)
+                yield (
+                    res,
+                    f"reclaimPolicy is {got} in prod, so deleting a PVC deletes its "
+                    "volume. Fix: reclaim_policy='Retain'.",
+                )
+
+
+def policies() -> list[Policy]:
+    return [
+        stack_policy(
+            "k8s-namespace-default-deny",
+            "Every Namespace the stack creates has a default-deny NetworkPolicy (empty "
+            "podSelector, Ingress+Egress, no rules).",
+            check_namespace_default_deny,
+            remediation=(
+                "Create a default-deny NetworkPolicy per namespace; allow flows with separate "
+                "policies."
+            ),
+        ),
+        stack_policy(
+            "aws-s3-encryption",
+            "Every S3 bucket has a server-side encryption configuration.",
+            check_s3_encryption,
+            remediation="Add a BucketServerSideEncryptionConfiguration for each bucket.",
+        ),
+        stack_policy(
+            "aws-s3-public-access-block",
+            "Every S3 bucket has a public access block with all four flags (or an account-wide "
+            "one).",
+            check_s3_public_access_block,
+            remediation="Add a BucketPublicAccessBlock per bucket (or an account-wide one).",
+            severity=Severity.CRITICAL,
+        ),
+        stack_policy(
+            "prod-stateful-protected",
+            "In prod, stateful resources (RDS, ElastiCache, EBS, S3, KMS, PVCs) are "
+            "protected and StorageClasses retain volumes.",
+            check_prod_protected,
+            remediation="protect=True on stateful resources; StorageClass reclaim_policy='Retain'.",
+            severity=Severity.CRITICAL,
+        ),
+    ]
