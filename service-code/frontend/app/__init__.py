@@ -1,0 +1,1 @@
+"""SutazAI chat frontend."""

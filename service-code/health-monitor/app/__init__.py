@@ -1,0 +1,1 @@
+"""SutazAI health monitor."""

@@ -1,0 +1,1 @@
+"""SutazAI service hub: fan-out proxy."""
