@@ -164,6 +164,16 @@ def _mock_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, An
     elif type_ == "docker-build:index:Image":
         tags = inputs.get("tags") or [f"mock/{name}:0"]
         extra.update(ref=f"{tags[0]}@sha256:{'0' * 64}", digest=f"sha256:{'0' * 64}")
+    elif type_ == "docker:index/remoteImage:RemoteImage":
+        # The image ID a container is created from; derived from the reference so a test can
+        # tell which image a container runs.
+        import hashlib
+
+        reference = str(inputs.get("name", name))
+        extra.update(
+            imageId=f"sha256:{hashlib.sha256(reference.encode()).hexdigest()}",
+            repoDigest=f"{reference.split(':')[0]}@sha256:{'0' * 64}",
+        )
     elif type_ in (
         "random:index/randomPassword:RandomPassword",
         "random:index/randomString:RandomString",

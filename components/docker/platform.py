@@ -1,0 +1,389 @@
+"""The Docker workload renderer: one catalog `ServiceSpec` -> hardened containers and volumes.
+
+The hardening lives in one place, `_hardened()`: numeric non-root user, read-only root
+filesystem, tmpfs for exactly the catalog's writable paths, drop ALL capabilities,
+no-new-privileges, memory/CPU limits, a healthcheck, restart `unless-stopped`, an init
+process and bounded logs. Every service container is built from it; the two helper
+containers (volume ownership, model preload) take the same settings and say what differs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pulumi
+import pulumi_docker as docker
+
+from components.docker import rules
+from components.docker.health import healthcheck_for
+from components.platform import DeployedService
+from stacks.catalog import Catalog, Segment, ServiceSpec
+from stacks.config import StackConfig
+from stacks.errors import ConfigError
+from stacks.wiring import service_env
+
+if TYPE_CHECKING:
+    from components.images import ServiceImages
+
+# Images whose service gets the configured models pulled into it after it is healthy.
+MODEL_SERVER_IMAGES = frozenset({"ollama/ollama"})
+
+LABEL_PREFIX = "ai.sutazai"
+ROLE_SERVICE = "service"
+ROLE_VOLUME_INIT = "volume-init"
+ROLE_MODEL_PRELOAD = "model-preload"
+
+
+class DockerSecretSource(Protocol):
+    """What the renderer needs from the Secrets component (components/secrets.py)."""
+
+    def docker_secret_files(self, spec: ServiceSpec) -> dict[str, pulumi.Output[str]]:
+        """Container path under /vault/secrets -> secret content (an Output.secret)."""
+        ...
+
+    def file_env(self, spec: ServiceSpec) -> dict[str, str]:
+        """Env that points the service at its files, e.g. POSTGRES_PASSWORD_FILE."""
+        ...
+
+
+@dataclass(frozen=True)
+class DockerContext:
+    """What every container of a stack shares (built by DockerInfrastructure)."""
+
+    prefix: str  # e.g. sutazai-dev: container, network and volume names start with it
+    stack: str
+    config: StackConfig
+    catalog: Catalog
+    networks: Mapping[Segment, docker.Network]
+    labels: Mapping[str, str] = field(default_factory=dict)
+    # A small pinned image with coreutils for the volume-ownership helper (one per stack).
+    helper_image: docker.RemoteImage | None = None
+
+    def container_name(self, service: str) -> str:
+        return f"{self.prefix}-{service}"
+
+    def volume_name(self, service: str, purpose: str) -> str:
+        return f"{self.prefix}-{service}-{purpose}"
+
+
+def _labels(values: Mapping[str, str]) -> list[docker.ContainerLabelArgs]:
+    return [docker.ContainerLabelArgs(label=k, value=v) for k, v in sorted(values.items())]
+
+
+def _volume_labels(values: Mapping[str, str]) -> list[docker.VolumeLabelArgs]:
+    return [docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(values.items())]
+
+
+def _hardened(spec: ServiceSpec, *, tmpfs: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The container settings every SutazAI container gets (design invariant 2)."""
+    resources = spec.resources
+    return {
+        "user": f"{spec.uid}:{spec.gid}",
+        "read_only": True,
+        "tmpfs": dict(tmpfs if tmpfs is not None else rules.tmpfs_for(spec)),
+        "capabilities": docker.ContainerCapabilitiesArgs(drops=["ALL"]),
+        "security_opts": ["no-new-privileges:true"],
+        "memory": rules.memory_mb(resources.memory_limit),
+        "memory_reservation": rules.memory_mb(resources.memory),
+        # No swap beyond the limit: a runaway service is stopped, not paged to disk.
+        "memory_swap": rules.memory_mb(resources.memory_limit),
+        "cpus": rules.docker_cpus(resources.cpu_limit),
+        "cpu_shares": rules.cpu_shares(resources.cpu),
+        "init": True,
+        "log_driver": "json-file",
+        "log_opts": {"max-size": "10m", "max-file": "3"},
+    }
+
+
+class DockerPlatform:
+    """`Platform` for a local Docker engine: tiers call `deploy(spec, parent)`."""
+
+    def __init__(
+        self,
+        context: DockerContext,
+        *,
+        images: ServiceImages,
+        secrets: DockerSecretSource,
+        provider: pulumi.ProviderResource | None = None,
+    ) -> None:
+        self._ctx = context
+        self._images = images
+        self._secrets = secrets
+        self._provider = provider
+        self._host_ports = rules.ingress_host_ports(context.catalog, context.stack)
+        self.containers: dict[str, docker.Container] = {}
+
+    # --- the Platform interface -----------------------------------------------------------
+
+    def deploy(self, spec: ServiceSpec, parent: pulumi.Resource) -> DeployedService:
+        ctx = self._ctx
+        opts = pulumi.ResourceOptions(parent=parent, provider=self._provider)
+        labels = {
+            **ctx.labels,
+            f"{LABEL_PREFIX}.service": spec.name,
+            f"{LABEL_PREFIX}.tier": spec.tier.value,
+        }
+        image = self._image(spec, opts)
+        created: list[pulumi.Resource] = [image]
+
+        volumes: list[docker.ContainerVolumeArgs] = []
+        waits_for: list[pulumi.Resource] = []
+        if spec.storage is not None:
+            data = docker.Volume(
+                ctx.volume_name(spec.name, "data"),
+                name=ctx.volume_name(spec.name, "data"),
+                labels=_volume_labels({**labels, f"{LABEL_PREFIX}.purpose": "data"}),
+                opts=opts,
+            )
+            volumes.append(
+                docker.ContainerVolumeArgs(volume_name=data.name, container_path=spec.storage.path)
+            )
+            init = self._volume_init(spec, data, labels, opts)
+            created += [data, init]
+            waits_for.append(init)
+
+        secret_files = self._secrets.docker_secret_files(spec)
+        for mount in rules.file_mounts(spec, sorted(secret_files)):
+            files = docker.Volume(
+                ctx.volume_name(spec.name, mount.volume_suffix),
+                name=ctx.volume_name(spec.name, mount.volume_suffix),
+                labels=_volume_labels({**labels, f"{LABEL_PREFIX}.purpose": mount.purpose}),
+                opts=opts,
+            )
+            volumes.append(
+                docker.ContainerVolumeArgs(volume_name=files.name, container_path=mount.path)
+            )
+            created.append(files)
+
+        container = docker.Container(
+            ctx.container_name(spec.name),
+            name=ctx.container_name(spec.name),
+            image=image.image_id,
+            entrypoints=spec.command,
+            command=spec.args,
+            envs=self._env(spec),
+            volumes=volumes,
+            uploads=self._uploads(spec, secret_files),
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=ctx.networks[s].name, aliases=[spec.name])
+                for s in rules.network_segments(spec, ctx.catalog)
+            ],
+            ports=[
+                docker.ContainerPortArgs(
+                    internal=port.port,
+                    external=self._host_ports[(spec.name, port.name)],
+                    ip="127.0.0.1",
+                    protocol=port.protocol.lower(),
+                )
+                for port in spec.ports
+                if spec.ingress
+            ],
+            gpus=self._gpus(spec),
+            restart="unless-stopped",
+            destroy_grace_seconds=30,
+            labels=_labels({**labels, f"{LABEL_PREFIX}.role": ROLE_SERVICE}),
+            **self._health(spec),
+            **_hardened(spec),
+            opts=pulumi.ResourceOptions.merge(
+                opts,
+                pulumi.ResourceOptions(
+                    depends_on=waits_for,
+                    # Upload contents are secrets; keep them encrypted in state whatever
+                    # the provider schema says (it does not mark `uploads` secret).
+                    additional_secret_outputs=["uploads"],
+                ),
+            ),
+        )
+        created.append(container)
+        self.containers[spec.name] = container
+
+        if spec.image is not None and spec.image.repository in MODEL_SERVER_IMAGES:
+            created += self._preload_models(spec, image, container, labels, opts)
+        return DeployedService(spec=spec, host=ctx.container_name(spec.name), resources=created)
+
+    # --- pieces ---------------------------------------------------------------------------
+
+    def _image(self, spec: ServiceSpec, opts: pulumi.ResourceOptions) -> docker.RemoteImage:
+        """The image by ID, so a new build or a new pin replaces the container."""
+        name = f"{self._ctx.prefix}-{spec.name}-image"
+        if spec.image is not None:
+            # Upstream: pulled once by its pinned reference, kept for the next stack.
+            return docker.RemoteImage(name, name=spec.image.reference, keep_locally=True, opts=opts)
+        # In-house: built and loaded into the engine by ServiceImages (never pushed); this
+        # only resolves the local tag to an image ID. A changed build context replaces it.
+        built = self._images.images[spec.name]
+        return docker.RemoteImage(
+            name,
+            name=self._images.refs[spec.name],
+            keep_locally=True,
+            triggers={"context": built.context_hash},
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[built])),
+        )
+
+    def _env(self, spec: ServiceSpec) -> list[pulumi.Output[str]]:
+        ctx = self._ctx
+        env: dict[str, pulumi.Input[str]] = dict(service_env(spec, ctx.catalog, ctx.container_name))
+        for key, value in self._secrets.file_env(spec).items():
+            if key in env:
+                raise ConfigError(
+                    "service catalog",
+                    [f"services.{spec.name}.env.{key}: clashes with the secret file variable"],
+                )
+            env[key] = value
+        return [pulumi.Output.concat(key, "=", env[key]) for key in sorted(env)]
+
+    def _uploads(
+        self, spec: ServiceSpec, secret_files: Mapping[str, pulumi.Output[str]]
+    ) -> list[docker.ContainerUploadArgs]:
+        """Secrets and config files, root-owned and read-only for the service user."""
+        uploads = [
+            docker.ContainerUploadArgs(
+                file=path,
+                content=pulumi.Output.secret(content),
+                owner="0",
+                group=str(spec.gid),
+                permissions="0440",
+            )
+            for path, content in sorted(secret_files.items())
+        ]
+        uploads += [
+            docker.ContainerUploadArgs(file=path, content=content, owner="0", permissions="0444")
+            for path, content in sorted(spec.config_files.items())
+        ]
+        return uploads
+
+    def _gpus(self, spec: ServiceSpec) -> str | None:
+        if spec.gpu is None:
+            return None
+        if self._ctx.config.docker_host_gpu:
+            return "all"  # a device request for the NVIDIA runtime (NVIDIA Container Toolkit)
+        if not spec.gpu.optional:
+            raise ConfigError(
+                "stack configuration",
+                [
+                    f"sutazai:dockerHostGpu: {spec.name} needs a GPU; set it to true on a host "
+                    f"with the NVIDIA Container Toolkit, or disable {spec.name}"
+                ],
+            )
+        return None  # CPU inference with the small models of ollamaModels
+
+    def _health(self, spec: ServiceSpec) -> dict[str, Any]:
+        check = healthcheck_for(spec)
+        if check is None:
+            return {"wait": False}
+        return {
+            "healthcheck": docker.ContainerHealthcheckArgs(
+                tests=check.tests,
+                interval=check.interval,
+                timeout=check.timeout,
+                retries=check.retries,
+                start_period=check.start_period,
+            ),
+            # `pulumi up` waits until the service is healthy: a broken container fails the
+            # update instead of restarting quietly.
+            "wait": True,
+            "wait_timeout": spec.health.startup_seconds + 120,
+        }
+
+    def _volume_init(
+        self,
+        spec: ServiceSpec,
+        volume: docker.Volume,
+        labels: Mapping[str, str],
+        opts: pulumi.ResourceOptions,
+    ) -> docker.Container:
+        """Give a new data volume to the service user (Docker's stand-in for fsGroup).
+
+        A fresh named volume is root:root 755 unless the image has the path; the non-root
+        service could not write to it. This one-shot container is the only root process in
+        a stack: one capability (CHOWN), no network, read-only root, no privilege escalation,
+        and it only runs `chown uid:gid` on the empty volume before the service starts.
+        Where the image has the path, Docker then copies the image's files and ownership in.
+        """
+        ctx = self._ctx
+        name = ctx.container_name(f"{spec.name}-volume-init")
+        if ctx.helper_image is None:
+            raise ValueError("DockerContext.helper_image is required for services with storage")
+        return docker.Container(
+            name,
+            name=name,
+            image=ctx.helper_image.image_id,
+            entrypoints=["chown", f"{spec.uid}:{spec.gid}", "/volume"],
+            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/volume")],
+            user="0:0",
+            read_only=True,
+            capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=["CHOWN"]),
+            security_opts=["no-new-privileges:true"],
+            network_mode="none",
+            memory=32,
+            must_run=False,
+            attach=True,
+            restart="no",
+            labels=_labels({**labels, f"{LABEL_PREFIX}.role": ROLE_VOLUME_INIT}),
+            opts=opts,
+        )
+
+    def _preload_models(
+        self,
+        spec: ServiceSpec,
+        image: docker.RemoteImage,
+        server: docker.Container,
+        labels: Mapping[str, str],
+        opts: pulumi.ResourceOptions,
+    ) -> Sequence[pulumi.Resource]:
+        """`ollama pull <model>` against the running server, once per model.
+
+        A one-shot client container with the same image and hardening, on the server's
+        network. It starts after the server is healthy (`wait` on the server) and `pulumi up`
+        waits for it to finish (`attach`), so the stack is ready when `up` returns. The
+        models land in the server's data volume and survive container replacement; the pull
+        reruns only when the model list or the image changes.
+        """
+        ctx = self._ctx
+        port = spec.primary_port.port
+        pulls: list[pulumi.Resource] = []
+        for model in ctx.config.ollama_models:
+            name = ctx.container_name(f"{spec.name}-pull-{rules.slug(model)}")
+            pulls.append(
+                docker.Container(
+                    name,
+                    name=name,
+                    image=image.image_id,
+                    entrypoints=["/bin/ollama"],
+                    command=["pull", model],
+                    envs=[
+                        f"OLLAMA_HOST=http://{ctx.container_name(spec.name)}:{port}",
+                        "HOME=/tmp",
+                    ],
+                    networks_advanced=[
+                        docker.ContainerNetworksAdvancedArgs(name=ctx.networks[spec.segment].name)
+                    ],
+                    must_run=False,
+                    attach=True,
+                    restart="no",
+                    labels=_labels(
+                        {
+                            **labels,
+                            f"{LABEL_PREFIX}.role": ROLE_MODEL_PRELOAD,
+                            f"{LABEL_PREFIX}.model": model,
+                        }
+                    ),
+                    **{
+                        **_hardened(spec, tmpfs={"/tmp": rules.tmpfs_options(spec)}),
+                        "memory": 256,
+                        "memory_reservation": 64,
+                        "memory_swap": 256,
+                        "cpus": "0.5",
+                    },
+                    opts=pulumi.ResourceOptions.merge(
+                        opts,
+                        pulumi.ResourceOptions(
+                            depends_on=[server],
+                            custom_timeouts=pulumi.CustomTimeouts(create="60m"),
+                        ),
+                    ),
+                )
+            )
+        return pulls
