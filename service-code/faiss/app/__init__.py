@@ -1,0 +1,1 @@
+"""SutazAI FAISS vector index service."""
