@@ -1,0 +1,429 @@
+"""The dev stack on local Docker: the real program, offline, with the real stack files.
+
+Three plans run once per session, each in its own process (the mock runtime is global):
+- `dev`: Pulumi.dev.yaml as committed (the core path only);
+- `all`: the same file with every tier and service switched on and a GPU host;
+- `toggles`: an ephemeral `dev-bob` stack that switches single services on and off against
+  their tiers, to show that `services.<name>.enabled` wins and that edges to a disabled
+  service simply disappear.
+Every assertion derives what it expects from the catalog and the stack file, not from the
+renderer's own helper functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from components.docker.health import PROBE_TOOLS, Tool
+from stacks.catalog import Catalog, Segment, ServiceSpec, load_catalog
+from stacks.composition import effective_catalog
+from stacks.config import StackConfig, parse_config_bag
+from stacks.plan import stack_config_bag
+from tests.conftest import PROJECT_DIR, load_plan
+
+CONTAINER = "docker:index/container:Container"
+NETWORK = "docker:index/network:Network"
+VOLUME = "docker:index/volume:Volume"
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+ROLE = "ai.sutazai.role"
+DEV_FILE = PROJECT_DIR / "Pulumi.dev.yaml"
+EXPIRES = "2099-01-01T00:00:00Z"
+
+
+# ── the plans ───────────────────────────────────────────────────────────────────────────
+
+
+def _write_stack_file(path: Path, **overrides: Any) -> Path:
+    doc = yaml.safe_load(DEV_FILE.read_text())
+    for key, value in overrides.items():
+        doc["config"][f"sutazai:{key}"] = value
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+class Stack:
+    """One plan and the stack config and catalog it was made from."""
+
+    def __init__(self, plan: dict[str, Any], stack: str, stack_file: Path | None) -> None:
+        self.plan = plan
+        self.stack = stack
+        bag, _ = stack_config_bag(stack, PROJECT_DIR, stack_file)
+        self.config: StackConfig = parse_config_bag(bag)
+        self.catalog: Catalog = effective_catalog(load_catalog(), self.config)
+        self.prefix = f"sutazai-{stack}"
+
+    def of_type(self, type_: str) -> list[dict[str, Any]]:
+        return [r for r in self.plan["resources"] if r["type"] == type_]
+
+    def containers(self, role: str) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for r in self.of_type(CONTAINER):
+            labels = labels_of(r)
+            if labels.get(ROLE) == role:
+                key = labels["ai.sutazai.service"]
+                if role == "model-preload":
+                    key = labels["ai.sutazai.model"]
+                assert key not in found, f"two {role} containers for {key}"
+                found[key] = r["inputs"]
+        return found
+
+    @property
+    def services(self) -> dict[str, dict[str, Any]]:
+        return self.containers("service")
+
+    def network_names(self) -> dict[Segment, str]:
+        return {
+            Segment(labels_of(r)["ai.sutazai.segment"]): r["inputs"]["name"]
+            for r in self.of_type(NETWORK)
+        }
+
+
+def labels_of(resource: dict[str, Any]) -> dict[str, str]:
+    return {x["label"]: x["value"] for x in resource["inputs"].get("labels", [])}
+
+
+@pytest.fixture(scope="session")
+def dev(dev_plan_json: dict[str, Any]) -> Stack:
+    return Stack(dev_plan_json, "dev", None)
+
+
+@pytest.fixture(scope="session")
+def everything(tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    folder = tmp_path_factory.mktemp("plan-all")
+    stack_file = _write_stack_file(
+        folder / "Pulumi.all.yaml",
+        disabledTiers=[],
+        services={},
+        dockerHostGpu=True,
+        ollamaModels=["tinyllama", "llama3.1:8b"],
+    )
+    return Stack(load_plan("dev", folder, stack_file), "dev", stack_file)
+
+
+@pytest.fixture(scope="session")
+def toggles(tmp_path_factory: pytest.TempPathFactory) -> Stack:
+    folder = tmp_path_factory.mktemp("plan-toggles")
+    stack_file = _write_stack_file(
+        folder / "Pulumi.dev-bob.yaml",
+        ephemeralOwner="bob",
+        ephemeralExpiresAt=EXPIRES,
+        disabledTiers=["agent", "platform", "monitoring"],
+        services={
+            "qdrant": {"enabled": False},  # a peer of the backend: its edge must go
+            "letta": {"enabled": True},  # on, although the agent tier is off
+            "prometheus": {"enabled": True},
+        },
+    )
+    return Stack(load_plan("dev-bob", folder, stack_file), "dev-bob", stack_file)
+
+
+ALL_STACKS = ["dev", "everything", "toggles"]
+
+
+@pytest.fixture(params=ALL_STACKS)
+def stack(request: pytest.FixtureRequest) -> Stack:
+    return request.getfixturevalue(request.param)
+
+
+# ── which services run ──────────────────────────────────────────────────────────────────
+
+
+def test_dev_runs_the_core_path_only(dev: Stack) -> None:
+    assert set(dev.services) == {"postgres", "redis", "backend", "frontend", "ollama", "qdrant"}
+
+
+def test_a_container_for_every_enabled_service_and_none_for_the_rest(stack: Stack) -> None:
+    assert set(stack.services) == set(stack.catalog.services)
+
+
+def test_everything_means_every_catalog_service(everything: Stack, catalog: Catalog) -> None:
+    assert set(everything.services) == set(catalog.services)
+
+
+def test_service_switches_win_over_tier_switches(toggles: Stack) -> None:
+    assert "letta" in toggles.services and "prometheus" in toggles.services
+    assert "qdrant" not in toggles.services
+    assert not {"autogpt", "grafana", "mcp-server"} & set(toggles.services)
+
+
+def test_edges_to_disabled_services_are_dropped(toggles: Stack, catalog: Catalog) -> None:
+    assert "qdrant" in catalog["backend"].talks_to
+    assert "qdrant" not in toggles.catalog["backend"].talks_to
+    assert "qdrant" not in toggles.catalog.peers_of("backend")
+    for name, inputs in toggles.services.items():
+        assert "qdrant" not in str(inputs.get("envs", [])), name
+    # letta is on although its tier is off; its peers (backend, ollama, postgres, redis) run.
+    assert set(toggles.catalog.peers_of("letta")) <= set(toggles.services)
+
+
+# ── hardening ───────────────────────────────────────────────────────────────────────────
+
+
+def test_every_service_container_is_hardened(stack: Stack) -> None:
+    for name, inputs in stack.services.items():
+        spec = stack.catalog[name]
+        user = inputs["user"]
+        assert re.fullmatch(r"[0-9]+:[0-9]+", user), f"{name}: user {user!r} is not numeric"
+        uid, gid = (int(x) for x in user.split(":"))
+        assert uid > 0 and gid > 0, f"{name} runs as root"
+        assert (uid, gid) == (spec.uid, spec.gid)
+        assert inputs["readOnly"] is True, name
+        assert inputs["capabilities"] == {"drops": ["ALL"]}, name
+        assert "no-new-privileges:true" in inputs["securityOpts"], name
+        assert not inputs.get("privileged"), name
+        assert inputs["restart"] == "unless-stopped", name
+        assert inputs["memory"] > 0 and inputs["memorySwap"] == inputs["memory"], name
+        assert float(inputs["cpus"]) > 0 and inputs["cpuShares"] >= 2, name
+        assert inputs.get("networkMode") in (None, "bridge"), name
+        assert "/var/run/docker.sock" not in str(inputs), name
+
+
+def test_memory_limits_come_from_the_catalog(dev: Stack) -> None:
+    # Pulumi.dev.yaml sizes postgres down (memoryLimit 512Mi) and ollama (6Gi).
+    assert dev.services["postgres"]["memory"] == 512
+    assert dev.services["ollama"]["memory"] == 6 * 1024
+    assert dev.services["backend"]["memory"] == 1024
+    assert dev.services["backend"]["cpus"] == "1"
+    assert dev.services["frontend"]["cpus"] == "0.5"
+    assert dev.services["backend"]["cpuShares"] == 256  # 250m
+
+
+def test_tmpfs_is_exactly_the_writable_paths_and_owned_by_the_user(stack: Stack) -> None:
+    for name, inputs in stack.services.items():
+        spec = stack.catalog[name]
+        tmpfs = inputs.get("tmpfs", {})
+        assert set(tmpfs) == set(spec.writable_paths), name
+        for path, options in tmpfs.items():
+            opts = options.split(",")
+            assert f"uid={spec.uid}" in opts and f"gid={spec.gid}" in opts, (name, path)
+            assert "noexec" in opts and "nosuid" in opts, (name, path)
+
+
+def test_every_service_has_a_healthcheck_unless_its_image_has_nothing_to_run(
+    stack: Stack,
+) -> None:
+    toolless = {r for r, t in PROBE_TOOLS.items() if t.tool is Tool.NONE}
+    for name, inputs in stack.services.items():
+        spec = stack.catalog[name]
+        if spec.image is not None and spec.image.repository in toolless:
+            assert "healthcheck" not in inputs and inputs["wait"] is False, name
+            continue
+        check = inputs.get("healthcheck")
+        assert check, f"{name} has no healthcheck"
+        assert check["tests"][0] in ("CMD", "CMD-SHELL"), name
+        assert check["retries"] > 0 and inputs["wait"] is True, name
+        assert check["startPeriod"] == f"{max(spec.health.startup_seconds, 10)}s", name
+
+
+def test_in_house_images_are_probed_with_python(stack: Stack) -> None:
+    for name, inputs in stack.services.items():
+        if stack.catalog[name].in_house:
+            assert inputs["healthcheck"]["tests"][:3] == ["CMD", "python3", "-c"], name
+
+
+# ── networks ────────────────────────────────────────────────────────────────────────────
+
+
+def expected_segments(spec: ServiceSpec, catalog: Catalog) -> set[Segment]:
+    """Own segment + the segment of every network-edge target (+ scrape targets)."""
+    expected = {spec.segment}
+    expected |= {catalog[e.target].segment for e in catalog.network_edges if e.source == spec.name}
+    if spec.name == "prometheus":
+        expected |= {s.segment for s in catalog.scrape_targets}
+    return expected
+
+
+def test_one_network_per_segment_named_for_the_stack(stack: Stack) -> None:
+    names = stack.network_names()
+    assert set(names) == set(Segment)
+    for segment, name in names.items():
+        assert name == f"{stack.prefix}-{segment.value}"
+
+
+def test_only_the_data_network_is_internal(stack: Stack) -> None:
+    internal = {
+        labels_of(r)["ai.sutazai.segment"]: r["inputs"].get("internal", False)
+        for r in stack.of_type(NETWORK)
+    }
+    assert internal == {"data": True, "application": False, "management": False}
+
+
+def test_containers_join_exactly_their_own_and_their_peers_networks(stack: Stack) -> None:
+    by_name = {v: k for k, v in stack.network_names().items()}
+    for name, inputs in stack.services.items():
+        joined = {by_name[n["name"]] for n in inputs["networksAdvanced"]}
+        assert joined == expected_segments(stack.catalog[name], stack.catalog), name
+
+
+def test_every_network_edge_shares_a_network(stack: Stack) -> None:
+    networks = {
+        name: {n["name"] for n in inputs["networksAdvanced"]}
+        for name, inputs in stack.services.items()
+    }
+    for edge in stack.catalog.network_edges:
+        assert networks[edge.source] & networks[edge.target], (edge.source, edge.target)
+
+
+def test_the_frontend_cannot_reach_the_data_network(dev: Stack) -> None:
+    names = {n["name"] for n in dev.services["frontend"]["networksAdvanced"]}
+    assert names == {"sutazai-dev-application"}
+    backend = {n["name"] for n in dev.services["backend"]["networksAdvanced"]}
+    assert "sutazai-dev-data" in backend
+
+
+# ── ports, env, secrets, files ──────────────────────────────────────────────────────────
+
+
+def test_only_ingress_services_publish_ports_and_only_on_loopback(stack: Stack) -> None:
+    for name, inputs in stack.services.items():
+        ports = inputs.get("ports", [])
+        if stack.catalog[name].ingress:
+            assert ports, name
+            assert all(p["ip"] == "127.0.0.1" and p["external"] >= 1024 for p in ports), name
+        else:
+            assert not ports, f"{name} publishes {ports}"
+
+
+def test_dev_urls_are_exported_and_nothing_secret(dev: Stack) -> None:
+    outputs = dev.plan["outputs"]
+    assert outputs["urls"] == {
+        "backend": "http://127.0.0.1:18000",
+        "frontend": "http://127.0.0.1:18001",
+    }
+    assert SECRET_SIG not in str(outputs)
+
+
+def test_ephemeral_stacks_get_other_host_ports_and_names(dev: Stack, toggles: Stack) -> None:
+    assert set(toggles.plan["outputs"]["urls"].values()).isdisjoint(
+        dev.plan["outputs"]["urls"].values()
+    )
+    for inputs in toggles.of_type(CONTAINER) + toggles.of_type(VOLUME):
+        assert inputs["inputs"]["name"].startswith("sutazai-dev-bob-"), inputs["name"]
+    labels = labels_of(toggles.of_type(NETWORK)[0])
+    assert labels["ai.sutazai.ephemeral-owner"] == "bob"
+    assert labels["ai.sutazai.expires-at"] == EXPIRES
+
+
+def test_secrets_are_files_whose_content_is_secret_in_state(stack: Stack) -> None:
+    for name, inputs in stack.services.items():
+        spec = stack.catalog[name]
+        envs = dict(e.split("=", 1) for e in inputs.get("envs", []))
+        uploads = {u["file"]: u for u in inputs.get("uploads", [])}
+        for secret in spec.secrets:
+            path = envs[f"{secret.env}_FILE"]
+            assert path.startswith("/vault/secrets/"), (name, path)
+            assert secret.env not in envs, f"{name}: {secret.env} as a plain env var"
+            upload = uploads[path]
+            assert SECRET_SIG in upload["content"], f"{name}: {path} is not a secret"
+            assert upload["permissions"] == "0440" and upload["owner"] == "0"
+        for env in inputs.get("envs", []):
+            assert "mock-random" not in env, f"{name}: a secret value in env"
+
+
+def test_uploaded_files_land_on_a_volume_because_the_root_is_read_only(stack: Stack) -> None:
+    for name, inputs in stack.services.items():
+        mounts = [v["containerPath"] for v in inputs.get("volumes", [])]
+        for upload in inputs.get("uploads", []):
+            assert any(upload["file"].startswith(m.rstrip("/") + "/") for m in mounts), (
+                name,
+                upload["file"],
+            )
+
+
+def test_storage_is_a_named_volume_of_the_stack(stack: Stack) -> None:
+    volumes = {r["inputs"]["name"] for r in stack.of_type(VOLUME)}
+    for name, inputs in stack.services.items():
+        spec = stack.catalog[name]
+        data = [v for v in inputs.get("volumes", []) if v["containerPath"] != "/vault/secrets"]
+        if spec.storage is None:
+            assert not data, name
+            continue
+        assert data == [
+            {"volumeName": f"{stack.prefix}-{name}-data", "containerPath": spec.storage.path}
+        ]
+        assert f"{stack.prefix}-{name}-data" in volumes
+    for r in stack.of_type(VOLUME):
+        assert not r["retain_on_delete"] and not r["protect"], "dev volumes are disposable"
+
+
+def test_images_are_pinned_upstream_or_local_in_house(stack: Stack) -> None:
+    for name in stack.services:
+        spec = stack.catalog[name]
+        image = next(
+            r for r in stack.of_type(REMOTE_IMAGE) if r["name"] == f"{stack.prefix}-{name}-image"
+        )
+        reference = image["inputs"]["name"]
+        assert image["inputs"]["keepLocally"] is True
+        if spec.image is not None:
+            assert reference == spec.image.reference
+        else:
+            assert reference == f"localhost/sutazai/{name}:{stack.config.image_tag}"
+    builds = [r for r in stack.plan["resources"] if r["type"] == "docker-build:index:Image"]
+    assert builds and all(b["inputs"]["push"] is False for b in builds)
+
+
+def test_containers_run_the_image_they_resolve(stack: Stack) -> None:
+    # The offline plan's mock imageId is the sha256 of the image reference.
+    by_id = {
+        f"sha256:{hashlib.sha256(r['inputs']['name'].encode()).hexdigest()}": r["inputs"]["name"]
+        for r in stack.of_type(REMOTE_IMAGE)
+    }
+    for name, inputs in stack.services.items():
+        spec = stack.catalog[name]
+        expected = (
+            spec.image.reference
+            if spec.image
+            else f"localhost/sutazai/{name}:{stack.config.image_tag}"
+        )
+        assert by_id[inputs["image"]] == expected, name
+
+
+# ── helpers: volume ownership and model preload ─────────────────────────────────────────
+
+
+def test_volume_init_is_the_only_root_container_and_nearly_powerless(stack: Stack) -> None:
+    inits = stack.containers("volume-init")
+    assert set(inits) == {s.name for s in stack.catalog if s.storage is not None}
+    for name, inputs in inits.items():
+        spec = stack.catalog[name]
+        assert inputs["user"] == "0:0"
+        assert inputs["capabilities"] == {"drops": ["ALL"], "adds": ["CHOWN"]}
+        assert inputs["networkMode"] == "none" and inputs["readOnly"] is True
+        assert "no-new-privileges:true" in inputs["securityOpts"]
+        assert inputs["entrypoints"] == ["chown", f"{spec.uid}:{spec.gid}", "/volume"]
+        assert inputs["mustRun"] is False and inputs["restart"] == "no"
+    roots = [
+        labels_of(r)[ROLE] for r in stack.of_type(CONTAINER) if r["inputs"]["user"].startswith("0")
+    ]
+    assert set(roots) <= {"volume-init"}
+
+
+def test_ollama_runs_on_cpu_in_dev_and_preloads_the_small_model(dev: Stack) -> None:
+    assert "gpus" not in dev.services["ollama"]
+    pulls = dev.containers("model-preload")
+    assert set(pulls) == {"tinyllama"}
+    pull = pulls["tinyllama"]
+    assert pull["command"] == ["pull", "tinyllama"]
+    assert "OLLAMA_HOST=http://sutazai-dev-ollama:11434" in pull["envs"]
+    assert pull["user"] == "10001:10001" and pull["readOnly"] is True
+    assert pull["capabilities"] == {"drops": ["ALL"]}
+    assert pull["mustRun"] is False and pull["attach"] is True
+
+
+def test_ollama_gets_the_gpu_when_the_host_has_one(everything: Stack) -> None:
+    assert everything.services["ollama"]["gpus"] == "all"
+    assert set(everything.containers("model-preload")) == {"tinyllama", "llama3.1:8b"}
+
+
+def test_preload_waits_for_a_healthy_server(dev: Stack) -> None:
+    pull = next(r for r in dev.of_type(CONTAINER) if labels_of(r).get(ROLE) == "model-preload")
+    server = next(r for r in dev.of_type(CONTAINER) if r["name"] == "sutazai-dev-ollama")
+    assert server["urn"] in pull["dependencies"]
+    assert server["inputs"]["wait"] is True
