@@ -1,0 +1,1 @@
+"""SutazAI agentgpt agent (in-house; upstream AgentGPT is unmaintained)."""

@@ -1,0 +1,1 @@
+"""SutazAI autogpt agent (in-house; upstream AutoGPT publishes no runnable image)."""

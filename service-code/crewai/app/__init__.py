@@ -1,0 +1,1 @@
+"""SutazAI crewai agent (in-house crew of role-playing LLM agents)."""
