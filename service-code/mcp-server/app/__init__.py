@@ -1,0 +1,1 @@
+"""SutazAI MCP server: HTTP bridge to platform services."""
