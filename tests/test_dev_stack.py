@@ -31,6 +31,7 @@ CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"
 VOLUME = "docker:index/volume:Volume"
 REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+BUILD = "docker-build:index:Image"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 ROLE = "ai.sutazai.role"
 DEV_FILE = PROJECT_DIR / "Pulumi.dev.yaml"
@@ -365,7 +366,7 @@ def test_images_are_pinned_upstream_or_local_in_house(stack: Stack) -> None:
             assert reference == spec.image.reference
         else:
             assert reference == f"localhost/sutazai/{name}:{stack.config.image_tag}"
-    builds = [r for r in stack.plan["resources"] if r["type"] == "docker-build:index:Image"]
+    builds = [r for r in stack.plan["resources"] if r["type"] == BUILD]
     assert builds and all(b["inputs"]["push"] is False for b in builds)
 
 
@@ -388,21 +389,40 @@ def test_containers_run_the_image_they_resolve(stack: Stack) -> None:
 # ── helpers: volume ownership and model preload ─────────────────────────────────────────
 
 
-def test_volume_init_is_the_only_root_container_and_nearly_powerless(stack: Stack) -> None:
-    inits = stack.containers("volume-init")
+def test_no_container_of_the_stack_runs_as_root(stack: Stack) -> None:
+    for r in stack.of_type(CONTAINER):
+        uid = int(r["inputs"]["user"].split(":")[0])
+        assert uid > 0, r["name"]
+        assert r["inputs"]["capabilities"] == {"drops": ["ALL"]}, r["name"]
+        assert r["inputs"]["readOnly"] is True, r["name"]
+        assert "no-new-privileges:true" in r["inputs"]["securityOpts"], r["name"]
+        assert r["inputs"]["memory"] > 0, r["name"]
+
+
+def test_data_volumes_are_handed_to_the_service_user_before_it_starts(stack: Stack) -> None:
+    inits = {
+        labels_of(r)["ai.sutazai.service"]: r
+        for r in stack.of_type(CONTAINER)
+        if labels_of(r).get(ROLE) == "volume-init"
+    }
     assert set(inits) == {s.name for s in stack.catalog if s.storage is not None}
-    for name, inputs in inits.items():
+    builds = {r["name"]: r for r in stack.plan["resources"] if r["type"] == BUILD}
+    owner_build = builds[f"{stack.prefix}-volume-owner"]
+    dockerfile = owner_build["inputs"]["dockerfile"]["inline"]
+    assert owner_build["inputs"]["push"] is False and owner_build["inputs"]["load"] is True
+    for name, init in inits.items():
         spec = stack.catalog[name]
-        assert inputs["user"] == "0:0"
-        assert inputs["capabilities"] == {"drops": ["ALL"], "adds": ["CHOWN"]}
-        assert inputs["networkMode"] == "none" and inputs["readOnly"] is True
-        assert "no-new-privileges:true" in inputs["securityOpts"]
-        assert inputs["entrypoints"] == ["chown", f"{spec.uid}:{spec.gid}", "/volume"]
-        assert inputs["mustRun"] is False and inputs["restart"] == "no"
-    roots = [
-        labels_of(r)[ROLE] for r in stack.of_type(CONTAINER) if r["inputs"]["user"].startswith("0")
-    ]
-    assert set(roots) <= {"volume-init"}
+        inputs = init["inputs"]
+        owner_dir = f"/owners/{spec.uid}-{spec.gid}"
+        assert f"install -d -o {spec.uid} -g {spec.gid} -m 0750 {owner_dir}" in dockerfile
+        assert inputs["user"] == f"{spec.uid}:{spec.gid}"
+        assert inputs["networkMode"] == "none" and inputs["entrypoints"] == ["true"]
+        assert inputs["volumes"] == [
+            {"volumeName": f"{stack.prefix}-{name}-data", "containerPath": owner_dir}
+        ]
+        assert inputs["mustRun"] is False and inputs["attach"] is True
+        service = next(r for r in stack.of_type(CONTAINER) if r["name"] == f"{stack.prefix}-{name}")
+        assert init["urn"] in service["dependencies"], name
 
 
 def test_ollama_runs_on_cpu_in_dev_and_preloads_the_small_model(dev: Stack) -> None:

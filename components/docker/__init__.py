@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_docker as docker
 
-from components.docker import rules
+from components.docker import owners, rules
 from components.docker.platform import (
     LABEL_PREFIX,
     DockerContext,
@@ -101,16 +101,7 @@ class DockerInfrastructure(pulumi.ComponentResource):
         return LOCAL_REGISTRY
 
     def platform(self, *, images: ServiceImages, secrets: DockerSecretSource) -> DockerPlatform:
-        helper_image = None
-        if any(spec.storage is not None for spec in self._catalog):
-            # The catalog's pinned root base image (python slim: has chown) runs the one-shot
-            # volume-ownership helper; pulled once per stack, kept after destroy.
-            helper_image = docker.RemoteImage(
-                f"{self._name}-helper-image",
-                name=self._catalog.root_base_image.reference,
-                keep_locally=True,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+        owner_image = owners.owner_image(self._name, self._catalog, LOCAL_REGISTRY, self)
         context = DockerContext(
             prefix=self._name,
             stack=self._stack,
@@ -118,7 +109,7 @@ class DockerInfrastructure(pulumi.ComponentResource):
             catalog=self._catalog,
             networks=self.networks,
             labels=self.labels,
-            helper_image=helper_image,
+            owner_image=owner_image,
         )
         self._platform = DockerPlatform(context, images=images, secrets=secrets)
         return self._platform

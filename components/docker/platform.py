@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pulumi
 import pulumi_docker as docker
 
-from components.docker import rules
+from components.docker import owners, rules
 from components.docker.health import healthcheck_for
 from components.platform import DeployedService
 from stacks.catalog import Catalog, Segment, ServiceSpec
@@ -58,8 +58,8 @@ class DockerContext:
     catalog: Catalog
     networks: Mapping[Segment, docker.Network]
     labels: Mapping[str, str] = field(default_factory=dict)
-    # A small pinned image with coreutils for the volume-ownership helper (one per stack).
-    helper_image: docker.RemoteImage | None = None
+    # The volume-owner helper image (components/docker/owners.py), when any service has storage.
+    owner_image: docker.RemoteImage | None = None
 
     def container_name(self, service: str) -> str:
         return f"{self.prefix}-{service}"
@@ -294,34 +294,38 @@ class DockerPlatform:
         labels: Mapping[str, str],
         opts: pulumi.ResourceOptions,
     ) -> docker.Container:
-        """Give a new data volume to the service user (Docker's stand-in for fsGroup).
+        """Hand a new data volume to the service user (Docker's stand-in for fsGroup).
 
-        A fresh named volume is root:root 755 unless the image has the path; the non-root
-        service could not write to it. This one-shot container is the only root process in
-        a stack: one capability (CHOWN), no network, read-only root, no privilege escalation,
-        and it only runs `chown uid:gid` on the empty volume before the service starts.
-        Where the image has the path, Docker then copies the image's files and ownership in.
+        A one-shot container of the volume-owner image, as hardened as a service and running
+        as the service user, mounts the empty volume over a directory that user owns; Docker
+        copies that owner and mode to the volume. See components/docker/owners.py.
         """
         ctx = self._ctx
+        if ctx.owner_image is None:
+            raise ValueError("DockerContext.owner_image is required for services with storage")
         name = ctx.container_name(f"{spec.name}-volume-init")
-        if ctx.helper_image is None:
-            raise ValueError("DockerContext.helper_image is required for services with storage")
         return docker.Container(
             name,
             name=name,
-            image=ctx.helper_image.image_id,
-            entrypoints=["chown", f"{spec.uid}:{spec.gid}", "/volume"],
-            volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path="/volume")],
-            user="0:0",
-            read_only=True,
-            capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=["CHOWN"]),
-            security_opts=["no-new-privileges:true"],
+            image=ctx.owner_image.image_id,
+            entrypoints=["true"],
+            volumes=[
+                docker.ContainerVolumeArgs(
+                    volume_name=volume.name, container_path=owners.owner_dir(spec.uid, spec.gid)
+                )
+            ],
             network_mode="none",
-            memory=32,
             must_run=False,
             attach=True,
             restart="no",
             labels=_labels({**labels, f"{LABEL_PREFIX}.role": ROLE_VOLUME_INIT}),
+            **{
+                **_hardened(spec, tmpfs={}),
+                "memory": 32,
+                "memory_reservation": 16,
+                "memory_swap": 32,
+                "cpus": "0.1",
+            },
             opts=opts,
         )
 
