@@ -1,0 +1,613 @@
+"""Vault secrets: generated, least-privilege, never in plain text (design invariant 6).
+
+`Secrets` is the one place that knows about credentials. From the catalog it
+
+- generates every credential a service owns (catalog `secrets`) and every client
+  credential (a client x each `talks_to` peer that `issues_client_credentials`) as a
+  `random.RandomPassword`, a Pulumi secret;
+- stores each in its own KV v2 path `sutazai-<stack>/<service>/<secret>` or
+  `sutazai-<stack>/<client>/<peer>`, and gives each issuer a server-side file (SCRAM
+  verifiers for PostgreSQL, an ACL with hashes for Redis, a user script for Neo4j) in its
+  own path;
+- writes one Vault policy per service that reads exactly that service's paths, and on
+  Kubernetes one role per service in a per-stack Kubernetes auth mount, bound to the
+  service's ServiceAccount and namespace;
+- in prod, hands in-house PostgreSQL clients short-lived users from Vault's database
+  secrets engine (`bind_postgres`), and static generated credentials to the rest;
+- deploys the Vault Agent injector (Kubernetes) or a dev Vault server container (Docker).
+
+The renderers ask it, per service, for `file_env` (env that names files, never values),
+`kubernetes_pod_annotations` + `kubernetes_role` (Vault paths and templates, never values)
+or `docker_secret_files` (the values, as Pulumi secrets, for the Docker engine to upload).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from urllib.parse import urlparse
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+import pulumi_vault as vault
+
+from components.platform import (
+    SECRETS_DIR,
+    DockerVaultBinding,
+    KubernetesVaultBinding,
+    secret_file,
+)
+from components.vault import provisioning
+from components.vault.injector import (
+    AGENT_CPU_LIMIT,
+    AGENT_CPU_REQUEST,
+    AGENT_MEM_LIMIT,
+    AGENT_MEM_REQUEST,
+    VaultAgentInjector,
+)
+from components.vault.layout import (
+    DYNAMIC_DEFAULT_TTL,
+    DYNAMIC_MAX_TTL,
+    VAULT_IMAGE,
+    ClientCredential,
+    CredentialMode,
+    IssuerKind,
+    ProvisioningFile,
+    SecretFile,
+    VaultLayout,
+)
+from components.vault.server import VAULT_PORT, DevVaultServer
+from stacks.catalog import Catalog, ServiceSpec
+from stacks.config import StackConfig
+from stacks.errors import ConfigError
+
+__all__ = ["Secrets", "VaultLayout"]
+
+ANNOTATION = "vault.hashicorp.com"
+# A Vault token lives an hour and renews up to a day: never shorter than the database
+# leases it holds (leases die with their token).
+TOKEN_TTL = 3600
+TOKEN_MAX_TTL = DYNAMIC_MAX_TTL
+# Role of the deployer in Vault's AWS auth method (vaultAuthMethod: aws): <prefix>-deployer.
+AWS_AUTH_MOUNT = "aws"
+
+
+def _vault_token_available() -> bool:
+    return bool(os.environ.get("VAULT_TOKEN"))
+
+
+class Secrets(pulumi.ComponentResource):
+    """Vault mounts, generated credentials, per-service policies and roles, and delivery."""
+
+    layout: VaultLayout
+    vault_configured: bool
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        config: StackConfig,
+        catalog: Catalog,
+        target: KubernetesVaultBinding | DockerVaultBinding,
+        opts: pulumi.ResourceOptions | None = None,
+        vault_configured: bool | None = None,
+    ) -> None:
+        """`vault_configured`: whether Vault can be written to in this run. Default: always,
+        except a dev Vault container (vaultMode: container) before its bootstrap, which is
+        detected by VAULT_TOKEN being unset (README: Vault bootstrap)."""
+        super().__init__("sutazai:secrets:Secrets", name, None, opts)
+        _check_target(config, target)
+        self._name = name
+        self.config = config
+        self.catalog = catalog
+        self.target = target
+        self.layout = VaultLayout(config, catalog, pulumi.get_stack())
+        self._bound_postgres: vault.database.SecretBackendConnection | None = None
+        child = pulumi.ResourceOptions(parent=self)
+
+        # 1. Generated values: the single source of every credential.
+        self._own: dict[tuple[str, str], random.RandomPassword] = {}
+        self._client: dict[tuple[str, str], random.RandomPassword] = {}
+        for spec in catalog:
+            for secret in self.layout.own_secrets(spec):
+                self._own[(secret.owner, secret.name)] = _password(
+                    f"{name}-{secret.owner}-{secret.name}", secret.length, child
+                )
+            for cred in self.layout.client_credentials(spec):
+                if cred.mode is CredentialMode.STATIC:
+                    self._client[(cred.client, cred.peer)] = _password(
+                        f"{name}-{cred.client}-{cred.peer}", 32, child
+                    )
+        self._provisioning: dict[str, tuple[ProvisioningFile, pulumi.Output[str]]] = {}
+        for spec in catalog:
+            file = self.layout.provisioning(spec)
+            if file is not None:
+                self._provisioning[spec.name] = (file, self._provisioning_content(spec, file))
+
+        # 2. A dev Vault server on the local engine (never prod: StackConfig refuses it).
+        self.server: DevVaultServer | None = None
+        if isinstance(target, DockerVaultBinding) and config.vault_mode == "container":
+            self.server = DevVaultServer(
+                f"{self.layout.prefix}-vault",
+                network_name=target.network_name,
+                provider=target.provider,
+                host_port=urlparse(config.vault_address).port or VAULT_PORT,
+                labels={"ai.sutazai.stack": pulumi.get_stack(), "ai.sutazai.role": "vault"},
+                opts=child,
+            )
+
+        # 3. Vault itself: mount, values, policies, auth.
+        if vault_configured is None:
+            vault_configured = config.vault_mode != "container" or _vault_token_available()
+        self.vault_configured = vault_configured
+        self.provider: vault.Provider | None = None
+        self.kv_mount: vault.Mount | None = None
+        self.policies: dict[str, vault.Policy] = {}
+        self.kubernetes_roles: dict[str, vault.kubernetes.AuthBackendRole] = {}
+        self.kubernetes_auth: vault.AuthBackend | None = None
+        if vault_configured:
+            self._configure_vault(name)
+        else:
+            pulumi.log.warn(
+                f"Vault at {config.vault_address} is not bootstrapped yet (VAULT_TOKEN is "
+                "unset): containers get their generated secrets directly; run the Vault "
+                "bootstrap from the README, then `pulumi up` again to store them in Vault.",
+                resource=self,
+            )
+
+        # 4. Delivery on Kubernetes: the Vault Agent injector.
+        self.injector: VaultAgentInjector | None = None
+        if isinstance(target, KubernetesVaultBinding) and config.vault_injector == "deploy":
+            workload_namespaces = sorted({target.namespace_of(s) for s in catalog})
+            self.injector = VaultAgentInjector(
+                f"{self.layout.prefix}-vault",
+                namespace=target.vault_namespace,
+                vault_address=config.vault_address,
+                auth_path=self.layout.kubernetes_auth_path,
+                target_namespaces=workload_namespaces,
+                replicas=2 if config.is_prod else 1,
+                provider=target.provider,
+                create_namespace=target.vault_namespace not in workload_namespaces,
+                opts=child,
+            )
+
+        self.register_outputs(
+            {
+                "kvMount": self.layout.kv_mount,
+                "kubernetesAuthPath": self.layout.kubernetes_auth_path,
+                "policies": sorted(
+                    self.layout.policy_name(s.name) for s in self.layout.services_with_secrets()
+                ),
+                "vaultConfigured": vault_configured,
+            }
+        )
+
+    # --- the API the renderers use --------------------------------------------------------
+
+    def file_env(self, spec: ServiceSpec) -> dict[str, str]:
+        """Env for the service's container: `<ENV>_FILE` paths and static user names."""
+        return self.layout.file_env(spec)
+
+    def kubernetes_role(self, spec: ServiceSpec) -> str:
+        """The Vault role (in this stack's Kubernetes auth mount) the service logs in as."""
+        return spec.name
+
+    def kubernetes_pod_annotations(self, spec: ServiceSpec) -> dict[str, pulumi.Input[str]]:
+        """Vault Agent injector annotations: Vault paths and templates, never values."""
+        if not isinstance(self.target, KubernetesVaultBinding):
+            raise TypeError("kubernetes_pod_annotations is for the kubernetes platform")
+        files = self.layout.files(spec)
+        if not files:
+            return {}
+        sidecar = self.layout.keeps_agent_running(spec)
+        annotations: dict[str, pulumi.Input[str]] = {
+            f"{ANNOTATION}/agent-inject": "true",
+            f"{ANNOTATION}/role": self.kubernetes_role(spec),
+            f"{ANNOTATION}/auth-path": f"auth/{self.layout.kubernetes_auth_path}",
+            f"{ANNOTATION}/service": self.config.vault_address,
+            f"{ANNOTATION}/agent-image": VAULT_IMAGE,
+            f"{ANNOTATION}/secret-volume-path": SECRETS_DIR,
+            # Secrets exist before any other init container (migrations) runs.
+            f"{ANNOTATION}/agent-init-first": "true",
+            # A sidecar only where the service re-reads its files (rotation, leases);
+            # everything else gets its files once, from the init container.
+            f"{ANNOTATION}/agent-pre-populate-only": "false" if sidecar else "true",
+            # The agent runs as the service's own non-root user (files 0400, its own), with
+            # the injector's security context: read-only root, drop ALL, no escalation.
+            # (Seccomp RuntimeDefault comes from the pod's security context.)
+            f"{ANNOTATION}/agent-run-as-user": str(spec.uid),
+            f"{ANNOTATION}/agent-run-as-group": str(spec.gid),
+            f"{ANNOTATION}/agent-run-as-same-user": "false",
+            f"{ANNOTATION}/agent-set-security-context": "true",
+            f"{ANNOTATION}/agent-requests-cpu": AGENT_CPU_REQUEST,
+            f"{ANNOTATION}/agent-limits-cpu": AGENT_CPU_LIMIT,
+            f"{ANNOTATION}/agent-requests-mem": AGENT_MEM_REQUEST,
+            f"{ANNOTATION}/agent-limits-mem": AGENT_MEM_LIMIT,
+            f"{ANNOTATION}/error-on-missing-key": "true",
+            f"{ANNOTATION}/template-config-exit-on-retry-failure": "true",
+            f"{ANNOTATION}/log-format": "json",
+        }
+        if sidecar:
+            # Revoke the pod's token (and its database leases) when the pod goes away.
+            annotations[f"{ANNOTATION}/agent-revoke-on-shutdown"] = "true"
+        for file in files:
+            key = file.annotation_key
+            annotations[f"{ANNOTATION}/agent-inject-secret-{key}"] = file.vault_path
+            annotations[f"{ANNOTATION}/agent-inject-template-{key}"] = file.template
+            annotations[f"{ANNOTATION}/agent-inject-file-{key}"] = file.key
+            annotations[f"{ANNOTATION}/agent-inject-perms-{key}"] = "0400"
+        return annotations
+
+    def docker_secret_files(self, spec: ServiceSpec) -> dict[str, pulumi.Output[str]]:
+        """Container path -> secret content (an `Output.secret`), for the Docker engine."""
+        if not isinstance(self.target, DockerVaultBinding):
+            raise TypeError("docker_secret_files is for the docker platform")
+        return {
+            file.path: pulumi.Output.secret(self._content(file)) for file in self.layout.files(spec)
+        }
+
+    # --- introspection (tests, other components) ------------------------------------------
+
+    @property
+    def policy_paths(self) -> dict[str, list[str]]:
+        """Service -> the exact Vault API paths its policy grants read on."""
+        return {s.name: self.layout.policy_paths(s) for s in self.layout.services_with_secrets()}
+
+    def policy_document(self, spec: ServiceSpec) -> str:
+        return self.layout.policy_document(spec)
+
+    def secret_value(self, owner: str, name: str) -> pulumi.Output[str]:
+        """A generated secret of `owner` (e.g. postgres superuser_password for RDS), secret."""
+        return pulumi.Output.secret(self._own[(owner, name)].result)
+
+    def client_credential(self, client: str, peer: str) -> tuple[str, pulumi.Output[str]]:
+        """(user name, password) of a static client credential, e.g. for ElastiCache users."""
+        cred = self._credential(client, peer)
+        if cred.mode is not CredentialMode.STATIC:
+            raise KeyError(f"{client} gets dynamic credentials for {peer} from Vault")
+        return cred.username, pulumi.Output.secret(self._client[(client, peer)].result)
+
+    def provisioning_file(self, spec: ServiceSpec) -> str | None:
+        """Container path of the issuer's client file (init SQL, --aclfile, cypher script)."""
+        file = self._provisioning.get(spec.name)
+        return None if file is None else secret_file(spec.name, file[0].file_name)
+
+    # --- PostgreSQL dynamic credentials (prod) --------------------------------------------
+
+    def bind_postgres(
+        self,
+        *,
+        host: pulumi.Input[str],
+        port: pulumi.Input[int] = 5432,
+        admin_username: pulumi.Input[str] = "postgres",
+        admin_password: pulumi.Input[str] | None = None,
+        database: str = "sutazai",
+    ) -> vault.database.SecretBackendConnection | None:
+        """Connect Vault's database secrets engine to the (RDS) PostgreSQL server.
+
+        Called by the composition once the data tier knows the server's address (in prod the
+        RDS endpoint from components/managed_data.py). `admin_password` defaults to the
+        generated `postgres/superuser_password`, which is the RDS master password. Creates a
+        role per in-house client: a login user per lease (1 h, renewed up to 24 h) that is a
+        member of the client's NOLOGIN group role, owning only the client's schema. A no-op
+        (None) where no client gets dynamic credentials (dev) or Vault is not configured.
+        """
+        dynamic = self.layout.dynamic_credentials
+        if not dynamic or not self.vault_configured:
+            return None
+        if self._bound_postgres is not None:
+            raise RuntimeError("bind_postgres was already called")
+        issuers = sorted({c.peer for c in dynamic})
+        if len(issuers) != 1:
+            raise NotImplementedError(f"dynamic credentials for several servers: {issuers}")
+        issuer = issuers[0]
+        if admin_password is None:
+            owner_secret = _issuer_password_secret(self.catalog[issuer])
+            if owner_secret is None:
+                raise ValueError(f"{issuer} owns no password secret; pass admin_password")
+            admin_password = self.secret_value(issuer, owner_secret)
+        opts = self._vault_opts()
+        mount = vault.Mount(
+            f"{self._name}-database",
+            path=self.layout.database_mount,
+            type="database",
+            description=f"Short-lived PostgreSQL users for stack {pulumi.get_stack()}",
+            default_lease_ttl_seconds=DYNAMIC_DEFAULT_TTL,
+            max_lease_ttl_seconds=DYNAMIC_MAX_TTL,
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(protect=self.config.is_prod)
+            ),
+        )
+        connection = vault.database.SecretBackendConnection(
+            f"{self._name}-{issuer}",
+            backend=mount.path,
+            name=issuer,
+            plugin_name="postgresql-database-plugin",
+            allowed_roles=[c.client for c in dynamic],
+            verify_connection=True,
+            postgresql=vault.database.SecretBackendConnectionPostgresqlArgs(
+                connection_url=pulumi.Output.concat(
+                    "postgresql://{{username}}:{{password}}@",
+                    host,
+                    ":",
+                    pulumi.Output.from_input(port).apply(str),
+                    f"/{database}?sslmode=require",
+                ),
+                username=admin_username,
+                password=pulumi.Output.secret(admin_password),
+                password_authentication="scram-sha-256",
+                max_open_connections=4,
+            ),
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(additional_secret_outputs=["postgresql"])
+            ),
+        )
+        for cred in dynamic:
+            vault.database.SecretBackendRole(
+                f"{self._name}-{cred.client}-{issuer}",
+                backend=mount.path,
+                name=cred.client,
+                db_name=connection.name,
+                creation_statements=dynamic_creation_statements(cred.username, database),
+                revocation_statements=['DROP ROLE IF EXISTS "{{name}}";'],
+                default_ttl=DYNAMIC_DEFAULT_TTL,
+                max_ttl=DYNAMIC_MAX_TTL,
+                opts=opts,
+            )
+        self._bound_postgres = connection
+        return connection
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _vault_opts(self) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(
+            parent=self, provider=self.provider, depends_on=[self.server] if self.server else []
+        )
+
+    def _configure_vault(self, name: str) -> None:
+        config, layout = self.config, self.layout
+        auth_login_aws = None
+        if config.vault_auth_method == "aws":
+            # IAM login; the header binds the signed request to this Vault (no replay).
+            auth_login_aws = vault.ProviderAuthLoginAwsArgs(
+                role=f"{layout.prefix}-deployer",
+                mount=AWS_AUTH_MOUNT,
+                aws_region=config.aws_region,
+                header_value=urlparse(config.vault_address).hostname,
+            )
+        # Token auth: the provider reads VAULT_TOKEN from the environment. A token never
+        # goes into config or state.
+        self.provider = vault.Provider(
+            f"{name}-vault",
+            address=config.vault_address,
+            auth_login_aws=auth_login_aws,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        opts = self._vault_opts()
+        self.kv_mount = vault.Mount(
+            f"{name}-kv",
+            path=layout.kv_mount,
+            type="kv",
+            options={"version": "2"},
+            description=f"SutazAI generated secrets for stack {pulumi.get_stack()}",
+            opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=config.is_prod)),
+        )
+        for (owner, secret_name), password in self._own.items():
+            self._kv(
+                f"{name}-{owner}-{secret_name}",
+                f"{owner}/{secret_name}",
+                password.result.apply(lambda v: json.dumps({"value": v})),
+            )
+        for (client, peer), password in self._client.items():
+            username = self._credential(client, peer).username
+            self._kv(
+                f"{name}-{client}-{peer}",
+                f"{client}/{peer}",
+                password.result.apply(
+                    lambda v, u=username: json.dumps({"username": u, "password": v})
+                ),
+            )
+        for file, content in self._provisioning.values():
+            self._kv(
+                f"{name}-{file.issuer}-{file.secret_name}",
+                file.kv_name,
+                content.apply(lambda v: json.dumps({"value": v})),
+            )
+
+        for spec in layout.services_with_secrets():
+            self.policies[spec.name] = vault.Policy(
+                f"{name}-{spec.name}",
+                name=layout.policy_name(spec.name),
+                policy=layout.policy_document(spec),
+                opts=opts,
+            )
+
+        if isinstance(self.target, KubernetesVaultBinding):
+            self._configure_kubernetes_auth(name, self.target)
+
+    def _kv(self, resource_name: str, kv_name: str, data: pulumi.Output[str]) -> None:
+        assert self.kv_mount is not None
+        vault.kv.SecretV2(
+            resource_name,
+            mount=self.kv_mount.path,
+            name=kv_name,
+            data_json=pulumi.Output.secret(data),
+            # Destroying an (ephemeral) stack removes every version, not just the latest.
+            delete_all_versions=True,
+            opts=pulumi.ResourceOptions.merge(
+                self._vault_opts(),
+                pulumi.ResourceOptions(additional_secret_outputs=["dataJson", "data"]),
+            ),
+        )
+
+    def _configure_kubernetes_auth(self, name: str, target: KubernetesVaultBinding) -> None:
+        layout = self.layout
+        opts = self._vault_opts()
+        self.kubernetes_auth = vault.AuthBackend(
+            f"{name}-kubernetes",
+            type="kubernetes",
+            path=layout.kubernetes_auth_path,
+            description=f"SutazAI service accounts of stack {pulumi.get_stack()}",
+            opts=opts,
+        )
+        # Vault runs outside the cluster; it reviews each login with the caller's own
+        # token (no long-lived reviewer token to store or rotate), which is why the
+        # ServiceAccounts below may create TokenReviews (system:auth-delegator).
+        vault.kubernetes.AuthBackendConfig(
+            f"{name}-kubernetes",
+            backend=self.kubernetes_auth.path,
+            kubernetes_host=target.host,
+            kubernetes_ca_cert=target.ca_certificate,
+            disable_local_ca_jwt=True,
+            opts=opts,
+        )
+        subjects: list[k8s.rbac.v1.SubjectArgs] = []
+        for spec in layout.services_with_secrets():
+            account, namespace = target.service_account_of(spec), target.namespace_of(spec)
+            self.kubernetes_roles[spec.name] = vault.kubernetes.AuthBackendRole(
+                f"{name}-{spec.name}",
+                backend=self.kubernetes_auth.path,
+                role_name=self.kubernetes_role(spec),
+                bound_service_account_names=[account],
+                bound_service_account_namespaces=[namespace],
+                token_policies=[self.policies[spec.name].name],
+                token_ttl=TOKEN_TTL,
+                token_max_ttl=TOKEN_MAX_TTL,
+                opts=opts,
+            )
+            subjects.append(
+                k8s.rbac.v1.SubjectArgs(kind="ServiceAccount", name=account, namespace=namespace)
+            )
+        if subjects:
+            k8s.rbac.v1.ClusterRoleBinding(
+                f"{name}-vault-auth-delegator",
+                metadata=k8s.meta.v1.ObjectMetaArgs(
+                    name=f"{layout.prefix}-vault-auth-delegator",
+                    labels={
+                        "app.kubernetes.io/part-of": "sutazai",
+                        "app.kubernetes.io/managed-by": "pulumi",
+                    },
+                ),
+                role_ref=k8s.rbac.v1.RoleRefArgs(
+                    api_group="rbac.authorization.k8s.io",
+                    kind="ClusterRole",
+                    name="system:auth-delegator",
+                ),
+                subjects=subjects,
+                opts=pulumi.ResourceOptions(parent=self, provider=target.provider),
+            )
+
+    def _credential(self, client: str, peer: str) -> ClientCredential:
+        for cred in self.layout.client_credentials(self.catalog[client]):
+            if cred.peer == peer:
+                return cred
+        raise KeyError(f"{client} has no credentials for {peer}")
+
+    def _content(self, file: SecretFile) -> pulumi.Output[str]:
+        """The value a file holds (Docker delivery)."""
+        owner = file.owner
+        if (owner, file.name) in self._own:
+            return self._own[(owner, file.name)].result
+        provisioning = self._provisioning.get(owner)
+        if provisioning is not None and file.name == provisioning[0].file_name:
+            return provisioning[1]
+        peer = file.name.removesuffix("-password")
+        if (owner, peer) in self._client:
+            return self._client[(owner, peer)].result
+        raise KeyError(f"{file.path}: no local value (dynamic credentials come from Vault)")
+
+    def _provisioning_content(
+        self, spec: ServiceSpec, file: ProvisioningFile
+    ) -> pulumi.Output[str]:
+        usernames = [c.username for c in file.clients]
+        passwords = [self._client[(c.client, c.peer)].result for c in file.clients]
+        own = _issuer_password_secret(spec)
+        default_password: pulumi.Output[str] | None = (
+            self._own[(spec.name, own)].result if own is not None else None
+        )
+        kind = file.kind
+
+        def render(clients: Sequence[tuple[str, str]], default: str | None) -> str:
+            if kind is IssuerKind.POSTGRES:
+                return provisioning.postgres_client_roles(clients)
+            if kind is IssuerKind.REDIS:
+                return provisioning.redis_users_acl(default, clients)
+            return provisioning.neo4j_client_users(clients)
+
+        def build(values: list[str]) -> str:
+            default = values[-1] if default_password is not None else None
+            client_values = values[: len(usernames)]
+            return render(list(zip(usernames, client_values, strict=True)), default)
+
+        inputs: list[pulumi.Output[str]] = [*passwords]
+        if default_password is not None:
+            inputs.append(default_password)
+        return pulumi.Output.secret(pulumi.Output.all(*inputs).apply(build))
+
+
+def dynamic_creation_statements(role: str, database: str) -> list[str]:
+    """SQL Vault runs for each lease: a login user in the client's group role.
+
+    The NOLOGIN group role `<client>` owns the schema `<client>` and holds CONNECT on the
+    database; every lease's user is a member that acts as the group (`SET role`), so the
+    objects it creates outlive the user and the next user owns them too. Statements with a
+    dollar-quoted block run whole (Vault executes `$$` statements as one).
+    """
+    group = f'"{role}"'
+    return [
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = "
+        f"'{role}') THEN CREATE ROLE {group} NOLOGIN; END IF; END $$;",
+        f"GRANT {group} TO CURRENT_USER;",
+        f"CREATE SCHEMA IF NOT EXISTS {group} AUTHORIZATION {group};",
+        f'REVOKE CONNECT ON DATABASE "{database}" FROM PUBLIC;',
+        f'GRANT CONNECT ON DATABASE "{database}" TO {group};',
+        "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' "
+        f"VALID UNTIL '{{{{expiration}}}}' IN ROLE {group};",
+        f'ALTER ROLE "{{{{name}}}}" SET role TO {group};',
+        f'ALTER ROLE "{{{{name}}}}" SET search_path TO {group};',
+    ]
+
+
+def _issuer_password_secret(spec: ServiceSpec) -> str | None:
+    """The issuer's own password secret (POSTGRES_PASSWORD, REDIS_PASSWORD, ...)."""
+    for secret in spec.secrets:
+        if secret.env.endswith("_PASSWORD"):
+            return secret.name
+    return None
+
+
+def _password(
+    resource_name: str, length: int, opts: pulumi.ResourceOptions
+) -> random.RandomPassword:
+    """Letters and digits only: safe in URLs, ACL files, SQL literals and shell, and still
+    ~5.95 bits a character (32 characters > 190 bits)."""
+    return random.RandomPassword(
+        resource_name,
+        length=length,
+        special=False,
+        min_lower=1,
+        min_upper=1,
+        min_numeric=1,
+        opts=pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(additional_secret_outputs=["result", "bcryptHash"])
+        ),
+    )
+
+
+def _check_target(config: StackConfig, target: KubernetesVaultBinding | DockerVaultBinding) -> None:
+    problems: list[str] = []
+    if config.platform == "kubernetes" and not isinstance(target, KubernetesVaultBinding):
+        problems.append("sutazai:platform: kubernetes needs a KubernetesVaultBinding")
+    if config.platform == "docker" and not isinstance(target, DockerVaultBinding):
+        problems.append("sutazai:platform: docker needs a DockerVaultBinding")
+    if config.vault_mode == "container" and config.platform != "docker":
+        problems.append(
+            "sutazai:vaultMode: 'container' runs a dev Vault on the local Docker engine; "
+            "kubernetes stacks use an existing Vault (vaultMode: existing)"
+        )
+    if config.is_prod and config.vault_mode == "container":  # StackConfig refuses it too
+        problems.append("sutazai:vaultMode: prod never runs a Vault container")
+    if problems:
+        raise ConfigError("stack configuration", problems)

@@ -1,0 +1,412 @@
+"""The Vault layout of one stack: every path, file, env var and policy, derived from the catalog.
+
+Pure data (no Pulumi resources), so the Secrets component, the renderers (through it) and
+the tests read the same answers. Nothing here ever holds a secret value: only names, Vault
+paths and the agent templates that reference them.
+
+Layout for stack `prod` (mount names carry the stack, so ephemeral stacks never collide):
+
+    sutazai-prod/                         KV v2 mount
+      <service>/<secret>                  {"value": ...}       a secret the service owns
+      <client>/<peer>                     {"username", "password"}  static client credential
+      <issuer>/<provisioning>             server-side file (SCRAM verifiers, ACL hashes, ...)
+    sutazai-prod-database/creds/<client>  dynamic PostgreSQL credentials (prod, in-house)
+    auth/sutazai-prod-kubernetes/role/<service>
+    sys/policies/acl/sutazai-prod-<service>
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cached_property
+
+from components.platform import secret_file
+from stacks.catalog import Catalog, ServiceSpec
+from stacks.config import StackConfig
+
+# Pinned from hashicorp/vault-helm 0.34.1 (values.yaml: injector.image, injector.agentImage).
+VAULT_IMAGE = "hashicorp/vault:2.0.4"
+INJECTOR_IMAGE = "hashicorp/vault-k8s:1.7.6"
+
+# Dynamic PostgreSQL credentials: a lease lives an hour and is renewed by the agent sidecar
+# up to a day; then the agent fetches a new user and the old one is dropped.
+DYNAMIC_DEFAULT_TTL = 3600
+DYNAMIC_MAX_TTL = 86400
+
+# Usernames a client credential may never take (server superusers and built-ins).
+RESERVED_USERNAMES = frozenset({"postgres", "rdsadmin", "rds_superuser", "default", "neo4j"})
+
+# An annotation name (the part after "vault.hashicorp.com/") is at most 63 characters;
+# "agent-inject-template-" takes 22 of them.
+_MAX_ANNOTATION_KEY = 63 - len("agent-inject-template-")
+
+
+class IssuerKind(StrEnum):
+    """Products whose clients each get their own credentials (issues_client_credentials)."""
+
+    POSTGRES = "postgres"
+    REDIS = "redis"
+    NEO4J = "neo4j"
+
+
+class CredentialMode(StrEnum):
+    # A generated password in KV; the user is created from the provisioning file.
+    STATIC = "static"
+    # Vault's database secrets engine creates a short-lived user per lease.
+    DYNAMIC = "dynamic"
+
+
+# (user env, password env) a client gets for each kind of issuer. The password is always
+# delivered as <env>_FILE; the user as a literal (static) or <env>_FILE (dynamic).
+CLIENT_ENV: dict[IssuerKind, tuple[str, str]] = {
+    IssuerKind.POSTGRES: ("POSTGRES_USER", "POSTGRES_PASSWORD"),
+    IssuerKind.REDIS: ("REDIS_USERNAME", "REDIS_PASSWORD"),
+    IssuerKind.NEO4J: ("NEO4J_USER", "NEO4J_PASSWORD"),
+}
+
+# The server-side file each issuer gets: (file name, KV secret name). It holds what the
+# server needs to recognise its clients (hashes where the product accepts them).
+PROVISIONING: dict[IssuerKind, tuple[str, str]] = {
+    IssuerKind.POSTGRES: ("client-roles.sql", "client_roles"),
+    IssuerKind.REDIS: ("users.acl", "users_acl"),
+    IssuerKind.NEO4J: ("client-users.cypher", "client_users"),
+}
+
+
+def stack_slug(stack: str) -> str:
+    """A Vault-path- and Kubernetes-name-safe form of the stack name."""
+    slug = re.sub(r"[^a-z0-9-]+", "-", stack.lower()).strip("-")
+    if not slug:
+        raise ValueError(f"stack name {stack!r} has no usable characters for Vault paths")
+    return slug
+
+
+def issuer_kind(spec: ServiceSpec) -> IssuerKind | None:
+    """Which product a credential-issuing service is (by its managed kind or image)."""
+    if not spec.issues_client_credentials:
+        return None
+    if spec.managed_in_prod is not None:
+        return {
+            "rds-postgresql": IssuerKind.POSTGRES,
+            "elasticache-redis": IssuerKind.REDIS,
+        }[spec.managed_in_prod.kind]
+    if spec.image is not None:
+        product = spec.image.repository.rsplit("/", 1)[-1]
+        if product in {kind.value for kind in IssuerKind}:
+            return IssuerKind(product)
+    return None
+
+
+def rereads_secret_files(spec: ServiceSpec) -> bool:
+    """Whether a service picks up a re-rendered secret file without a restart.
+
+    In-house services built on our python base use `sutazai_common.config.read_secret`,
+    which reads `<ENV>_FILE` on every call. Upstream products (and pgbouncer, built FROM
+    the root image) read their credentials once at start.
+    """
+    return spec.build is not None and spec.build.base != "root"
+
+
+def username_for(client: str) -> str:
+    """A client's database user name: a valid unquoted identifier everywhere."""
+    return client.replace("-", "_")
+
+
+@dataclass(frozen=True)
+class OwnSecret:
+    """A credential a service owns (catalog `secrets`)."""
+
+    owner: str
+    name: str
+    env: str
+    length: int
+
+    @property
+    def kv_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass(frozen=True)
+class ClientCredential:
+    """The credentials `client` uses for `peer` (a service that issues client credentials)."""
+
+    client: str
+    peer: str
+    kind: IssuerKind | None
+    username: str
+    mode: CredentialMode
+
+    @property
+    def kv_name(self) -> str:
+        return f"{self.client}/{self.peer}"
+
+    @property
+    def env_names(self) -> tuple[str, str]:
+        if self.kind is not None:
+            return CLIENT_ENV[self.kind]
+        prefix = self.peer.upper().replace("-", "_")
+        return f"{prefix}_USER", f"{prefix}_PASSWORD"
+
+
+@dataclass(frozen=True)
+class ProvisioningFile:
+    """What an issuer needs to recognise its static clients (hashes, or a user script)."""
+
+    issuer: str
+    kind: IssuerKind
+    file_name: str
+    secret_name: str
+    clients: tuple[ClientCredential, ...]
+
+    @property
+    def kv_name(self) -> str:
+        return f"{self.issuer}/{self.secret_name}"
+
+
+@dataclass(frozen=True)
+class SecretFile:
+    """One file under /vault/secrets in a service's containers."""
+
+    owner: str
+    name: str
+    # The Vault API path the agent reads (what a policy must grant).
+    vault_path: str
+    # The template field the file holds: .Data.data.value, .Data.password, ...
+    field: str
+    # The env var that points the service at the file (<ENV>_FILE), if any.
+    env: str | None
+
+    @property
+    def path(self) -> str:
+        return secret_file(self.owner, self.name)
+
+    @property
+    def key(self) -> str:
+        """The file's base name, which also names its injector annotations."""
+        return f"{self.owner}-{self.name}"
+
+    @property
+    def annotation_key(self) -> str:
+        if len(self.key) <= _MAX_ANNOTATION_KEY:
+            return self.key
+        digest = hashlib.sha256(self.key.encode()).hexdigest()[:8]
+        return f"{self.key[: _MAX_ANNOTATION_KEY - 9]}-{digest}"
+
+    @property
+    def template(self) -> str:
+        """A Vault Agent (consul-template) template: the path, never the value."""
+        return f'{{{{- with secret "{self.vault_path}" -}}}}{{{{ {self.field} }}}}{{{{- end -}}}}'
+
+
+class VaultLayout:
+    """Every Vault name of one stack, derived from the (effective) catalog and the config."""
+
+    def __init__(self, config: StackConfig, catalog: Catalog, stack: str) -> None:
+        self.config = config
+        self.catalog = catalog
+        self.prefix = f"sutazai-{stack_slug(stack)}"
+        self.kv_mount = self.prefix
+        self.database_mount = f"{self.prefix}-database"
+        self.kubernetes_auth_path = f"{self.prefix}-kubernetes"
+        self._validate()
+
+    # --- what each service gets -----------------------------------------------------------
+
+    def own_secrets(self, spec: ServiceSpec) -> list[OwnSecret]:
+        return [OwnSecret(spec.name, s.name, s.env, s.length) for s in spec.secrets]
+
+    def client_credentials(self, spec: ServiceSpec) -> list[ClientCredential]:
+        """One credential per `talks_to` peer that issues client credentials."""
+        result: list[ClientCredential] = []
+        for peer in spec.talks_to:
+            peer_spec = self.catalog.services.get(peer)
+            if peer_spec is None or not peer_spec.issues_client_credentials:
+                continue
+            kind = issuer_kind(peer_spec)
+            dynamic = (
+                self.config.is_prod
+                and kind is IssuerKind.POSTGRES
+                and peer_spec.managed_in_prod is not None
+                and rereads_secret_files(spec)
+            )
+            result.append(
+                ClientCredential(
+                    client=spec.name,
+                    peer=peer,
+                    kind=kind,
+                    username=username_for(spec.name),
+                    mode=CredentialMode.DYNAMIC if dynamic else CredentialMode.STATIC,
+                )
+            )
+        return result
+
+    def issued_by(self, issuer: str) -> list[ClientCredential]:
+        """Every client credential `issuer` hands out, in client order."""
+        return [
+            c for spec in self.catalog for c in self.client_credentials(spec) if c.peer == issuer
+        ]
+
+    def provisioning(self, spec: ServiceSpec) -> ProvisioningFile | None:
+        """The issuer's server-side file for its static clients, if it has any."""
+        kind = issuer_kind(spec)
+        if kind is None:
+            return None
+        static = tuple(c for c in self.issued_by(spec.name) if c.mode is CredentialMode.STATIC)
+        if not static:
+            return None
+        file_name, secret_name = PROVISIONING[kind]
+        return ProvisioningFile(spec.name, kind, file_name, secret_name, static)
+
+    @cached_property
+    def dynamic_credentials(self) -> list[ClientCredential]:
+        return [
+            c
+            for spec in self.catalog
+            for c in self.client_credentials(spec)
+            if c.mode is CredentialMode.DYNAMIC
+        ]
+
+    def files(self, spec: ServiceSpec) -> list[SecretFile]:
+        files: list[SecretFile] = [
+            SecretFile(
+                s.owner, s.name, self.kv_api_path(s.kv_name), ".Data.data.value", f"{s.env}_FILE"
+            )
+            for s in self.own_secrets(spec)
+        ]
+        for cred in self.client_credentials(spec):
+            user_env, password_env = cred.env_names
+            if cred.mode is CredentialMode.DYNAMIC:
+                path = self.database_creds_path(cred.client)
+                files.append(
+                    SecretFile(
+                        spec.name,
+                        f"{cred.peer}-username",
+                        path,
+                        ".Data.username",
+                        f"{user_env}_FILE",
+                    )
+                )
+                files.append(
+                    SecretFile(
+                        spec.name,
+                        f"{cred.peer}-password",
+                        path,
+                        ".Data.password",
+                        f"{password_env}_FILE",
+                    )
+                )
+            else:
+                files.append(
+                    SecretFile(
+                        spec.name,
+                        f"{cred.peer}-password",
+                        self.kv_api_path(cred.kv_name),
+                        ".Data.data.password",
+                        f"{password_env}_FILE",
+                    )
+                )
+        provisioning = self.provisioning(spec)
+        if provisioning is not None:
+            files.append(
+                SecretFile(
+                    spec.name,
+                    provisioning.file_name,
+                    self.kv_api_path(provisioning.kv_name),
+                    ".Data.data.value",
+                    None,
+                )
+            )
+        return files
+
+    def file_env(self, spec: ServiceSpec) -> dict[str, str]:
+        """Env for the container: <ENV>_FILE paths, and static client user names."""
+        env: dict[str, str] = {}
+        for file in self.files(spec):
+            if file.env is not None:
+                env[file.env] = file.path
+        for cred in self.client_credentials(spec):
+            if cred.mode is CredentialMode.STATIC:
+                env[cred.env_names[0]] = cred.username
+        return dict(sorted(env.items()))
+
+    def needs_vault(self, spec: ServiceSpec) -> bool:
+        return bool(self.files(spec))
+
+    def keeps_agent_running(self, spec: ServiceSpec) -> bool:
+        """A sidecar that re-renders (rotation, lease renewal) only where it is read again."""
+        dynamic = any(c.mode is CredentialMode.DYNAMIC for c in self.client_credentials(spec))
+        return dynamic or rereads_secret_files(spec)
+
+    # --- policies -------------------------------------------------------------------------
+
+    def policy_name(self, service: str) -> str:
+        return f"{self.prefix}-{service}"
+
+    def policy_paths(self, spec: ServiceSpec) -> list[str]:
+        """Exactly the API paths the service's files read: no wildcard, nothing else."""
+        return sorted({f.vault_path for f in self.files(spec)})
+
+    def policy_document(self, spec: ServiceSpec) -> str:
+        lines = [
+            f"# {self.policy_name(spec.name)}: read exactly the secrets of {spec.name!r}.",
+            "# Generated by components/secrets.py from the service catalog; do not edit.",
+        ]
+        for path in self.policy_paths(spec):
+            lines += [f'path "{path}" {{', '  capabilities = ["read"]', "}"]
+        return "\n".join(lines) + "\n"
+
+    # --- paths ----------------------------------------------------------------------------
+
+    def kv_api_path(self, kv_name: str) -> str:
+        return f"{self.kv_mount}/data/{kv_name}"
+
+    def database_creds_path(self, client: str) -> str:
+        return f"{self.database_mount}/creds/{client}"
+
+    def services_with_secrets(self) -> list[ServiceSpec]:
+        return [spec for spec in self.catalog if self.needs_vault(spec)]
+
+    # --- checks ---------------------------------------------------------------------------
+
+    def _validate(self) -> None:
+        problems: list[str] = []
+        owners: dict[str, str] = {}
+        for spec in self.catalog:
+            names: list[tuple[str, str]] = [(s.kv_name, "secret") for s in self.own_secrets(spec)]
+            for cred in self.client_credentials(spec):
+                names.append((cred.kv_name, f"credential for {cred.peer}"))
+                if cred.username in RESERVED_USERNAMES:
+                    problems.append(
+                        f"services.{spec.name}: its user name {cred.username!r} for {cred.peer} "
+                        "is reserved; rename the service"
+                    )
+            provisioning = self.provisioning(spec)
+            if provisioning is not None:
+                names.append((provisioning.kv_name, "client provisioning file"))
+            for kv_name, what in names:
+                if kv_name in owners:
+                    problems.append(
+                        f"services.{spec.name}: Vault path {self.kv_mount}/{kv_name} ({what}) "
+                        f"is also {owners[kv_name]}"
+                    )
+                owners[kv_name] = what
+            keys = [f.key for f in self.files(spec)]
+            env = [f.env for f in self.files(spec) if f.env is not None]
+            for label, values in (("file", keys), ("env", env)):
+                duplicates = sorted({v for v in values if values.count(v) > 1})
+                if duplicates:
+                    problems.append(
+                        f"services.{spec.name}: secret {label} names clash: {duplicates}"
+                    )
+            clash = sorted(set(self.file_env(spec)) & set(spec.env))
+            if clash:
+                problems.append(
+                    f"services.{spec.name}.env: {clash} are set by the Secrets component"
+                )
+        if problems:
+            from stacks.errors import ConfigError
+
+            raise ConfigError("service catalog (secrets)", problems)
