@@ -157,15 +157,21 @@ def resource_policy(
 def stack_policy(
     name: str,
     description: str,
+    types: Iterable[str],
     check: StackCheck,
     *,
     remediation: str,
     severity: Severity = Severity.HIGH,
     enforcement_level: EnforcementLevel = EnforcementLevel.MANDATORY,
 ) -> StackValidationPolicy:
+    wanted = frozenset(types)
+
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        resources = [Resource.from_policy_resource(r) for r in args.resources]
-        stack = next((r.stack for r in resources if r.stack), stack_of(""))
+        # Only the types the check reads are copied out of the SDK proxies (the expensive part).
+        resources = [
+            Resource.from_policy_resource(r) for r in args.resources if r.resource_type in wanted
+        ]
+        stack = next((s for s in (stack_of(r.urn) for r in args.resources) if s), stack_of(""))
         exceptions = parse_exceptions(name, args.get_config())
         reported_rejections: set[str] = set()
         for res, message in check(resources, stack):

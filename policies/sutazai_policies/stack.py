@@ -55,16 +55,18 @@ def _identities(res: Resource, *explicit: object) -> set[str]:
 
 def resolve(
     value: object, prop: str, child: Resource, targets: Iterable[tuple[Resource, set[str]]]
-) -> Resource | None:
-    """The target that `child.<prop>` (whose value is `value`) points at, or None."""
+) -> list[Resource]:
+    """The target(s) that `child.<prop>` (whose value is `value`) points at."""
     targets = list(targets)
     if isinstance(value, str):
-        for target, ids in targets:
-            if value in ids:
-                return target
-    for target, _ in targets:
-        if child.property_dependencies and target.urn in child.property_dependencies.get(prop, ()):
-            return target
+        # Every resource with that real name: two declarations of one name are one object.
+        exact = [target for target, ids in targets if value in ids]
+        if exact:
+            return exact
+    deps = child.property_dependencies or {}
+    linked = [target for target, _ in targets if target.urn in deps.get(prop, ())]
+    if linked:
+        return linked
     if isinstance(value, str):
         # auto-named "<logical name>-<random>" (or a mock's "<name>_id"); the longest name wins
         best: Resource | None = None
@@ -73,13 +75,9 @@ def resolve(
             boundary = value.startswith(target.name) and value[n : n + 1] in ("-", "_")
             if boundary and (best is None or n > len(best.name)):
                 best = target
-        if best is not None:
-            return best
-    if not isinstance(value, str):  # computed in preview: fall back to parent / dependencies
-        for target, _ in targets:
-            if child.depends_on(target.urn):
-                return target
-    return None
+        return [best] if best is not None else []
+    # computed in preview: fall back to parent / dependencies
+    return [target for target, _ in targets if child.depends_on(target.urn)]
 
 
 # ---------------------------------------------------------------- namespaces
@@ -109,9 +107,7 @@ def check_namespace_default_deny(
         if netpol.type != NETWORK_POLICY_TYPE or not _is_default_deny(netpol):
             continue
         ns_value = get(netpol.props, "metadata", "namespace")
-        target = resolve(ns_value, "metadata", netpol, targets)
-        if target is not None:
-            covered.add(target.urn)
+        covered.update(t.urn for t in resolve(ns_value, "metadata", netpol, targets))
     for ns in namespaces:
         if ns.urn not in covered:
             name = get(ns.props, "metadata", "name")
@@ -156,9 +152,7 @@ def check_s3_encryption(
     }
     for sse in resources:
         if sse.type in SSE_TYPES and _sse_ok(sse.props.get("rules")):
-            target = resolve(sse.props.get("bucket"), "bucket", sse, targets)
-            if target is not None:
-                covered.add(target.urn)
+            covered.update(t.urn for t in resolve(sse.props.get("bucket"), "bucket", sse, targets))
     for bucket, _ in targets:
         if bucket.urn not in covered:
             yield (
@@ -185,9 +179,7 @@ def check_s3_public_access_block(
     covered: set[str] = set()
     for pab in resources:
         if pab.type == BUCKET_PAB and _pab_ok(pab):
-            target = resolve(pab.props.get("bucket"), "bucket", pab, targets)
-            if target is not None:
-                covered.add(target.urn)
+            covered.update(t.urn for t in resolve(pab.props.get("bucket"), "bucket", pab, targets))
     for bucket, _ in targets:
         if bucket.urn not in covered:
             yield (
@@ -233,6 +225,7 @@ def policies() -> list[Policy]:
             "k8s-namespace-default-deny",
             "Every Namespace the stack creates has a default-deny NetworkPolicy (empty "
             "podSelector, Ingress+Egress, no rules).",
+            [NAMESPACE_TYPE, NETWORK_POLICY_TYPE],
             check_namespace_default_deny,
             remediation=(
                 "Create a default-deny NetworkPolicy per namespace; allow flows with separate "
@@ -242,6 +235,7 @@ def policies() -> list[Policy]:
         stack_policy(
             "aws-s3-encryption",
             "Every S3 bucket has a server-side encryption configuration.",
+            BUCKET_TYPES | SSE_TYPES,
             check_s3_encryption,
             remediation="Add a BucketServerSideEncryptionConfiguration for each bucket.",
         ),
@@ -249,6 +243,7 @@ def policies() -> list[Policy]:
             "aws-s3-public-access-block",
             "Every S3 bucket has a public access block with all four flags (or an account-wide "
             "one).",
+            BUCKET_TYPES | {BUCKET_PAB, ACCOUNT_PAB},
             check_s3_public_access_block,
             remediation="Add a BucketPublicAccessBlock per bucket (or an account-wide one).",
             severity=Severity.CRITICAL,
@@ -257,6 +252,7 @@ def policies() -> list[Policy]:
             "prod-stateful-protected",
             "In prod, stateful resources (RDS, ElastiCache, EBS, S3, KMS, PVCs) are "
             "protected and StorageClasses retain volumes.",
+            STATEFUL_TYPES | {STORAGE_CLASS_TYPE},
             check_prod_protected,
             remediation="protect=True on stateful resources; StorageClass reclaim_policy='Retain'.",
             severity=Severity.CRITICAL,

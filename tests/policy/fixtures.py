@@ -9,7 +9,7 @@ from typing import Any
 
 from policies.sutazai_policies.kubernetes import POD_SPEC_PATHS
 
-from .harness import secret, urn_for
+from .harness import UNKNOWN, secret, urn_for
 
 DIGEST = "sha256:" + "3f" * 32
 IMAGE = f"ghcr.io/sutazai/backend:1.4.2@{DIGEST}"
@@ -412,13 +412,20 @@ def prod_plan() -> dict[str, Any]:
         _res(s, "aws:kms/key:Key", "data", kms_key(), protect=True),
         _res(s, "aws:ecr/repository:Repository", "backend", ecr_repository()),
         _res(s, "aws:ebs/volume:Volume", "scratch", ebs_volume(), protect=True),
-        _res(s, "aws:s3/bucket:Bucket", "artifacts", {"forceDestroy": False}, protect=True),
+        _res(
+            s,
+            "aws:s3/bucket:Bucket",
+            "artifacts",
+            {"bucket": "sutazai-artifacts-prod", "forceDestroy": False},
+            protect=True,
+        ),
+        _res(s, "aws:s3/bucket:Bucket", "logs", {"forceDestroy": False}, protect=True),
         _res(
             s,
             "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
             "artifacts-sse",
             {
-                "bucket": "artifacts-4f2c9e1",
+                "bucket": "sutazai-artifacts-prod",
                 "rules": [
                     {
                         "applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms"},
@@ -432,7 +439,33 @@ def prod_plan() -> dict[str, Any]:
             "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
             "artifacts-pab",
             {
-                "bucket": "artifacts-4f2c9e1",
+                "bucket": "sutazai-artifacts-prod",
+                "blockPublicAcls": True,
+                "blockPublicPolicy": True,
+                "ignorePublicAcls": True,
+                "restrictPublicBuckets": True,
+            },
+        ),
+        # the auto-named bucket: linked through the engine's property dependencies (preview:
+        # the id is unknown) and through its auto-name prefix
+        {
+            **_res(
+                s,
+                "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+                "logs-sse",
+                {
+                    "bucket": UNKNOWN,
+                    "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}],
+                },
+            ),
+            "propertyDependencies": {"bucket": [urn_for("aws:s3/bucket:Bucket", "logs", s)]},
+        },
+        _res(
+            s,
+            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+            "logs-pab",
+            {
+                "bucket": "logs-7d1e2f3",
                 "blockPublicAcls": True,
                 "blockPublicPolicy": True,
                 "ignorePublicAcls": True,
