@@ -43,7 +43,9 @@ def test_polls_targets_and_exports_gauges(
 
 def test_not_ready_before_first_round(clean_env: pytest.MonkeyPatch, fake_upstream: FakeUpstream) -> None:
     clean_env.setenv("HEALTH_TARGETS", json.dumps({"good": fake_upstream.url + "/health"}))
+    clean_env.setenv("HEALTH_INTERVAL_SECONDS", "3600")
     with TestClient(main.app) as c:
+        wait_rounds(c, 1)  # then pretend it never polled: the next round is an hour away
         c.app.state.monitor.rounds = 0  # pyright: ignore[reportAttributeAccessIssue]
         r = c.get("/ready")
         assert r.status_code == 503 and r.json()["down"] == ["first_poll"]

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Build the SutazAI image hierarchy and services with podman.
+
+  1. install podman (Debian packages) if missing and write its config
+     (podman_env.py: ulimits, runc/cgroupfs, private graphroot);
+  2. make the root image localhost/debian-python:bookworm with debootstrap
+     (minbase + python3 python3-venv ca-certificates), skipped if present;
+  3. build every image of service-code/images.yaml, parents first, with
+     `podman build --network host --build-arg BASE_IMAGE=<parent>`;
+  4. report build times and sizes (summed per image vs unique on disk).
+
+Usage: build_all.py [--only NAME ...] [--no-cache] [--report PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+import podman_env  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+SERVICE_CODE = REPO / "service-code"
+REGISTRY_PREFIX = os.environ.get("SUTAZAI_IMAGE_PREFIX", "localhost/sutazai")
+
+
+def load_manifest() -> dict[str, Any]:
+    return yaml.safe_load((SERVICE_CODE / "images.yaml").read_text())
+
+
+def image_ref(name: str, manifest: dict[str, Any]) -> str:
+    if name == "root":
+        return str(manifest["root"]["ref"])
+    return f"{REGISTRY_PREFIX}/{name}:latest"
+
+
+def ordered(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Parents before children (the manifest order is not trusted)."""
+    images = {i["name"]: i for i in manifest["images"]}
+    done: list[dict[str, Any]] = []
+    seen: set[str] = {"root"}
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in seen:
+            return
+        if name in path:
+            raise SystemExit(f"cycle in images.yaml: {' -> '.join((*path, name))}")
+        visit(images[name]["parent"], (*path, name))
+        seen.add(name)
+        done.append(images[name])
+
+    for name in images:
+        visit(name, ())
+    return done
+
+
+def make_root(manifest: dict[str, Any]) -> float:
+    ref = manifest["root"]["ref"]
+    if podman_env.podman("image", "exists", ref, check=False).returncode == 0:
+        print(f"[root] {ref} present (cached)")
+        return 0.0
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="sutazai-rootfs-", dir="/var/tmp") as tmp:
+        rootfs = Path(tmp) / "rootfs"
+        cmd = ["debootstrap", "--variant=minbase",
+               "--include=" + ",".join(manifest["root"]["packages"]), "bookworm", str(rootfs)]
+        if os.environ.get("DEBIAN_MIRROR"):
+            cmd.append(os.environ["DEBIAN_MIRROR"])  # else debootstrap's default mirror
+        print("[root] " + " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        # Smaller image: no apt lists / caches (child images run apt-get update).
+        for sub in ("var/lib/apt/lists", "var/cache/apt/archives"):
+            for p in (rootfs / sub).glob("*"):
+                if p.is_file():
+                    p.unlink()
+        tar_path = Path(tmp) / "rootfs.tar"
+        with tarfile.open(tar_path, "w") as tar:
+            tar.add(rootfs, arcname=".")
+        podman_env.podman("import", "--change", 'CMD ["/bin/bash"]',
+                          "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                          str(tar_path), ref)
+    elapsed = time.monotonic() - started
+    print(f"[root] {ref} built in {elapsed:.1f}s")
+    return elapsed
+
+
+def build(image: dict[str, Any], manifest: dict[str, Any], no_cache: bool) -> float:
+    context = SERVICE_CODE / image["context"]
+    ref = image_ref(image["name"], manifest)
+    cmd = ["build", "--network", "host", "--layers",
+           "--build-arg", f"BASE_IMAGE={image_ref(image['parent'], manifest)}",
+           "-t", ref, "-f", str(context / "Dockerfile")]
+    if no_cache:
+        cmd.append("--no-cache")
+    started = time.monotonic()
+    print(f"[{image['name']}] podman " + " ".join(cmd + [str(context)]), flush=True)
+    result = podman_env.podman(*cmd, str(context), check=False)
+    elapsed = time.monotonic() - started
+    if result.returncode != 0:
+        print(result.stdout[-4000:], result.stderr[-4000:], sep="\n", file=sys.stderr)
+        raise SystemExit(f"[{image['name']}] build failed")
+    print(f"[{image['name']}] built in {elapsed:.1f}s")
+    return elapsed
+
+
+def sizes(refs: list[str]) -> dict[str, Any]:
+    """Per-image sizes, and the bytes their union of layers takes on disk."""
+    storage = podman_env.podman_dir() / "storage"
+    layers = {entry["id"]: entry for entry in
+              json.loads((storage / "overlay-layers" / "layers.json").read_text())}
+    per_image: dict[str, int] = {}
+    unique: set[str] = set()
+    for ref in refs:
+        info = json.loads(podman_env.podman("image", "inspect", ref).stdout)[0]
+        per_image[ref] = int(info["Size"])
+        top = json.loads(podman_env.podman("image", "inspect", "--format",
+                                           "{{json .TopLayer}}", ref).stdout or "null")
+        layer = top
+        while layer:
+            unique.add(layer)
+            layer = layers[layer].get("parent")
+    unique_bytes = sum(int(layers[lid].get("diff-size", 0)) for lid in unique)
+    return {"per_image_bytes": per_image, "summed_bytes": sum(per_image.values()),
+            "unique_layer_bytes": unique_bytes, "unique_layers": len(unique)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--only", nargs="*", help="build only these images (parents must exist)")
+    parser.add_argument("--no-cache", action="store_true")
+    parser.add_argument("--report", default=str(REPO / "build" / "images-report.json"))
+    args = parser.parse_args()
+
+    total_start = time.monotonic()
+    podman_env.ensure_podman()
+    manifest = load_manifest()
+    times: dict[str, float] = {"root": make_root(manifest)}
+    for image in ordered(manifest):
+        if args.only and image["name"] not in args.only:
+            continue
+        times[image["name"]] = round(build(image, manifest, args.no_cache), 1)
+    total = round(time.monotonic() - total_start, 1)
+    refs = [image_ref(i["name"], manifest) for i in manifest["images"]]
+    report = {"total_seconds": total, "build_seconds": times,
+              "sizes": sizes([manifest["root"]["ref"], *refs])}
+    Path(args.report).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.report).write_text(json.dumps(report, indent=2))
+    s = report["sizes"]
+    print(f"\nbuilt {len(times) - 1} images in {total}s (report: {args.report})")
+    print(f"sizes: summed per image {s['summed_bytes'] / 1e6:.0f} MB, unique on disk "
+          f"{s['unique_layer_bytes'] / 1e6:.0f} MB in {s['unique_layers']} layers")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,6 @@
+#!/bin/sh
+# Build every service-code image with podman (see build_all.py for the steps).
+# Needs root (apt-get, debootstrap, rootful podman) and the project venv (PyYAML).
+set -eu
+cd "$(dirname "$0")/../.."
+exec "${PYTHON:-.venv/bin/python}" scripts/images/build_all.py "$@"
