@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from pulumi_policy import Policy, Severity
+from pulumi_policy import EnforcementLevel, Policy, Severity
 
 from .rules import Resource, resource_policy
 from .values import UNKNOWN, as_dict, as_int, as_list, get
@@ -342,6 +342,33 @@ def _containers_of(res: Resource) -> Iterator[Container]:
         yield from containers(spec)
 
 
+# ---------------------------------------------------------------- opaque manifests
+
+# These render their objects inside the provider; the engine (and so this pack) only ever
+# sees the one resource, never the pods it creates.
+OPAQUE_TYPES: Final = frozenset(
+    {
+        "kubernetes:helm.sh/v3:Release",
+        "kubernetes:helm.sh/v4:Chart",
+        "kubernetes:yaml/v2:ConfigGroup",
+        "kubernetes:yaml/v2:ConfigFile",
+        "kubernetes:kustomize/v2:Directory",
+    }
+)
+
+
+def check_opaque(res: Resource) -> Iterator[str]:
+    chart = res.props.get("chart")
+    version = res.props.get("version")
+    what = f"chart {chart!r} {version!r}" if isinstance(chart, str) else "its manifests"
+    yield (
+        f"renders {what} inside the provider, so none of its pods can be checked here. Fix: "
+        "render it with helm.v3.Chart / yaml.ConfigFile (v1, expanded into real resources) or, "
+        "once its values are reviewed for non-root, read-only, no host access, add an "
+        "exception with the review as the reason."
+    )
+
+
 # ---------------------------------------------------------------- namespaces
 
 PSS_ENFORCE_LABEL: Final = "pod-security.kubernetes.io/enforce"
@@ -392,5 +419,15 @@ def policies() -> list[Policy]:
             [NAMESPACE_TYPE],
             check_namespace_pss,
             remediation="Label the namespace pod-security.kubernetes.io/enforce=restricted.",
+        ),
+        resource_policy(
+            "k8s-unverifiable-manifests",
+            "Helm releases and v2 manifest components hide their pods from policy checks "
+            "(advisory: review them, then record an exception).",
+            OPAQUE_TYPES,
+            check_opaque,
+            remediation="Prefer helm.v3.Chart (expanded); else review values, add an exception.",
+            severity=Severity.LOW,
+            enforcement_level=EnforcementLevel.ADVISORY,
         ),
     ]

@@ -396,3 +396,33 @@ NAMESPACE_MUTATIONS: list[tuple[str, Mutation]] = [
 def test_namespace_must_enforce_restricted(case: tuple[str, Mutation]) -> None:
     messages = check("k8s-namespace-pss-restricted", NAMESPACE, mutated(namespace(), case[1]))
     assert messages and "restricted" in messages[0]
+
+
+@pytest.mark.parametrize(
+    "type_",
+    [
+        "kubernetes:helm.sh/v3:Release",
+        "kubernetes:helm.sh/v4:Chart",
+        "kubernetes:yaml/v2:ConfigGroup",
+    ],
+)
+def test_opaque_manifests_are_flagged_until_reviewed(type_: str) -> None:
+    release = {
+        "chart": "aws-load-balancer-controller",
+        "version": "1.14.0",
+        "namespace": "kube-system",
+    }
+    messages = check("k8s-unverifiable-manifests", type_, release, name="alb-controller")
+    assert len(messages) == 1 and "none of its pods can be checked" in messages[0]
+    reviewed = {
+        "exceptions": [
+            {
+                "resource": f"{type_}::alb-controller",
+                "reason": "values reviewed 2026-11: non-root, RO",
+            }
+        ]
+    }
+    assert (
+        check("k8s-unverifiable-manifests", type_, release, name="alb-controller", config=reviewed)
+        == []
+    )
