@@ -123,7 +123,8 @@ def _non_root_container(c: Container, pod_sc: dict[str, Any]) -> Iterator[str]:
     # PSS "restricted" accepts runAsNonRoot: true alone, but then the kubelet must read a
     # numeric USER from the image and refuses to start a named one (`USER sutazai`,
     # `USER postgres`). We want the decision visible here, so a numeric non-zero runAsUser
-    # must be effective for every container, together with runAsNonRoot: true.
+    # must be effective for every container. runAsNonRoot: true is required as well:
+    # without it a pod with runAsUser: 1000 is still rejected by our restricted namespaces.
     fix = (
         "Fix: set securityContext.runAsNonRoot: true and a numeric runAsUser >= 1 (pod "
         "or container)"
