@@ -161,6 +161,14 @@ def _mock_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, An
         extra.update(url=inputs.get("url", "https://oidc.eks.mock/id/x"))
     elif type_ == "aws:kms/key:Key":
         extra.update(keyId=f"key-{name}")
+    elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
+        extra.update(latestVersion=1, defaultVersion=1)
+    elif type_ == "aws:iam/role:Role":
+        extra.update(name=inputs.get("name", name))
+    elif type_ == "aws:elasticache/user:User":
+        extra.update(userId=inputs.get("userId", name))
+    elif type_ == "aws:elasticache/userGroup:UserGroup":
+        extra.update(userGroupId=inputs.get("userGroupId", name))
     elif type_ == "docker-build:index:Image":
         tags = inputs.get("tags") or [f"mock/{name}:0"]
         extra.update(ref=f"{tags[0]}@sha256:{'0' * 64}", digest=f"sha256:{'0' * 64}")
@@ -212,6 +220,14 @@ def _mock_invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:
     if token == "aws:iam/getPolicyDocument:getPolicyDocument":
         return {
             "json": json.dumps({"Version": "2012-10-17", "Statement": args.get("statements", [])})
+        }
+    if token == "aws:eks/getAddonVersion:getAddonVersion":
+        addon = args.get("addonName", "addon")
+        return {
+            "addonName": addon,
+            "kubernetesVersion": args.get("kubernetesVersion", "1.31"),
+            "version": f"v1.0.0-{addon}-eksbuild.1",
+            "id": addon,
         }
     if token == "aws:eks/getClusterAuth:getClusterAuth":
         return {"token": "mock-eks-token"}
@@ -272,7 +288,7 @@ def run_plan(
         def call(
             self, args: pulumi.runtime.MockCallArgs
         ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-            return _mock_invoke(args.token, args.args), None
+            return _mock_invoke(args.token, args.args), []
 
     class RecordingMonitor(pulumi_mocks.MockMonitor):
         def RegisterResource(self, request: Any) -> Any:

@@ -1,0 +1,601 @@
+"""Kubernetes (EKS) infrastructure and the workload renderer behind the `Platform` interface.
+
+`KubernetesInfrastructure` is what `stacks.composition.SutazAI` builds on the kubernetes
+platform: the AWS provider, the segmented VPC, the EKS cluster with its add-ons, managed data
+services in prod, the tier namespaces (PSS restricted, default-deny), and the binding the
+Secrets component needs. `platform()` hands the tiers a `KubernetesPlatform`, whose
+`deploy(spec, parent)` renders one catalog service.
+
+An ephemeral stack (`sharedClusterStack` set) creates no network or cluster: it reads the
+shared cluster's kubeconfig from that stack and deploys into namespaces named after itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.kubernetes import naming, network_policies, observability, workloads
+from components.kubernetes.models import MODEL_SERVER, model_preload
+from components.kubernetes.naming import Naming
+from components.kubernetes.network_policies import Destination, PolicyInputs
+from components.kubernetes.poolers import pooler_config_files
+from components.managed_data import ManagedCredentials
+from components.platform import DeployedService, KubernetesVaultBinding, Platform
+from stacks.catalog import Catalog, Segment, ServiceSpec, Tier
+from stacks.config import StackConfig
+from stacks.errors import ConfigError
+from stacks.wiring import service_env
+
+if TYPE_CHECKING:
+    from components.cluster import EksCluster
+    from components.images import ServiceImages
+    from components.managed_data import ManagedData
+    from components.network import SegmentedNetwork
+
+__all__ = ["KubernetesInfrastructure", "KubernetesPlatform", "KubernetesSecretSource"]
+
+HTTPS = 443
+SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+class KubernetesSecretSource(ManagedCredentials, Protocol):
+    """What the renderer needs from the Secrets component (components/secrets.py)."""
+
+    def kubernetes_pod_annotations(self, spec: ServiceSpec) -> dict[str, pulumi.Input[str]]:
+        """Vault Agent injector annotations; files land in /vault/secrets (memory)."""
+        ...
+
+    def file_env(self, spec: ServiceSpec) -> dict[str, str]:
+        """Env that points the service at its files, e.g. POSTGRES_PASSWORD_FILE."""
+        ...
+
+
+def ingress_hosts(catalog: Catalog, domain: str) -> dict[str, str]:
+    """Public host per `ingress` service: the API (what other ingress services call) on
+    api.<domain>, the one remaining entry point on <domain>, anything else on <name>.<domain>."""
+    exposed = [s for s in catalog if s.ingress]
+    called = {t for s in exposed for t in s.talks_to}
+    hosts: dict[str, str] = {}
+    apex_taken = False
+    for spec in sorted(exposed, key=lambda s: (s.name in called, s.name)):
+        if spec.name in called and "api" not in {h.split(".")[0] for h in hosts.values()}:
+            hosts[spec.name] = f"api.{domain}"
+        elif not apex_taken and spec.name not in called:
+            hosts[spec.name] = domain
+            apex_taken = True
+        else:
+            hosts[spec.name] = f"{spec.name}.{domain}"
+    return hosts
+
+
+@dataclass(frozen=True)
+class _Cluster:
+    """What the renderer needs from a cluster, whether this stack made it or shares one."""
+
+    provider: k8s.Provider
+    kubeconfig: pulumi.Output[str]
+    api_host: pulumi.Input[str]
+    ca_certificate: pulumi.Input[str]
+    storage_class: str
+    name: pulumi.Input[str] | None = None
+    # Resources an Ingress must wait for (the load balancer controller's webhooks).
+    ingress_ready: tuple[pulumi.Resource, ...] = ()
+    load_balancer_security_group: pulumi.Input[str] | None = None
+
+
+class KubernetesInfrastructure(pulumi.ComponentResource):
+    # (No class-level annotations: Pulumi resolves those at run time as output types.)
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        config: StackConfig,
+        catalog: Catalog,
+        tags: dict[str, str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("sutazai:kubernetes:KubernetesInfrastructure", name, None, opts)
+        self._name = name
+        self.config = config
+        self.catalog = catalog
+        self.naming = Naming.for_stack(pulumi.get_stack(), config.is_ephemeral)
+        self.protect = config.is_prod
+        self.aws_provider: aws.Provider | None = aws.Provider(
+            f"{name}-aws",
+            region=config.aws_region,
+            default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        if config.is_prod and not config.tls_certificate_arn:
+            raise ConfigError(
+                "stack configuration",
+                [
+                    "sutazai:tlsCertificateArn: prod serves the frontend and API over HTTPS; "
+                    "set the ACM certificate ARN for the ingress load balancer"
+                ],
+            )
+        self.managed_specs = [s for s in catalog if config.is_prod and s.managed_in_prod]
+        self.network: SegmentedNetwork | None = None
+        self.eks: EksCluster | None = None
+        self.managed: ManagedData | None = None
+        if config.shared_cluster_stack:
+            self.cluster = self._shared_cluster()
+        else:
+            self.cluster = self._own_cluster()
+
+        self.namespaces = self._namespaces()
+
+    def _managed_data(self, credentials: ManagedCredentials) -> ManagedData | None:
+        """RDS / ElastiCache (prod), created with the Secrets component's credentials."""
+        from components.managed_data import ManagedData, ManagedDataArgs
+
+        if not self.managed_specs or self.network is None:
+            return None
+        return ManagedData(
+            f"{self._name}-data",
+            ManagedDataArgs(
+                services=self.managed_specs,
+                catalog=self.catalog,
+                network=self.network,
+                protect=self.protect,
+                credentials=credentials,
+                provider=self.aws_provider,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    # ── cluster ──────────────────────────────────────────────────────────────────────────
+
+    def _own_cluster(self) -> _Cluster:
+        from components.cluster import STORAGE_CLASS, EksCluster, EksClusterArgs
+        from components.network import NetworkArgs, SegmentedNetwork
+
+        name, config = self._name, self.config
+        cluster_name = name
+        self.network = SegmentedNetwork(
+            f"{name}-network",
+            NetworkArgs(
+                config=config.network,
+                catalog=self.catalog,
+                managed=self.managed_specs,
+                region=config.aws_region,
+                cluster_name=cluster_name,
+                nat_per_zone=config.is_prod,
+                protect=self.protect,
+                provider=self.aws_provider,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.eks = EksCluster(
+            f"{name}-cluster",
+            EksClusterArgs(
+                config=config,
+                network=self.network,
+                cluster_name=cluster_name,
+                protect=self.protect,
+                provider=self.aws_provider,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return _Cluster(
+            provider=self.eks.k8s_provider,
+            kubeconfig=self.eks.kubeconfig,
+            api_host=self.eks.api_endpoint,
+            ca_certificate=self.eks.certificate_authority.apply(_pem),
+            storage_class=STORAGE_CLASS,
+            name=self.eks.cluster.name,
+            ingress_ready=(self.eks.load_balancer_controller,),
+            load_balancer_security_group=self.network.load_balancer_security_group.id,
+        )
+
+    def _shared_cluster(self) -> _Cluster:
+        from components.cluster import STORAGE_CLASS
+
+        shared = pulumi.StackReference(
+            f"{self._name}-shared-cluster",
+            stack_name=self.config.shared_cluster_stack,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        kubeconfig = pulumi.Output.secret(shared.require_output("kubeconfig")).apply(
+            lambda v: v if isinstance(v, str) else json.dumps(v)
+        )
+        provider = k8s.Provider(
+            f"{self._name}-k8s",
+            kubeconfig=kubeconfig,
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return _Cluster(
+            provider=provider,
+            kubeconfig=kubeconfig,
+            api_host=shared.require_output("clusterEndpoint").apply(str),
+            ca_certificate=shared.require_output("clusterCertificateAuthority").apply(str),
+            storage_class=STORAGE_CLASS,
+            name=shared.require_output("clusterName").apply(str),
+        )
+
+    # ── namespaces ───────────────────────────────────────────────────────────────────────
+
+    @property
+    def tiers(self) -> list[Tier]:
+        return [t for t in Tier if self.catalog.tier(t)]
+
+    def _namespaces(self) -> dict[Tier, k8s.core.v1.Namespace]:
+        result = {}
+        k8s_opts = pulumi.ResourceOptions(parent=self, provider=self.cluster.provider)
+        for tier in self.tiers:
+            namespace = k8s.core.v1.Namespace(
+                f"{self._name}-{tier.value}",
+                metadata={
+                    "name": self.naming.namespace(tier),
+                    "labels": self.naming.namespace_labels(tier),
+                },
+                opts=k8s_opts,
+            )
+            deny = network_policies.default_deny(self.naming.namespace(tier))
+            k8s.networking.v1.NetworkPolicy(
+                f"{self._name}-{tier.value}-{network_policies.DEFAULT_DENY}",
+                metadata={**deny["metadata"], "namespace": namespace.metadata.name},
+                spec=deny["spec"],
+                opts=pulumi.ResourceOptions(parent=namespace, provider=self.cluster.provider),
+            )
+            result[tier] = namespace
+        return result
+
+    # ── the interface composition.py uses ────────────────────────────────────────────────
+
+    def vault_target(self) -> KubernetesVaultBinding:
+        return KubernetesVaultBinding(
+            host=self.cluster.api_host,
+            ca_certificate=self.cluster.ca_certificate,
+            provider=self.cluster.provider,
+            namespace_of=self.naming.namespace_of,
+            service_account_of=self.naming.service_account_of,
+            vault_namespace=self.naming.vault_namespace,
+        )
+
+    def default_registry(self) -> str | None:
+        # None: ServiceImages creates ECR repositories (scan on push, immutable tags).
+        return None
+
+    def platform(self, *, images: ServiceImages, secrets: KubernetesSecretSource) -> Platform:
+        if self.managed is None:
+            self.managed = self._managed_data(secrets)
+        platform = KubernetesPlatform(self, images=images, secrets=secrets)
+        self.register_outputs(self.outputs())
+        return platform
+
+    def outputs(self) -> dict[str, Any]:
+        result: dict[str, Any] = {
+            "kubeconfig": pulumi.Output.secret(self.cluster.kubeconfig),
+            "namespaces": {t.value: self.naming.namespace(t) for t in self.tiers},
+            "ingressHostnames": ingress_hosts(self.catalog, self.config.domain),
+        }
+        if self.eks is not None:
+            result["clusterName"] = self.eks.cluster.name
+            result["clusterEndpoint"] = self.eks.api_endpoint
+            result["clusterCertificateAuthority"] = self.eks.certificate_authority
+            result["oidcProviderArn"] = self.eks.oidc_provider.arn
+        if self.network is not None:
+            result["vpcId"] = self.network.vpc.id
+        if self.managed is not None:
+            result["managedEndpoints"] = {
+                n: e.host for n, e in self.managed.endpoints.items()
+            }
+        return result
+
+
+def _pem(data: str) -> str:
+    """EKS returns the cluster CA base64-encoded; Vault wants the PEM itself."""
+    try:
+        return base64.b64decode(data).decode()
+    except ValueError:
+        return data
+
+
+class KubernetesPlatform:
+    """Renders catalog services as hardened workloads (implements `Platform`)."""
+
+    def __init__(
+        self,
+        infrastructure: KubernetesInfrastructure,
+        *,
+        images: ServiceImages,
+        secrets: KubernetesSecretSource,
+    ) -> None:
+        self.infra = infrastructure
+        self.images = images
+        self.secrets = secrets
+        self.catalog = infrastructure.catalog
+        self.config = infrastructure.config
+        self.naming = infrastructure.naming
+        self.provider = infrastructure.cluster.provider
+        managed = infrastructure.managed
+        self.managed_endpoints = managed.endpoints if managed is not None else {}
+        self.workload_names = frozenset(
+            s.name for s in self.catalog if s.name not in self.managed_endpoints
+        )
+        self.addressing = observability.Addressing(
+            host=self.naming.host_of,
+            every_replica=self.naming.pods_host_of,
+            log_namespaces=[self.naming.namespace(t) for t in infrastructure.tiers],
+            stack_label=pulumi.get_stack(),
+        )
+        self.hosts = ingress_hosts(self.catalog, self.config.domain)
+        self.policy_inputs = self._policy_inputs()
+
+    # ── addressing ───────────────────────────────────────────────────────────────────────
+
+    def address_of(self, name: str) -> pulumi.Input[str]:
+        endpoint = self.managed_endpoints.get(name)
+        if endpoint is not None:
+            return endpoint.host
+        return self.naming.host_of(self.catalog[name])
+
+    def _env(self, spec: ServiceSpec) -> dict[str, pulumi.Input[str]]:
+        env: dict[str, pulumi.Input[str]] = dict(service_env(spec, self.catalog, self.address_of))
+        env.update(self.secrets.file_env(spec))
+        return env
+
+    def _policy_inputs(self) -> PolicyInputs:
+        from components.cluster import KUBERNETES_SERVICE_IP
+
+        network = self.config.network
+        cidrs = {
+            "public": tuple(str(c) for c in network.public_subnets),
+            Segment.DATA.value: tuple(str(c) for c in network.data_subnets),
+            Segment.MANAGEMENT.value: tuple(str(c) for c in network.management_subnets),
+        }
+        vpc = str(network.vpc_cidr)
+        extra: dict[str, tuple[Destination, ...]] = {}
+        if MODEL_SERVER in self.workload_names and self.config.ollama_models:
+            # Model downloads at start (the preload init container): HTTPS out, not into the VPC.
+            extra[MODEL_SERVER] = (
+                Destination(port=HTTPS, cidrs=("0.0.0.0/0",), except_cidrs=(vpc,)),
+            )
+        vault_clients = frozenset(
+            s.name
+            for s in self.catalog
+            if s.name in self.workload_names and self.secrets.kubernetes_pod_annotations(s)
+        )
+        return PolicyInputs(
+            catalog=self.catalog,
+            naming=self.naming,
+            workloads=self.workload_names,
+            managed={n: cidrs[Segment.DATA.value] for n in self.managed_endpoints},
+            load_balancer_cidrs=cidrs["public"],
+            scraper=observability.SCRAPER,
+            vault_clients=vault_clients,
+            vault=network_policies.vault_destination(self.config.vault_address),
+            api_server=(
+                Destination(port=HTTPS, cidrs=cidrs[Segment.MANAGEMENT.value]),
+                Destination(port=HTTPS, cidrs=(f"{KUBERNETES_SERVICE_IP}/32",)),
+            ),
+            extra_egress=extra,
+        )
+
+    # ── rendering ────────────────────────────────────────────────────────────────────────
+
+    def _image(self, spec: ServiceSpec) -> pulumi.Input[str]:
+        if spec.build is not None:
+            return self.images.refs[spec.name]
+        assert spec.image is not None
+        return spec.image.reference
+
+    def deploy(self, spec: ServiceSpec, parent: pulumi.Resource) -> DeployedService:
+        endpoint = self.managed_endpoints.get(spec.name)
+        if endpoint is not None:
+            return DeployedService(spec=spec, host=endpoint.host, resources=endpoint.resources)
+
+        namespace = self.naming.namespace_of(spec)
+        base = f"{self.infra._name}-{spec.name}"
+        ns_resource = self.infra.namespaces[spec.tier]
+        opts = pulumi.ResourceOptions(parent=parent, provider=self.provider)
+
+        def in_namespace(manifest: dict[str, Any]) -> dict[str, Any]:
+            # Reference the Namespace resource, so objects wait for it (and it outlives them).
+            return {**manifest["metadata"], "namespace": ns_resource.metadata.name}
+
+        files: dict[str, pulumi.Input[str]] = {
+            **spec.config_files,
+            **observability.generated_config_files(spec, self.catalog, self.addressing),
+            # A pooler reaches the pooled server itself (in prod: the RDS endpoint).
+            **pooler_config_files(
+                spec, self.catalog, self.address_of, server_tls=bool(self.managed_endpoints)
+            ),
+        }
+        env = self._env(spec)
+        image = self._image(spec)
+        init = []
+        if spec.name == MODEL_SERVER and self.config.ollama_models:
+            init.append(model_preload(spec, image, self.config.ollama_models, env))
+        inputs = workloads.WorkloadInputs(
+            spec=spec,
+            namespace=namespace,
+            image=image,
+            env=env,
+            pod_annotations=self.secrets.kubernetes_pod_annotations(spec),
+            config_files=files,
+            storage_class=self.infra.cluster.storage_class,
+            retain_volumes=self.infra.protect,
+            init_containers=init,
+        )
+
+        account_manifest = workloads.service_account(spec, namespace)
+        account = k8s.core.v1.ServiceAccount(
+            base,
+            metadata=in_namespace(account_manifest),
+            automount_service_account_token=account_manifest["automountServiceAccountToken"],
+            opts=opts,
+        )
+        depends: list[pulumi.Resource] = [account]
+        config_manifest = workloads.config_map(spec, namespace, files)
+        if config_manifest is not None:
+            depends.append(
+                k8s.core.v1.ConfigMap(
+                    f"{base}-config",
+                    metadata=in_namespace(config_manifest),
+                    data=config_manifest["data"],
+                    opts=opts,
+                )
+            )
+        if spec.exempt_from("kube-api-token"):
+            depends.extend(self._log_reader_rbac(spec, base, opts))
+
+        service_resources = []
+        for manifest in workloads.services(spec, namespace):
+            suffix = "" if manifest["metadata"]["name"] == spec.name else "-pods"
+            service_resources.append(
+                k8s.core.v1.Service(
+                    f"{base}{suffix}",
+                    metadata=in_namespace(manifest),
+                    spec=manifest["spec"],
+                    opts=opts,
+                )
+            )
+        manifest = workloads.workload(inputs)
+        workload_opts = pulumi.ResourceOptions.merge(
+            opts,
+            pulumi.ResourceOptions(
+                depends_on=[*depends, *service_resources],
+                # StatefulSets own volume claims: protected in prod like the data itself.
+                protect=self.infra.protect and spec.storage is not None,
+            ),
+        )
+        workload: pulumi.CustomResource
+        if manifest["kind"] == "StatefulSet":
+            workload = k8s.apps.v1.StatefulSet(
+                base, metadata=in_namespace(manifest), spec=manifest["spec"], opts=workload_opts
+            )
+        else:
+            workload = k8s.apps.v1.Deployment(
+                base, metadata=in_namespace(manifest), spec=manifest["spec"], opts=workload_opts
+            )
+        budget = workloads.disruption_budget(spec, namespace)
+        if budget is not None:
+            k8s.policy.v1.PodDisruptionBudget(
+                base, metadata=in_namespace(budget), spec=budget["spec"], opts=opts
+            )
+        policy = network_policies.service_policy(self.policy_inputs, spec)
+        k8s.networking.v1.NetworkPolicy(
+            base, metadata=in_namespace(policy), spec=policy["spec"], opts=opts
+        )
+        if spec.ingress:
+            self._ingress(spec, base, in_namespace, opts)
+        return DeployedService(
+            spec=spec,
+            host=self.naming.host_of(spec),
+            resources=[workload, *service_resources],
+        )
+
+    def _ingress(
+        self,
+        spec: ServiceSpec,
+        base: str,
+        in_namespace: Any,
+        opts: pulumi.ResourceOptions,
+    ) -> k8s.networking.v1.Ingress:
+        annotations: dict[str, pulumi.Input[str]] = alb_annotations(
+            spec,
+            group=self.naming.prefix,
+            certificate_arn=self.config.tls_certificate_arn,
+            security_group=self.infra.cluster.load_balancer_security_group,
+            deletion_protection=self.infra.protect,
+        )
+        manifest = workloads.ingress(
+            spec, self.naming.namespace_of(spec), self.hosts[spec.name], annotations
+        )
+        return k8s.networking.v1.Ingress(
+            base,
+            metadata=in_namespace(manifest),
+            spec=manifest["spec"],
+            opts=pulumi.ResourceOptions.merge(
+                opts, pulumi.ResourceOptions(depends_on=list(self.infra.cluster.ingress_ready))
+            ),
+        )
+
+    def _log_reader_rbac(
+        self, spec: ServiceSpec, base: str, opts: pulumi.ResourceOptions
+    ) -> list[pulumi.Resource]:
+        """A catalog `kube-api-token` exception: read pods and their logs, in our namespaces."""
+        role = k8s.rbac.v1.ClusterRole(
+            f"{base}-pod-logs",
+            metadata={
+                "name": f"{self.naming.prefix}-{spec.name}-pod-logs",
+                "labels": naming.labels(spec),
+            },
+            rules=[
+                {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+                {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+            ],
+            opts=opts,
+        )
+        bindings: list[pulumi.Resource] = [role]
+        for tier, namespace in self.infra.namespaces.items():
+            bindings.append(
+                k8s.rbac.v1.RoleBinding(
+                    f"{base}-pod-logs-{tier.value}",
+                    metadata={
+                        "name": f"{spec.name}-pod-logs",
+                        "namespace": namespace.metadata.name,
+                        "labels": naming.labels(spec),
+                    },
+                    role_ref={
+                        "apiGroup": "rbac.authorization.k8s.io",
+                        "kind": "ClusterRole",
+                        "name": role.metadata.name,
+                    },
+                    subjects=[
+                        {
+                            "kind": "ServiceAccount",
+                            "name": self.naming.service_account_of(spec),
+                            "namespace": self.naming.namespace_of(spec),
+                        }
+                    ],
+                    opts=opts,
+                )
+            )
+        return bindings
+
+
+def alb_annotations(
+    spec: ServiceSpec,
+    *,
+    group: str,
+    certificate_arn: str,
+    security_group: pulumi.Input[str] | None,
+    deletion_protection: bool,
+) -> dict[str, pulumi.Input[str]]:
+    """AWS Load Balancer Controller settings: one internet-facing HTTPS ALB for the stack."""
+    prefix = "alb.ingress.kubernetes.io"
+    attributes = ["routing.http.drop_invalid_header_fields.enabled=true"]
+    if deletion_protection:
+        attributes.append("deletion_protection.enabled=true")
+    annotations: dict[str, pulumi.Input[str]] = {
+        f"{prefix}/scheme": "internet-facing",
+        f"{prefix}/target-type": "ip",
+        f"{prefix}/listen-ports": json.dumps([{"HTTPS": HTTPS}]),
+        f"{prefix}/ssl-redirect": str(HTTPS),
+        f"{prefix}/ssl-policy": SSL_POLICY,
+        f"{prefix}/group.name": group,
+        f"{prefix}/backend-protocol": "HTTP",
+        f"{prefix}/load-balancer-attributes": ",".join(attributes),
+    }
+    probe = spec.health.readiness
+    if probe.http is not None:
+        annotations[f"{prefix}/healthcheck-path"] = probe.http
+    if certificate_arn:
+        annotations[f"{prefix}/certificate-arn"] = certificate_arn
+    if security_group is not None:
+        annotations[f"{prefix}/security-groups"] = security_group
+        annotations[f"{prefix}/manage-backend-security-group-rules"] = "false"
+    return annotations
+

@@ -1,0 +1,350 @@
+"""Monitoring configuration generated from the catalog, in one place.
+
+Prometheus scrapes exactly `catalog.scrape_targets` and alerts when one of them (and so a
+dependency of its clients) is down; Alertmanager routes those alerts; Alloy ships the logs of
+the stack's namespaces to Loki; the OpenTelemetry collector forwards OTLP to the trace store
+it `talks_to`; Grafana gets a data source per monitoring peer. The renderers only say how a
+service is addressed (`Addressing`), so the same generator serves any platform.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import yaml
+
+from stacks.catalog import Catalog, ServiceSpec
+
+SCRAPER = "prometheus"
+ALERT_ROUTER = "alertmanager"
+LOG_STORE = "loki"
+LOG_SHIPPER = "alloy"
+TRACE_COLLECTOR = "otel-collector"
+DASHBOARDS = "grafana"
+
+_DEFAULT_PATHS = {
+    SCRAPER: ("--config.file=", "/etc/prometheus/prometheus.yml"),
+    ALERT_ROUTER: ("--config.file=", "/etc/alertmanager/alertmanager.yml"),
+    LOG_STORE: ("-config.file=", "/etc/loki/local-config.yaml"),
+    TRACE_COLLECTOR: ("--config=", "/etc/otelcol/config.yaml"),
+}
+GRAFANA_DATASOURCES = "/etc/grafana/provisioning/datasources/sutazai.yaml"
+
+
+@dataclass(frozen=True)
+class Addressing:
+    """How the generated configs address services on one platform."""
+
+    # host:port-less name of a service (Service DNS name, container name).
+    host: Callable[[ServiceSpec], str]
+    # A name that resolves to every replica (headless Service) for per-pod scraping, or None
+    # to scrape `host` statically.
+    every_replica: Callable[[ServiceSpec], str] | None = None
+    # Namespaces whose pod logs Alloy ships (Kubernetes); empty: none.
+    log_namespaces: Sequence[str] = ()
+    # external label that tells stacks apart in shared dashboards
+    stack_label: str = "sutazai"
+
+
+def _dump(document: object) -> str:
+    return yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
+
+
+def config_path(spec: ServiceSpec) -> str | None:
+    """Where a monitoring service reads its generated config: taken from its own args."""
+    if spec.name == LOG_SHIPPER:
+        return next((a for a in spec.args or [] if a.endswith(".alloy")), None) or (
+            "/etc/alloy/config.alloy"
+        )
+    if spec.name == DASHBOARDS:
+        return GRAFANA_DATASOURCES
+    if spec.name not in _DEFAULT_PATHS:
+        return None
+    flag, default = _DEFAULT_PATHS[spec.name]
+    for arg in spec.args or []:
+        if arg.startswith(flag):
+            return arg[len(flag) :]
+    return default
+
+
+def _rules_path(prometheus: ServiceSpec) -> str:
+    path = config_path(prometheus) or "/etc/prometheus/prometheus.yml"
+    return path.rsplit("/", 1)[0] + "/rules.yml"
+
+
+def prometheus_config(catalog: Catalog, addressing: Addressing) -> str:
+    prometheus = catalog[SCRAPER]
+    config: dict[str, object] = {
+        "global": {
+            "scrape_interval": "30s",
+            "evaluation_interval": "30s",
+            "external_labels": {"stack": addressing.stack_label},
+        },
+        "rule_files": [_rules_path(prometheus)],
+    }
+    if ALERT_ROUTER in catalog.services and ALERT_ROUTER in prometheus.talks_to:
+        router = catalog[ALERT_ROUTER]
+        config["alerting"] = {
+            "alertmanagers": [
+                {
+                    "static_configs": [
+                        {"targets": [f"{addressing.host(router)}:{router.primary_port.port}"]}
+                    ]
+                }
+            ]
+        }
+    jobs = []
+    for target in sorted(catalog.scrape_targets, key=lambda s: s.name):
+        assert target.scrape is not None
+        port = target.port(target.scrape.port).port
+        job: dict[str, object] = {
+            "job_name": target.name,
+            "metrics_path": target.scrape.path,
+        }
+        if addressing.every_replica is not None:
+            job["dns_sd_configs"] = [
+                {"names": [addressing.every_replica(target)], "type": "A", "port": port}
+            ]
+        else:
+            job["static_configs"] = [{"targets": [f"{addressing.host(target)}:{port}"]}]
+        job["relabel_configs"] = [
+            {"target_label": "service", "replacement": target.name},
+            {"target_label": "tier", "replacement": target.tier.value},
+        ]
+        jobs.append(job)
+    config["scrape_configs"] = jobs
+    return _dump(config)
+
+
+def prometheus_rules(catalog: Catalog) -> str:
+    """One alert per scraped service; its clients (from the graph) are named in the alert."""
+    rules = []
+    for target in sorted(catalog.scrape_targets, key=lambda s: s.name):
+        clients = catalog.clients_of(target.name)
+        rules.append(
+            {
+                "alert": "ServiceDown",
+                "expr": f'up{{job="{target.name}"}} == 0',
+                "for": "2m",
+                "labels": {
+                    "severity": "critical" if target.critical else "warning",
+                    "service": target.name,
+                },
+                "annotations": {
+                    "summary": f"{target.name} is not answering its metrics endpoint",
+                    "affected_clients": ", ".join(clients) or "none",
+                },
+            }
+        )
+    return _dump({"groups": [{"name": "sutazai-dependencies", "rules": rules}]})
+
+
+def alertmanager_config() -> str:
+    return _dump(
+        {
+            "route": {
+                "receiver": "default",
+                "group_by": ["alertname", "service"],
+                "group_wait": "30s",
+                "group_interval": "5m",
+                "repeat_interval": "4h",
+            },
+            "receivers": [{"name": "default"}],
+        }
+    )
+
+
+def loki_config(spec: ServiceSpec) -> str:
+    root = spec.storage.path if spec.storage else "/loki"
+    return _dump(
+        {
+            "auth_enabled": False,
+            "server": {"http_listen_port": spec.primary_port.port, "grpc_listen_port": 9095},
+            "common": {
+                "instance_addr": "127.0.0.1",
+                "path_prefix": root,
+                "storage": {
+                    "filesystem": {
+                        "chunks_directory": f"{root}/chunks",
+                        "rules_directory": f"{root}/rules",
+                    }
+                },
+                "replication_factor": 1,
+                "ring": {"kvstore": {"store": "inmemory"}},
+            },
+            "schema_config": {
+                "configs": [
+                    {
+                        "from": "2024-01-01",
+                        "store": "tsdb",
+                        "object_store": "filesystem",
+                        "schema": "v13",
+                        "index": {"prefix": "index_", "period": "24h"},
+                    }
+                ]
+            },
+            "limits_config": {"retention_period": "744h"},
+            "compactor": {
+                "working_directory": f"{root}/compactor",
+                "retention_enabled": True,
+                "delete_request_store": "filesystem",
+            },
+            "analytics": {"reporting_enabled": False},
+        }
+    )
+
+
+def alloy_config(catalog: Catalog, addressing: Addressing) -> str:
+    loki = catalog[LOG_STORE]
+    url = f"http://{addressing.host(loki)}:{loki.primary_port.port}/loki/api/v1/push"
+    namespaces = json.dumps(sorted(addressing.log_namespaces))
+    return f"""// Generated from the service catalog (components/kubernetes/observability.py).
+discovery.kubernetes "pods" {{
+  role = "pod"
+  namespaces {{
+    names = {namespaces}
+  }}
+}}
+
+discovery.relabel "pods" {{
+  targets = discovery.kubernetes.pods.targets
+  rule {{
+    source_labels = ["__meta_kubernetes_namespace"]
+    target_label  = "namespace"
+  }}
+  rule {{
+    source_labels = ["__meta_kubernetes_pod_name"]
+    target_label  = "pod"
+  }}
+  rule {{
+    source_labels = ["__meta_kubernetes_pod_container_name"]
+    target_label  = "container"
+  }}
+  rule {{
+    source_labels = ["__meta_kubernetes_pod_label_app_kubernetes_io_name"]
+    target_label  = "service"
+  }}
+}}
+
+loki.source.kubernetes "pods" {{
+  targets    = discovery.relabel.pods.output
+  forward_to = [loki.write.default.receiver]
+}}
+
+loki.write "default" {{
+  endpoint {{
+    url = "{url}"
+  }}
+  external_labels = {{ stack = "{addressing.stack_label}" }}
+}}
+"""
+
+
+def otel_config(catalog: Catalog, addressing: Addressing) -> str:
+    collector = catalog[TRACE_COLLECTOR]
+    exporters: dict[str, object] = {}
+    for peer in collector.talks_to:
+        if peer not in catalog.services:
+            continue
+        spec = catalog[peer]
+        grpc = next((p for p in spec.ports if p.name == "otlp-grpc"), None)
+        if grpc is not None:
+            exporters[f"otlp/{peer}"] = {
+                "endpoint": f"{addressing.host(spec)}:{grpc.port}",
+                "tls": {"insecure": True},
+            }
+    if not exporters:
+        exporters["debug"] = {"verbosity": "basic"}
+    ports = {p.name: p.port for p in collector.ports}
+    return _dump(
+        {
+            "receivers": {
+                "otlp": {
+                    "protocols": {
+                        "grpc": {"endpoint": f"0.0.0.0:{ports.get('otlp-grpc', 4317)}"},
+                        "http": {"endpoint": f"0.0.0.0:{ports.get('otlp-http', 4318)}"},
+                    }
+                }
+            },
+            "processors": {
+                "memory_limiter": {"check_interval": "1s", "limit_percentage": 80},
+                "batch": {},
+            },
+            "exporters": exporters,
+            "extensions": {"health_check": {"endpoint": f"0.0.0.0:{ports.get('health', 13133)}"}},
+            "service": {
+                "extensions": ["health_check"],
+                "pipelines": {
+                    "traces": {
+                        "receivers": ["otlp"],
+                        "processors": ["memory_limiter", "batch"],
+                        "exporters": sorted(exporters),
+                    }
+                },
+                "telemetry": {
+                    "metrics": {
+                        "readers": [
+                            {
+                                "pull": {
+                                    "exporter": {
+                                        "prometheus": {
+                                            "host": "0.0.0.0",
+                                            "port": ports.get("metrics", 8888),
+                                        }
+                                    }
+                                }
+                            }
+                        ]
+                    }
+                },
+            },
+        }
+    )
+
+
+_DATASOURCE_TYPES = {SCRAPER: "prometheus", LOG_STORE: "loki", "jaeger": "jaeger"}
+
+
+def grafana_datasources(catalog: Catalog, addressing: Addressing) -> str:
+    grafana = catalog[DASHBOARDS]
+    sources = []
+    for peer in grafana.talks_to:
+        if peer not in catalog.services or peer not in _DATASOURCE_TYPES:
+            continue
+        spec = catalog[peer]
+        port = next((p for p in spec.ports if p.name in ("http", "ui")), spec.primary_port)
+        sources.append(
+            {
+                "name": peer,
+                "type": _DATASOURCE_TYPES[peer],
+                "access": "proxy",
+                "url": f"http://{addressing.host(spec)}:{port.port}",
+                "isDefault": peer == SCRAPER,
+                "editable": False,
+            }
+        )
+    return _dump({"apiVersion": 1, "datasources": sources})
+
+
+def generated_config_files(
+    spec: ServiceSpec, catalog: Catalog, addressing: Addressing
+) -> dict[str, str]:
+    """The config files a monitoring service needs (path -> content); {} for the others."""
+    path = config_path(spec)
+    if path is None:
+        return {}
+    if spec.name == SCRAPER:
+        return {path: prometheus_config(catalog, addressing), _rules_path(spec): prometheus_rules(catalog)}
+    if spec.name == ALERT_ROUTER:
+        return {path: alertmanager_config()}
+    if spec.name == LOG_STORE:
+        return {path: loki_config(spec)}
+    if spec.name == LOG_SHIPPER and LOG_STORE in catalog.services:
+        return {path: alloy_config(catalog, addressing)}
+    if spec.name == TRACE_COLLECTOR:
+        return {path: otel_config(catalog, addressing)}
+    if spec.name == DASHBOARDS:
+        return {path: grafana_datasources(catalog, addressing)}
+    return {}
