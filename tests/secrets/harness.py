@@ -77,7 +77,10 @@ class _Mocks(pulumi.runtime.Mocks):
 
 
 def run_program(
-    fn: Callable[[], T], *, stack: str = "test", project: str = "sutazai",
+    fn: Callable[[], T],
+    *,
+    stack: str = "test",
+    project: str = "sutazai",
     config: Mapping[str, str] | None = None,
 ) -> tuple[T, Run]:
     """Run `fn` under fresh mocks; return its result and every registration."""

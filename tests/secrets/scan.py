@@ -67,8 +67,9 @@ def _resources(plan: Any) -> list[Mapping[str, Any]]:
             result.append(item)  # type: ignore[arg-type]
         else:
             reg: _Registration = item
-            result.append({"urn": reg.urn, "type": reg.type, "name": reg.name,
-                           "inputs": reg.inputs})
+            result.append(
+                {"urn": reg.urn, "type": reg.type, "name": reg.name, "inputs": reg.inputs}
+            )
     return result
 
 

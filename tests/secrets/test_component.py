@@ -1,0 +1,496 @@
+"""`Secrets` under the mock runtime, with small catalogs and fake platform bindings."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from components.platform import SECRETS_DIR
+from components.secrets import Secrets
+from components.vault.layout import INJECTOR_IMAGE, VAULT_IMAGE
+from stacks.catalog import Catalog, load_catalog
+from stacks.composition import effective_catalog
+from stacks.config import StackConfig, parse_config_bag
+from stacks.errors import ConfigError
+from stacks.plan import stack_config_bag
+from tests.secrets import fakes
+from tests.secrets.harness import Run, resolve, run_program
+from tests.secrets.scan import (
+    assert_no_plaintext_secrets,
+    find_plaintext,
+    find_secretish_env_literals,
+    generated_values,
+    is_secret_envelope,
+)
+from tests.secrets.vault_policy import parse_policy
+
+K8S = "kubernetes:"
+
+
+def kubernetes_run(
+    config: StackConfig, catalog: Catalog, stack: str = "prod", bind: bool = True
+) -> tuple[Secrets, Run]:
+    def program() -> Secrets:
+        secrets = Secrets(
+            f"sutazai-{stack}-secrets",
+            config=config,
+            catalog=catalog,
+            target=fakes.kubernetes_binding(),
+        )
+        if bind:
+            secrets.bind_postgres(host="db.mock.rds.amazonaws.com", port=5432)
+        return secrets
+
+    return run_program(program, stack=stack)
+
+
+def docker_run(
+    config: StackConfig, catalog: Catalog, vault_configured: bool | None = None
+) -> tuple[Secrets, Run]:
+    def program() -> Secrets:
+        return Secrets(
+            "sutazai-dev-secrets",
+            config=config,
+            catalog=catalog,
+            target=fakes.docker_binding(),
+            vault_configured=vault_configured,
+        )
+
+    return run_program(program, stack="dev")
+
+
+@pytest.fixture(scope="module")
+def prod() -> tuple[Secrets, Run]:
+    return kubernetes_run(fakes.stack_config("prod"), fakes.small_catalog())
+
+
+@pytest.fixture(scope="module")
+def prod_real() -> tuple[Secrets, Run]:
+    config = fakes.stack_config("prod")
+    return kubernetes_run(config, effective_catalog(load_catalog(), config))
+
+
+@pytest.fixture(scope="module")
+def dev() -> tuple[Secrets, Run]:
+    return docker_run(fakes.stack_config("dev"), fakes.small_catalog(), vault_configured=True)
+
+
+def _env(container: dict[str, Any]) -> dict[str, Any]:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in container.get("env", [])}
+
+
+# --- Vault: provider, mount, values ------------------------------------------------------
+
+
+def test_provider_logs_in_with_aws_iam_in_prod_and_holds_no_token(
+    prod: tuple[Secrets, Run],
+) -> None:
+    _, run = prod
+    provider = run.one("pulumi:providers:vault")
+    assert provider.inputs["address"] == "https://vault.ops.sutazai.example.com:8200"
+    login = json.loads(provider.inputs["authLoginAws"])
+    assert login["role"] == "sutazai-prod-deployer"
+    assert login["headerValue"] == "vault.ops.sutazai.example.com"
+    assert "token" not in provider.inputs
+
+
+def test_token_auth_reads_vault_token_from_the_environment() -> None:
+    config = fakes.stack_config("prod", vault_auth_method="token")
+    _, run = kubernetes_run(config, fakes.small_catalog(), bind=False)
+    provider = run.one("pulumi:providers:vault")
+    assert "token" not in provider.inputs and "authLoginAws" not in provider.inputs
+
+
+def test_kv_mount_is_per_stack_v2_and_protected_in_prod(prod: tuple[Secrets, Run]) -> None:
+    _, run = prod
+    mount = run.one("vault:index/mount:Mount", "sutazai-prod-secrets-kv")
+    assert mount.inputs["path"] == "sutazai-prod"
+    assert mount.inputs["type"] == "kv"
+    assert mount.inputs["options"] == {"version": "2"}
+    assert mount.protect
+
+
+def test_each_value_has_its_own_path_and_is_a_secret(prod: tuple[Secrets, Run]) -> None:
+    _, run = prod
+    stored = {r.inputs["name"]: r for r in run.of_type("vault:kv/secretV2:SecretV2")}
+    expected = {
+        "postgres/superuser_password",
+        "redis/password",
+        "neo4j/admin_password",
+        "backend/jwt_secret",
+        "dify/secret_key",
+        # static client credentials (backend's PostgreSQL one is dynamic in prod)
+        "pgbouncer/postgres",
+        "backend/redis",
+        "backend/neo4j",
+        "dify/postgres",
+        "dify/redis",
+        # server-side provisioning files
+        "postgres/client_roles",
+        "redis/users_acl",
+        "neo4j/client_users",
+    }
+    assert set(stored) == expected
+    for name, resource in stored.items():
+        assert resource.inputs["mount"] == "sutazai-prod"
+        assert is_secret_envelope(resource.inputs["dataJson"]), name
+        assert "dataJson" in resource.additional_secret_outputs
+        data = json.loads(resource.inputs["dataJson"]["value"])
+        assert set(data) in ({"value"}, {"username", "password"}), name
+    passwords = run.of_type("random:index/randomPassword:RandomPassword")
+    assert len(passwords) == 10
+    for password in passwords:
+        assert "result" in password.additional_secret_outputs
+        assert password.inputs["special"] is False
+        assert password.inputs["length"] >= 32
+
+
+def test_secret_content_matches_what_docker_gets(dev: tuple[Secrets, Run]) -> None:
+    secrets, run = dev
+    stored = {r.inputs["name"]: r for r in run.of_type("vault:kv/secretV2:SecretV2")}
+    files = secrets.docker_secret_files(secrets.catalog["backend"])
+    assert set(files) == {
+        f"{SECRETS_DIR}/backend-jwt_secret",
+        f"{SECRETS_DIR}/backend-postgres-password",
+        f"{SECRETS_DIR}/backend-redis-password",
+        f"{SECRETS_DIR}/backend-neo4j-password",
+    }
+    value, secret = resolve(files[f"{SECRETS_DIR}/backend-redis-password"])
+    assert secret
+    assert value == "mock-random-sutazai-dev-secrets-backend-redis"
+    kv = json.loads(stored["backend/redis"].inputs["dataJson"]["value"])
+    assert kv == {"username": "backend", "password": value}
+    for path, output in files.items():
+        content, is_secret = resolve(output)
+        assert is_secret, path
+        assert content.startswith("mock-random-"), path
+
+
+def test_issuers_get_hashes_not_their_clients_passwords(dev: tuple[Secrets, Run]) -> None:
+    secrets, _ = dev
+    acl, secret = resolve(
+        secrets.docker_secret_files(secrets.catalog["redis"])[f"{SECRETS_DIR}/redis-users.acl"]
+    )
+    assert secret
+    assert "user backend on #" in acl and "user dify on #" in acl
+    sql, _ = resolve(
+        secrets.docker_secret_files(secrets.catalog["postgres"])[
+            f"{SECRETS_DIR}/postgres-client-roles.sql"
+        ]
+    )
+    assert "SCRAM-SHA-256$4096:" in sql
+    for client_value in generated_values(dev[1]):
+        if "-redis" in client_value or "-postgres" in client_value:
+            assert client_value not in acl and client_value not in sql
+    assert secrets.provisioning_file(secrets.catalog["redis"]) == f"{SECRETS_DIR}/redis-users.acl"
+    assert secrets.provisioning_file(secrets.catalog["backend"]) is None
+
+
+# --- policies and roles ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["prod", "prod_real"])
+def test_one_policy_per_service_with_exactly_its_paths(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    secrets, run = request.getfixturevalue(which)
+    policies = {
+        r.inputs["name"]: r.inputs["policy"] for r in run.of_type("vault:index/policy:Policy")
+    }
+    expected = {f"sutazai-prod-{s}": set(p) for s, p in secrets.policy_paths.items()}
+    assert set(policies) == set(expected)
+    for name, document in policies.items():
+        grants = parse_policy(document)
+        assert set(grants) == expected[name], name
+        assert all(caps == {"read"} for caps in grants.values())
+
+
+@pytest.mark.parametrize("which", ["prod", "prod_real"])
+def test_one_role_per_service_bound_to_its_account_namespace_and_policy(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    secrets, run = request.getfixturevalue(which)
+    auth = run.one("vault:index/authBackend:AuthBackend")
+    assert auth.inputs["type"] == "kubernetes"
+    assert auth.inputs["path"] == "sutazai-prod-kubernetes"
+    auth_config = run.one("vault:kubernetes/authBackendConfig:AuthBackendConfig")
+    assert auth_config.inputs["kubernetesHost"] == fakes.API_HOST
+    assert auth_config.inputs["kubernetesCaCert"] == fakes.CA_PEM
+    assert auth_config.inputs["disableLocalCaJwt"] is True
+    assert "tokenReviewerJwt" not in auth_config.inputs
+    roles = {
+        r.inputs["roleName"]: r
+        for r in run.of_type("vault:kubernetes/authBackendRole:AuthBackendRole")
+    }
+    assert set(roles) == set(secrets.policy_paths)
+    for service, role in roles.items():
+        spec = secrets.catalog[service]
+        assert secrets.kubernetes_role(spec) == service
+        assert role.inputs["backend"] == "sutazai-prod-kubernetes"
+        assert role.inputs["boundServiceAccountNames"] == [fakes.service_account_of(spec)]
+        assert role.inputs["boundServiceAccountNamespaces"] == [fakes.namespace_of(spec)]
+        assert role.inputs["tokenPolicies"] == [f"sutazai-prod-{service}"]
+    delegator = [
+        r
+        for r in run.of_type("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding")
+        if r.inputs["roleRef"]["name"] == "system:auth-delegator"
+    ]
+    assert len(delegator) == 1
+    subjects = {(s["namespace"], s["name"]) for s in delegator[0].inputs["subjects"]}
+    assert subjects == {
+        (fakes.namespace_of(secrets.catalog[s]), fakes.service_account_of(secrets.catalog[s]))
+        for s in roles
+    }
+
+
+# --- PostgreSQL dynamic credentials ------------------------------------------------------
+
+
+def test_bind_postgres_configures_the_database_engine(prod: tuple[Secrets, Run]) -> None:
+    _, run = prod
+    mount = run.one("vault:index/mount:Mount", "sutazai-prod-secrets-database")
+    assert mount.inputs["type"] == "database" and mount.protect
+    connection = run.one("vault:database/secretBackendConnection:SecretBackendConnection")
+    assert connection.inputs["allowedRoles"] == ["backend"]
+    assert connection.inputs["pluginName"] == "postgresql-database-plugin"
+    postgresql = connection.inputs["postgresql"]
+    pg = postgresql["value"] if is_secret_envelope(postgresql) else postgresql
+    assert pg["connectionUrl"] == (
+        "postgresql://{{username}}:{{password}}@db.mock.rds.amazonaws.com:5432/sutazai"
+        "?sslmode=require"
+    )
+    assert is_secret_envelope(pg["password"])
+    role = run.one("vault:database/secretBackendRole:SecretBackendRole")
+    assert role.inputs["name"] == "backend" and role.inputs["dbName"] == "postgres"
+    assert role.inputs["defaultTtl"] == 3600 and role.inputs["maxTtl"] == 86400
+    statements = "\n".join(role.inputs["creationStatements"])
+    assert 'IN ROLE "backend"' in statements and "VALID UNTIL '{{expiration}}'" in statements
+    assert 'GRANT CONNECT ON DATABASE "sutazai" TO "backend"' in statements
+    assert "SUPERUSER" not in statements.upper().replace("NOSUPERUSER", "")
+
+
+def test_bind_postgres_is_a_no_op_without_dynamic_clients() -> None:
+    def program() -> object:
+        secrets = Secrets(
+            "s",
+            config=fakes.stack_config("dev"),
+            catalog=fakes.small_catalog(),
+            target=fakes.docker_binding(),
+            vault_configured=True,
+        )
+        return secrets.bind_postgres(host="postgres")
+
+    result, run = run_program(program, stack="dev")
+    assert result is None
+    assert not run.of_type("vault:database/secretBackendConnection:SecretBackendConnection")
+
+
+# --- delivery on Kubernetes --------------------------------------------------------------
+
+
+def test_every_kubernetes_resource_uses_the_bindings_provider(prod: tuple[Secrets, Run]) -> None:
+    _, run = prod
+    provider = run.one("pulumi:providers:kubernetes", "fake-cluster")
+    for resource in run.resources:
+        if resource.type.startswith(K8S):
+            assert resource.provider.startswith(provider.urn), resource.urn
+
+
+def test_injector_is_pinned_hardened_and_points_at_the_configured_vault(
+    prod: tuple[Secrets, Run],
+) -> None:
+    _, run = prod
+    deployment = run.one("kubernetes:apps/v1:Deployment")
+    assert deployment.inputs["metadata"]["namespace"] == fakes.VAULT_NAMESPACE
+    spec = deployment.inputs["spec"]
+    assert spec["replicas"] == 2
+    pod = spec["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    assert container["image"] == INJECTOR_IMAGE
+    context = container["securityContext"]
+    assert context["readOnlyRootFilesystem"] is True
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert context["runAsUser"] == 100
+    assert set(container["resources"]) == {"requests", "limits"}
+    assert {"livenessProbe", "readinessProbe", "startupProbe"} <= set(container)
+    env = _env(container)
+    assert env["AGENT_INJECT_VAULT_ADDR"] == "https://vault.ops.sutazai.example.com:8200"
+    assert env["AGENT_INJECT_VAULT_IMAGE"] == VAULT_IMAGE
+    assert env["AGENT_INJECT_VAULT_AUTH_PATH"] == "auth/sutazai-prod-kubernetes"
+    assert env["AGENT_INJECT_USE_LEADER_ELECTOR"] == "true"
+    webhook = run.one("kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration")
+    (hook,) = webhook.inputs["webhooks"]
+    assert hook["failurePolicy"] == "Fail" and hook["sideEffects"] == "None"
+    assert hook["clientConfig"]["service"]["namespace"] == fakes.VAULT_NAMESPACE
+    selected = hook["namespaceSelector"]["matchExpressions"][0]["values"]
+    assert fakes.VAULT_NAMESPACE not in selected
+    assert set(selected) == {"sutazai-data", "sutazai-application"}
+    assert "webhooks[0].clientConfig.caBundle" in webhook.ignore_changes
+    namespace = run.one("kubernetes:core/v1:Namespace")
+    labels = namespace.inputs["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    run.one("kubernetes:policy/v1:PodDisruptionBudget")
+
+
+def test_existing_injector_deploys_nothing_in_the_cluster_but_rbac_for_login() -> None:
+    config = fakes.stack_config("prod", vault_injector="existing")
+    _, run = kubernetes_run(config, fakes.small_catalog(), bind=False)
+    kinds = {r.type for r in run.resources if r.type.startswith(K8S)}
+    assert kinds == {"kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding"}
+
+
+def test_annotations_hold_paths_never_values(prod: tuple[Secrets, Run]) -> None:
+    secrets, run = prod
+    values = generated_values(run)
+    for spec in secrets.catalog:
+        annotations = secrets.kubernetes_pod_annotations(spec)
+        if not secrets.layout.files(spec):
+            assert annotations == {}, spec.name
+            continue
+        assert annotations["vault.hashicorp.com/agent-inject"] == "true"
+        assert annotations["vault.hashicorp.com/role"] == secrets.kubernetes_role(spec)
+        assert annotations["vault.hashicorp.com/auth-path"] == "auth/sutazai-prod-kubernetes"
+        assert annotations["vault.hashicorp.com/agent-run-as-user"] == str(spec.uid)
+        assert annotations["vault.hashicorp.com/agent-set-security-context"] == "true"
+        assert annotations["vault.hashicorp.com/agent-image"] == VAULT_IMAGE
+        for key, value in annotations.items():
+            assert isinstance(value, str), key
+            assert not any(v in value for v in values), key
+            if key.startswith("vault.hashicorp.com/agent-inject-secret-"):
+                assert value in secrets.policy_paths[spec.name], key
+        assert len([k for k in annotations if "agent-inject-secret-" in k]) == len(
+            secrets.layout.files(spec)
+        )
+    backend = secrets.kubernetes_pod_annotations(secrets.catalog["backend"])
+    dify = secrets.kubernetes_pod_annotations(secrets.catalog["dify"])
+    # In-house backend re-reads files: a sidecar keeps them fresh and revokes on exit.
+    assert backend["vault.hashicorp.com/agent-pre-populate-only"] == "false"
+    assert backend["vault.hashicorp.com/agent-revoke-on-shutdown"] == "true"
+    # Dify reads its credentials once: the init container is enough.
+    assert dify["vault.hashicorp.com/agent-pre-populate-only"] == "true"
+
+
+def test_the_api_refuses_the_other_platform(
+    prod: tuple[Secrets, Run], dev: tuple[Secrets, Run]
+) -> None:
+    with pytest.raises(TypeError):
+        prod[0].docker_secret_files(prod[0].catalog["backend"])
+    with pytest.raises(TypeError):
+        dev[0].kubernetes_pod_annotations(dev[0].catalog["backend"])
+
+
+# --- the dev Vault server on Docker ------------------------------------------------------
+
+
+def test_dev_vault_container_is_a_hardened_server_not_dev_mode(dev: tuple[Secrets, Run]) -> None:
+    _, run = dev
+    container = run.one("docker:index/container:Container")
+    inputs = container.inputs
+    assert inputs["name"] == "sutazai-dev-vault"
+    assert inputs["command"] == ["server"]
+    assert not any("-dev" in part for part in inputs["command"])
+    env = dict(item.split("=", 1) for item in inputs["envs"])
+    assert "VAULT_DEV_ROOT_TOKEN_ID" not in env
+    config = json.loads(env["VAULT_LOCAL_CONFIG"])
+    assert config["storage"] == {"file": {"path": "/vault/file"}}
+    assert config["disable_mlock"] is True
+    assert inputs["user"] == "100:1000"
+    assert inputs["readOnly"] is True
+    assert set(inputs["tmpfs"]) == {"/tmp", "/vault/config"}
+    assert inputs["capabilities"] == {"drops": ["ALL"]}
+    assert inputs["securityOpts"] == ["no-new-privileges:true"]
+    assert inputs["volumes"] == [
+        {"containerPath": "/vault/file", "volumeName": "sutazai-dev-vault-file"}
+    ]
+    assert inputs["networksAdvanced"][0]["name"] == "net-mgmt"
+    assert inputs["ports"] == [
+        {"external": 8200, "internal": 8200, "ip": "127.0.0.1", "protocol": "tcp"}
+    ]
+    assert inputs["healthcheck"]["tests"] == ["CMD", "vault", "status"]
+    image = run.one("docker:index/remoteImage:RemoteImage")
+    assert image.inputs["name"] == VAULT_IMAGE
+
+
+def test_before_bootstrap_the_dev_stack_skips_vault_but_still_delivers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("VAULT_TOKEN", raising=False)
+    secrets, run = docker_run(fakes.stack_config("dev"), fakes.small_catalog())
+    assert not secrets.vault_configured
+    assert not [r for r in run.resources if r.type.startswith(("vault:", "pulumi:providers:vault"))]
+    run.one("docker:index/container:Container")
+    assert secrets.docker_secret_files(secrets.catalog["backend"])
+    monkeypatch.setenv("VAULT_TOKEN", "bootstrap-token-from-env")
+    secrets, run = docker_run(fakes.stack_config("dev"), fakes.small_catalog())
+    assert secrets.vault_configured
+    assert run.of_type("vault:kv/secretV2:SecretV2")
+    assert not find_plaintext(run, ["bootstrap-token-from-env"])
+
+
+def test_no_vault_container_in_prod_and_none_on_kubernetes() -> None:
+    bag, _ = stack_config_bag("prod")
+    with pytest.raises(ConfigError, match="vaultMode"):
+        parse_config_bag({**bag, "sutazai:vaultMode": "container"})
+    config = fakes.stack_config("dev", platform="kubernetes", vault_mode="container")
+    with pytest.raises(ConfigError, match="vaultMode"):
+        kubernetes_run(config, fakes.small_catalog(), stack="dev", bind=False)
+    _, run = kubernetes_run(fakes.stack_config("prod"), fakes.small_catalog(), bind=False)
+    assert not run.of_type("docker:index/container:Container")
+
+
+# --- nothing in plain text ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["prod", "prod_real", "dev"])
+def test_no_secret_in_plain_text_in_any_registered_input(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    _, run = request.getfixturevalue(which)
+    assert len(generated_values(run)) >= 8
+    assert_no_plaintext_secrets(run)
+
+
+def test_the_scan_finds_a_leak_when_there_is_one() -> None:
+    """Negative control: a ConfigMap and an env literal carrying a generated value."""
+    import pulumi
+    import pulumi_kubernetes as k8s
+
+    def program() -> None:
+        secrets = Secrets(
+            "leaky",
+            config=fakes.stack_config("prod"),
+            catalog=fakes.small_catalog(),
+            target=fakes.kubernetes_binding(),
+        )
+        value = pulumi.Output.unsecret(secrets.secret_value("backend", "jwt_secret"))
+        k8s.core.v1.ConfigMap("leak", data={"jwt": value})
+        k8s.core.v1.Pod(
+            "leak",
+            spec=k8s.core.v1.PodSpecArgs(
+                containers=[
+                    k8s.core.v1.ContainerArgs(
+                        name="c",
+                        image="x:1",
+                        env=[k8s.core.v1.EnvVarArgs(name="API_TOKEN", value="x")],
+                        args=[
+                            value.apply(
+                                lambda v: __import__("base64").b64encode(v.encode()).decode()
+                            )
+                        ],
+                    )
+                ]
+            ),
+        )
+
+    _, run = run_program(program, stack="prod")
+    plain = find_plaintext(run)
+    assert {f.how for f in plain} == {"plain", "base64"}
+    assert all("leak" in f.where for f in plain)
+    assert [f.what for f in find_secretish_env_literals(run)] == ["API_TOKEN"]
+    with pytest.raises(AssertionError, match="in plain text"):
+        assert_no_plaintext_secrets(run)

@@ -1,0 +1,202 @@
+"""The Vault layout as data: paths, files, env, policies (no Pulumi runtime needed)."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from components.platform import SECRETS_DIR
+from components.vault.layout import CredentialMode, VaultLayout, stack_slug
+from stacks.catalog import Catalog, ServiceSpec, load_catalog
+from stacks.composition import effective_catalog
+from stacks.errors import ConfigError
+from tests.secrets import fakes
+from tests.secrets.vault_policy import parse_policy, path_matches
+
+
+def layouts() -> list[tuple[str, VaultLayout]]:
+    """The real catalog under the real prod and dev configs, and the small test catalog."""
+    real = load_catalog()
+    result = []
+    for stack in ("prod", "dev"):
+        config = fakes.stack_config(stack)
+        result.append(
+            (f"real-{stack}", VaultLayout(config, effective_catalog(real, config), stack))
+        )
+        # Every service enabled: what an ephemeral stack with all tiers switched on sees.
+        result.append((f"full-{stack}", VaultLayout(config, real, f"{stack}-full")))
+        result.append((f"small-{stack}", VaultLayout(config, fakes.small_catalog(), stack)))
+    return result
+
+
+LAYOUTS = layouts()
+
+
+def _with(catalog: Catalog, spec: ServiceSpec) -> Catalog:
+    return catalog.with_service(spec)
+
+
+def test_backend_env_in_dev_names_files_and_users() -> None:
+    layout = VaultLayout(fakes.stack_config("dev"), fakes.small_catalog(), "dev")
+    assert layout.file_env(layout.catalog["backend"]) == {
+        "JWT_SECRET_KEY_FILE": "/vault/secrets/backend-jwt_secret",
+        "NEO4J_PASSWORD_FILE": "/vault/secrets/backend-neo4j-password",
+        "NEO4J_USER": "backend",
+        "POSTGRES_PASSWORD_FILE": "/vault/secrets/backend-postgres-password",
+        "POSTGRES_USER": "backend",
+        "REDIS_PASSWORD_FILE": "/vault/secrets/backend-redis-password",
+        "REDIS_USERNAME": "backend",
+    }
+
+
+def test_prod_gives_in_house_postgres_clients_dynamic_credentials() -> None:
+    layout = VaultLayout(fakes.stack_config("prod"), fakes.small_catalog(), "prod")
+    modes = {
+        (c.client, c.peer): c.mode
+        for spec in layout.catalog
+        for c in layout.client_credentials(spec)
+    }
+    assert modes[("backend", "postgres")] is CredentialMode.DYNAMIC
+    # Upstream products and pgbouncer (built FROM the root image) read credentials once.
+    assert modes[("dify", "postgres")] is CredentialMode.STATIC
+    assert modes[("pgbouncer", "postgres")] is CredentialMode.STATIC
+    # Only PostgreSQL has a database engine here; Redis/Neo4j stay static.
+    assert modes[("backend", "redis")] is CredentialMode.STATIC
+    env = layout.file_env(layout.catalog["backend"])
+    assert env["POSTGRES_USER_FILE"] == "/vault/secrets/backend-postgres-username"
+    assert "POSTGRES_USER" not in env
+    assert layout.policy_paths(layout.catalog["backend"])[0] == (
+        "sutazai-prod-database/creds/backend"
+    )
+    # The PostgreSQL provisioning file only lists static clients.
+    provisioning = layout.provisioning(layout.catalog["postgres"])
+    assert provisioning is not None
+    assert [c.client for c in provisioning.clients] == ["pgbouncer", "dify"]
+
+
+def test_dev_has_no_dynamic_credentials() -> None:
+    layout = VaultLayout(fakes.stack_config("dev"), fakes.small_catalog(), "dev")
+    assert layout.dynamic_credentials == []
+
+
+@pytest.mark.parametrize(("label", "layout"), LAYOUTS, ids=[label for label, _ in LAYOUTS])
+def test_every_file_is_under_the_secrets_dir_and_env_points_at_it(
+    label: str, layout: VaultLayout
+) -> None:
+    for spec in layout.catalog:
+        files = layout.files(spec)
+        assert len({f.key for f in files}) == len(files)
+        for file in files:
+            assert file.path.startswith(f"{SECRETS_DIR}/{spec.name}-")
+            assert file.vault_path in layout.policy_paths(spec)
+            assert "mock-random" not in file.template
+        env = layout.file_env(spec)
+        for key, value in env.items():
+            if key.endswith("_FILE"):
+                assert value in {f.path for f in files}
+            else:
+                # Only user names travel as literals, and they are not secret.
+                assert key.endswith(("_USER", "_USERNAME")), key
+
+
+@pytest.mark.parametrize(("label", "layout"), LAYOUTS, ids=[label for label, _ in LAYOUTS])
+def test_every_service_with_secrets_has_a_path_and_a_policy(
+    label: str, layout: VaultLayout
+) -> None:
+    for spec in layout.catalog:
+        wants = bool(spec.secrets) or any(
+            layout.catalog.services[p].issues_client_credentials
+            for p in spec.talks_to
+            if p in layout.catalog.services
+        )
+        assert layout.needs_vault(spec) == (wants or layout.provisioning(spec) is not None)
+        if wants:
+            assert layout.policy_paths(spec), spec.name
+
+
+@pytest.mark.parametrize(("label", "layout"), LAYOUTS, ids=[label for label, _ in LAYOUTS])
+def test_no_policy_grants_another_services_path(label: str, layout: VaultLayout) -> None:
+    own = {s.name: set(layout.policy_paths(s)) for s in layout.services_with_secrets()}
+    assert own, "the catalog has secrets"
+    for service, paths in own.items():
+        grants = parse_policy(layout.policy_document(layout.catalog[service]))
+        assert set(grants) == paths, service
+        assert all(caps == {"read"} for caps in grants.values()), service
+        for other, other_paths in own.items():
+            if other == service:
+                continue
+            for pattern, path in itertools.product(grants, other_paths):
+                assert not path_matches(pattern, path), f"{service} may read {other}'s {path}"
+
+
+def test_paths_of_different_services_never_overlap() -> None:
+    for _, layout in LAYOUTS:
+        seen: dict[str, str] = {}
+        for spec in layout.services_with_secrets():
+            for path in layout.policy_paths(spec):
+                assert path not in seen, f"{path}: {seen.get(path)} and {spec.name}"
+                seen[path] = spec.name
+
+
+def test_policy_parser_refuses_what_it_does_not_know() -> None:
+    with pytest.raises(ValueError):
+        parse_policy('path "a/*" { capabilities = ["read"] denied_parameters = {} }')
+    assert parse_policy('# c\npath "a/+/b" {\n capabilities = ["read", "list"]\n}\n') == {
+        "a/+/b": {"read", "list"}
+    }
+    assert path_matches("kv/data/backend/*", "kv/data/backend/jwt")
+    assert not path_matches("kv/data/backend/*", "kv/data/backend-x/jwt")
+    assert path_matches("kv/data/backend*", "kv/data/backend-x/jwt")
+    assert path_matches("kv/data/+/jwt", "kv/data/frontend/jwt")
+
+
+@pytest.mark.parametrize(
+    ("stack", "mount"),
+    [("prod", "sutazai-prod"), ("dev-alice", "sutazai-dev-alice"), ("PR_42.x", "sutazai-pr-42-x")],
+)
+def test_mounts_carry_the_stack(stack: str, mount: str) -> None:
+    layout = VaultLayout(fakes.stack_config("dev"), fakes.small_catalog(), stack)
+    assert layout.kv_mount == mount
+    assert layout.database_mount == f"{mount}-database"
+    assert layout.kubernetes_auth_path == f"{mount}-kubernetes"
+    assert layout.policy_name("backend") == f"{mount}-backend"
+    assert stack_slug(stack) == mount.removeprefix("sutazai-")
+
+
+def test_a_secret_named_like_a_peer_is_refused() -> None:
+    catalog = fakes.small_catalog()
+    backend = catalog["backend"]
+    clashing = backend.model_copy(
+        update={
+            "secrets": [*backend.secrets, backend.secrets[0].model_copy(update={"name": "redis"})]
+        }
+    )
+    with pytest.raises(ConfigError, match="backend/redis"):
+        VaultLayout(fakes.stack_config("dev"), _with(catalog, clashing), "dev")
+
+
+def test_catalog_env_cannot_shadow_secret_env() -> None:
+    catalog = fakes.small_catalog()
+    backend = catalog["backend"].model_copy(update={"env": {"POSTGRES_USER": "admin"}})
+    with pytest.raises(ConfigError, match="POSTGRES_USER"):
+        VaultLayout(fakes.stack_config("dev"), _with(catalog, backend), "dev")
+
+
+def test_reserved_user_names_are_refused() -> None:
+    catalog = fakes.small_catalog()
+    ollama = catalog["ollama"]
+    default = ollama.model_copy(update={"name": "default", "talks_to": ["redis"]})
+    with pytest.raises(ConfigError, match="reserved"):
+        VaultLayout(fakes.stack_config("dev"), _with(catalog, default), "dev")
+
+
+def test_long_names_get_short_annotation_keys() -> None:
+    catalog = fakes.small_catalog()
+    long_name = "a-very-long-service-name-for-annotations"
+    spec = catalog["dify"].model_copy(update={"name": long_name})
+    layout = VaultLayout(fakes.stack_config("dev"), _with(catalog, spec), "dev")
+    for file in layout.files(layout.catalog[long_name]):
+        assert len(f"agent-inject-template-{file.annotation_key}") <= 63
+    keys = [f.annotation_key for f in layout.files(layout.catalog[long_name])]
+    assert len(set(keys)) == len(keys)
