@@ -95,12 +95,25 @@ def make_root(manifest: dict[str, Any]) -> float:
     return elapsed
 
 
+def build_mounts() -> list[str]:
+    """Trust the host's CA bundle while building, if the host adds its own CAs
+    (e.g. a TLS-intercepting egress proxy). It is bind-mounted over the
+    bundle the root image already has (Debian's pip reads that file), so
+    nothing of it lands in an image layer."""
+    bundle = os.environ.get("SUTAZAI_BUILD_CA_BUNDLE")
+    if bundle is None and any(Path("/usr/local/share/ca-certificates").glob("*.crt")):
+        bundle = "/etc/ssl/certs/ca-certificates.crt"
+    if not bundle:
+        return []
+    return ["--volume", f"{bundle}:/etc/ssl/certs/ca-certificates.crt:ro"]
+
+
 def build(image: dict[str, Any], manifest: dict[str, Any], no_cache: bool) -> float:
     context = SERVICE_CODE / image["context"]
     ref = image_ref(image["name"], manifest)
     cmd = ["build", "--network", "host", "--layers",
            "--build-arg", f"BASE_IMAGE={image_ref(image['parent'], manifest)}",
-           "-t", ref, "-f", str(context / "Dockerfile")]
+           *build_mounts(), "-t", ref, "-f", str(context / "Dockerfile")]
     if no_cache:
         cmd.append("--no-cache")
     started = time.monotonic()
@@ -115,21 +128,24 @@ def build(image: dict[str, Any], manifest: dict[str, Any], no_cache: bool) -> fl
 
 
 def sizes(refs: list[str]) -> dict[str, Any]:
-    """Per-image sizes, and the bytes their union of layers takes on disk."""
+    """Per-image sizes (as `podman images` counts them, each with all its
+    layers) and the bytes their union of layers really takes on disk."""
     storage = podman_env.podman_dir() / "storage"
     layers = {entry["id"]: entry for entry in
               json.loads((storage / "overlay-layers" / "layers.json").read_text())}
+    top_layer = {name: image["layer"] for image in
+                 json.loads((storage / "overlay-images" / "images.json").read_text())
+                 for name in image.get("names", [])}
     per_image: dict[str, int] = {}
     unique: set[str] = set()
     for ref in refs:
-        info = json.loads(podman_env.podman("image", "inspect", ref).stdout)[0]
-        per_image[ref] = int(info["Size"])
-        top = json.loads(podman_env.podman("image", "inspect", "--format",
-                                           "{{json .TopLayer}}", ref).stdout or "null")
-        layer = top
+        chain: list[str] = []
+        layer: str | None = top_layer[ref]
         while layer:
-            unique.add(layer)
+            chain.append(layer)
             layer = layers[layer].get("parent")
+        per_image[ref] = sum(int(layers[lid].get("diff-size", 0)) for lid in chain)
+        unique.update(chain)
     unique_bytes = sum(int(layers[lid].get("diff-size", 0)) for lid in unique)
     return {"per_image_bytes": per_image, "summed_bytes": sum(per_image.values()),
             "unique_layer_bytes": unique_bytes, "unique_layers": len(unique)}
@@ -150,6 +166,9 @@ def main() -> None:
         if args.only and image["name"] not in args.only:
             continue
         times[image["name"]] = round(build(image, manifest, args.no_cache), 1)
+    # Rebuilds leave the previous layers dangling: drop them so the store
+    # (and the unique size measured below) holds what the tags use.
+    podman_env.podman("image", "prune", "--force", check=False)
     total = round(time.monotonic() - total_start, 1)
     refs = [image_ref(i["name"], manifest) for i in manifest["images"]]
     report = {"total_seconds": total, "build_seconds": times,
