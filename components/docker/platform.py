@@ -131,6 +131,10 @@ class DockerPlatform:
         volumes: list[docker.ContainerVolumeArgs] = []
         waits_for: list[pulumi.Resource] = []
         if spec.storage is not None:
+            # Not retained on destroy: dev and dev-<owner> stacks are disposable and must
+            # destroy cleanly (design invariant 5); their data is reproducible test data. A
+            # developer who wants to keep a volume across a destroy can `docker volume create`
+            # it outside the stack. Prod data lives on protected/retained AWS resources.
             data = docker.Volume(
                 ctx.volume_name(spec.name, "data"),
                 name=ctx.volume_name(spec.name, "data"),
