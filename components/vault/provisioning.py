@@ -102,9 +102,10 @@ def redis_users_acl(default_password: str | None, clients: Sequence[tuple[str, s
     """A Redis ACL file (`--aclfile`): SHA-256 password hashes, one user per client.
 
     The `default` user keeps the server's own password (health checks, operators); with no
-    server password it is switched off.
+    server password it is switched off. Redis loads it with `--aclfile` (no requirepass).
     """
-    lines = [f"# SutazAI Redis users. {_HEADER}"]
+    # Redis refuses anything but `user` lines in an ACL file: no header comment.
+    lines: list[str] = []
     if default_password:
         digest = hashlib.sha256(default_password.encode()).hexdigest()
         lines.append(f"user default on #{digest} ~* &* +@all")

@@ -1,0 +1,333 @@
+"""The server-side files and SQL, against real PostgreSQL and Redis servers (Debian binaries).
+
+Skipped, with the reason, where the binaries are absent (`make system-deps` installs them).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from components.secrets import dynamic_creation_statements
+from components.vault.provisioning import (
+    neo4j_client_users,
+    postgres_client_roles,
+    redis_users_acl,
+    scram_sha256_verifier,
+)
+
+ADMIN_PASSWORD = "admin-test-password"  # a throwaway local instance
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing on port {port}")
+
+
+def _pg_bindir() -> Path | None:
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parent.parent.name)
+    )
+    return Path(found[-1]).parent if found else None
+
+
+@dataclass
+class Postgres:
+    bindir: Path
+    port: int
+
+    def psql(
+        self,
+        user: str,
+        password: str,
+        sql: str,
+        db: str = "sutazai",
+        single_transaction: bool = False,
+    ) -> subprocess.CompletedProcess[str]:
+        command = [
+            str(self.bindir / "psql"),
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            user,
+            "-d",
+            db,
+            "-At",
+        ]
+        if single_transaction:
+            command.append("-1")
+        return subprocess.run(
+            command,
+            input=sql,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "PGPASSWORD": password, "PGSSLMODE": "disable"},
+        )
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    bindir = _pg_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL binaries absent (make system-deps)")
+    run_as: list[str] = []
+    if os.geteuid() == 0:
+        user = next((u for u in ("postgres", "nobody") if _user_exists(u)), None)
+        if user is None:
+            pytest.skip("running as root without an unprivileged user for PostgreSQL")
+        run_as = ["runuser", "-u", user, "--"]
+    tmp = Path(tempfile.mkdtemp(prefix="sutazai-secrets-pg-"))
+    pwfile = tmp / "pw"
+    pwfile.write_text(ADMIN_PASSWORD + "\n")
+    if run_as:
+        shutil.chown(tmp, run_as[2])
+        shutil.chown(pwfile, run_as[2])
+    port = _free_port()
+    subprocess.run(
+        [
+            *run_as,
+            str(bindir / "initdb"),
+            "-D",
+            str(tmp / "data"),
+            "-U",
+            "superuser",
+            "-A",
+            "scram-sha-256",
+            f"--pwfile={pwfile}",
+            "--no-sync",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    options = (
+        f"-c listen_addresses=127.0.0.1 -c port={port} "
+        f"-c unix_socket_directories={tmp} -c fsync=off"
+    )
+    subprocess.run(
+        [
+            *run_as,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(tmp / "data"),
+            "-l",
+            str(tmp / "log"),
+            "-o",
+            options,
+            "-w",
+            "start",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    server = Postgres(bindir, port)
+    # Like RDS: the master user can create roles and owns the database, but is no superuser.
+    done = server.psql(
+        "superuser",
+        ADMIN_PASSWORD,
+        (
+            f"CREATE ROLE master LOGIN CREATEROLE PASSWORD '{ADMIN_PASSWORD}';"
+            "CREATE DATABASE sutazai OWNER master;"
+        ),
+        db="postgres",
+    )
+    assert done.returncode == 0, done.stderr
+    try:
+        yield server
+    finally:
+        subprocess.run(
+            [*run_as, str(bindir / "pg_ctl"), "-D", str(tmp / "data"), "-m", "immediate", "stop"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _user_exists(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def test_scram_verifier_has_postgres_format() -> None:
+    verifier = scram_sha256_verifier("backend", "p4ssw0rd")
+    assert verifier.startswith("SCRAM-SHA-256$4096:")
+    assert verifier == scram_sha256_verifier("backend", "p4ssw0rd")  # stable across runs
+    assert verifier != scram_sha256_verifier("dify", "p4ssw0rd")  # salted per user
+
+
+def test_static_client_roles_log_in_own_their_schema_and_rotate(postgres: Postgres) -> None:
+    sql = postgres_client_roles([("backend", "FirstPassw0rdBackend"), ("dify", "DifyPassw0rd1")])
+    assert "FirstPassw0rdBackend" not in sql  # verifiers, not passwords
+    # Applied as the (non-superuser) master, twice: it is idempotent.
+    for _ in range(2):
+        done = postgres.psql("master", ADMIN_PASSWORD, sql)
+        assert done.returncode == 0, done.stderr
+    ok = postgres.psql(
+        "backend", "FirstPassw0rdBackend", "CREATE TABLE t (x int); SELECT current_schema();"
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == "backend"
+    denied = postgres.psql("backend", "FirstPassw0rdBackend", "CREATE TABLE dify.t (x int);")
+    assert denied.returncode != 0 and "permission denied" in denied.stderr
+    assert postgres.psql("backend", "wrong", "SELECT 1").returncode != 0
+    # Rotation: a new password, the same file re-applied.
+    rotated = postgres_client_roles([("backend", "SecondPassw0rdBackend")])
+    assert postgres.psql("master", ADMIN_PASSWORD, rotated).returncode == 0
+    assert postgres.psql("backend", "FirstPassw0rdBackend", "SELECT 1").returncode != 0
+    assert postgres.psql("backend", "SecondPassw0rdBackend", "SELECT 1").returncode == 0
+    # The database is closed to everyone else.
+    outsider = postgres.psql(
+        "superuser",
+        ADMIN_PASSWORD,
+        "CREATE ROLE outsider LOGIN PASSWORD 'OutsiderPassw0rd';",
+        db="postgres",
+    )
+    assert outsider.returncode == 0
+    assert postgres.psql("outsider", "OutsiderPassw0rd", "SELECT 1").returncode != 0
+
+
+def test_dynamic_creation_and_revocation_statements_as_vault_runs_them(
+    postgres: Postgres,
+) -> None:
+    """What Vault's postgresql plugin does per lease: the statements in one transaction."""
+
+    def lease(name: str, password: str) -> str:
+        statements = dynamic_creation_statements("agentgpt", "sutazai")
+        return "\n".join(
+            s.replace("{{name}}", name)
+            .replace("{{password}}", password)
+            .replace("{{expiration}}", "2100-01-01 00:00:00+00")
+            for s in statements
+        )
+
+    first = postgres.psql(
+        "master", ADMIN_PASSWORD, lease("v-agentgpt-1", "LeaseOnePassw0rd"), single_transaction=True
+    )
+    assert first.returncode == 0, first.stderr
+    created = postgres.psql(
+        "v-agentgpt-1",
+        "LeaseOnePassw0rd",
+        "CREATE TABLE tasks (x int); SELECT current_user, current_schema();",
+    )
+    assert created.returncode == 0, created.stderr
+    # The session acts as the group role, in the group's schema.
+    assert created.stdout.strip() == "agentgpt|agentgpt"
+    second = postgres.psql(
+        "master", ADMIN_PASSWORD, lease("v-agentgpt-2", "LeaseTwoPassw0rd"), single_transaction=True
+    )
+    assert second.returncode == 0, second.stderr
+    # Revocation (Vault's revocation statement) drops the first user; its table stays.
+    assert (
+        postgres.psql(
+            "master", ADMIN_PASSWORD, 'DROP ROLE IF EXISTS "v-agentgpt-1";', single_transaction=True
+        ).returncode
+        == 0
+    )
+    assert postgres.psql("v-agentgpt-1", "LeaseOnePassw0rd", "SELECT 1").returncode != 0
+    read = postgres.psql("v-agentgpt-2", "LeaseTwoPassw0rd", "SELECT count(*) FROM tasks;")
+    assert read.returncode == 0 and read.stdout.strip() == "0", read.stderr
+
+
+@pytest.fixture(scope="module")
+def redis_binary() -> str:
+    binary = shutil.which("redis-server")
+    if binary is None or shutil.which("redis-cli") is None:
+        pytest.skip("redis-server/redis-cli absent (make system-deps)")
+    return binary
+
+
+def test_redis_acl_file_admits_each_client_with_its_own_password(redis_binary: str) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="sutazai-secrets-redis-"))
+    acl = tmp / "users.acl"
+    acl.write_text(redis_users_acl("ServerPassw0rd", [("backend", "BackendPassw0rd")]))
+    assert "BackendPassw0rd" not in acl.read_text()
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            redis_binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--aclfile",
+            str(acl),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+
+    def cli(user: str, password: str, *command: str) -> str:
+        done = subprocess.run(
+            [
+                "redis-cli",
+                "-p",
+                str(port),
+                "--user",
+                user,
+                "--pass",
+                password,
+                "--no-auth-warning",
+                *command,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return (done.stdout + done.stderr).strip()
+
+    try:
+        _wait(port)
+        assert cli("default", "ServerPassw0rd", "PING") == "PONG"
+        assert cli("backend", "BackendPassw0rd", "SET", "k", "v") == "OK"
+        assert cli("backend", "BackendPassw0rd", "GET", "k") == "v"
+        assert "NOPERM" in cli("backend", "BackendPassw0rd", "CONFIG", "GET", "*")
+        assert "NOPERM" in cli("backend", "BackendPassw0rd", "FLUSHALL")
+        assert "WRONGPASS" in cli("backend", "ServerPassw0rd", "PING")
+    finally:
+        server.terminate()
+        server.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_neo4j_script_is_idempotent_cypher() -> None:
+    script = neo4j_client_users([("backend", "Passw0rd'quote")])
+    assert "CREATE OR REPLACE USER backend SET PLAINTEXT PASSWORD 'Passw0rd''quote'" in script
+    with pytest.raises(ValueError):
+        neo4j_client_users([("bad name", "x")])
