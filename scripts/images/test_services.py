@@ -25,7 +25,8 @@ def main() -> int:
     if "--" in argv:
         i = argv.index("--")
         argv, extra = argv[:i], argv[i + 1:]
-    services = argv or sorted(p.parent.name for p in SERVICE_CODE.glob("*/tests"))
+    services = argv or sorted(str(p.parent.relative_to(SERVICE_CODE))
+                              for p in [*SERVICE_CODE.glob("*/tests"), *SERVICE_CODE.glob("base/*/tests")])
     totals = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
     failed: list[str] = []
     for svc in services:

@@ -1,6 +1,7 @@
 """HTTP bridge that lists the platform's services and routes tool calls to
 them (backend, ollama, qdrant, chromadb, faiss over HTTP; PostgreSQL, Redis
-and Neo4j read-only). No Docker socket, no docker_exec: it runs on EKS."""
+and Neo4j read-only). No Docker socket, no docker_exec: it runs on EKS.
+Tool routes require a bearer token when MCP_API_TOKEN(_FILE) is set."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any
 
 import httpx
 import psycopg
-from fastapi import FastAPI, HTTPException, Request
+import hmac
+
+from fastapi import Depends, FastAPI, HTTPException, Request
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
@@ -23,7 +26,7 @@ from sutazai_common import (
     http_dependencies,
 )
 from sutazai_common.clients import neo4j_driver, postgres_pool, redis_client
-from sutazai_common.config import HttpDependency
+from sutazai_common.config import HttpDependency, read_secret
 
 MAX_ROWS = env_int("MCP_MAX_ROWS", 200)
 # Redis commands a tool may run: reads only.
@@ -219,6 +222,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 app = build_app("mcp-server", lifespan=lifespan, description=__doc__ or "")
 
 
+def require_token(request: Request) -> None:
+    """With MCP_API_TOKEN(_FILE) set, every tool route needs ``Authorization:
+    Bearer <token>``. Read per request, so a rotated token applies at once."""
+    expected = read_secret("MCP_API_TOKEN")
+    if not expected:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise HTTPException(401, "missing or invalid bearer token",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+AUTH = [Depends(require_token)]
+
+
 def bridge_of(request: Request) -> Bridge:
     return request.app.state.bridge
 
@@ -227,19 +245,19 @@ def _available(b: Bridge, needs: str | None) -> bool:
     return needs is None or needs in {s["name"] for s in b.services()}
 
 
-@app.get("/services")
+@app.get("/services", dependencies=AUTH)
 async def services(request: Request) -> dict[str, Any]:
     return {"services": bridge_of(request).services()}
 
 
-@app.get("/tools")
+@app.get("/tools", dependencies=AUTH)
 async def tools(request: Request) -> dict[str, Any]:
     b = bridge_of(request)
     return {"tools": [{"name": n, "description": d, "input_schema": s}
                       for n, (d, needs, s, _) in TOOLS.items() if _available(b, needs)]}
 
 
-@app.post("/tools/{name}")
+@app.post("/tools/{name}", dependencies=AUTH)
 async def call_tool(name: str, body: ToolCall, request: Request) -> dict[str, Any]:
     b = bridge_of(request)
     if name not in TOOLS or not _available(b, TOOLS[name][1]):
@@ -250,6 +268,6 @@ async def call_tool(name: str, body: ToolCall, request: Request) -> dict[str, An
         raise HTTPException(422, f"missing argument {exc}") from exc
 
 
-@app.post("/route")
+@app.post("/route", dependencies=AUTH)
 async def route(body: RouteRequest, request: Request) -> dict[str, Any]:
     return await bridge_of(request).route(body)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from sutazai_testing import FakeUpstream, PostgresServer, RedisServer
@@ -45,3 +47,16 @@ def test_data_tools_are_read_only(
                       json={"arguments": {"command": "PING"}}).json()["result"]["result"] is True
         assert c.post("/tools/redis_read",
                       json={"arguments": {"command": "FLUSHALL"}}).status_code == 403
+
+
+def test_api_token_from_file(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    clean_env.setenv("MCP_API_TOKEN_FILE", str(token))
+    with TestClient(main.app) as c:
+        assert c.get("/health").status_code == 200  # probes stay open
+        assert c.get("/services").status_code == 401
+        assert c.get("/services", headers={"Authorization": "Bearer nope"}).status_code == 401
+        assert c.get("/services", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        token.write_text("rotated\n")
+        assert c.get("/services", headers={"Authorization": "Bearer rotated"}).status_code == 200

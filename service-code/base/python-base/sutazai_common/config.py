@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -88,10 +88,12 @@ def env_json_map(name: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class PostgresSettings:
+    """PostgreSQL address; user and password are read at each new connection
+    (Vault's database engine may hand out a new user per lease)."""
+
     host: str
     port: int = 5432
     dbname: str = "sutazai"
-    user: str = "sutazai"
     sslmode: str = "prefer"
     connect_timeout: int = 3
 
@@ -104,13 +106,16 @@ class PostgresSettings:
             host=host,
             port=env_int("POSTGRES_PORT", 5432),
             dbname=env_str("POSTGRES_DB", "sutazai") or "sutazai",
-            user=env_str("POSTGRES_USER", "sutazai") or "sutazai",
             sslmode=env_str("POSTGRES_SSLMODE", "prefer") or "prefer",
             connect_timeout=env_int("POSTGRES_CONNECT_TIMEOUT", 3),
         )
 
+    @property
+    def user(self) -> str:
+        return read_secret("POSTGRES_USER") or "sutazai"
+
     def connect_kwargs(self) -> dict[str, str | int]:
-        """psycopg keyword arguments; the password is read just in time."""
+        """psycopg keyword arguments, credentials read just in time."""
         kwargs: dict[str, str | int] = {
             "host": self.host,
             "port": self.port,
@@ -126,13 +131,15 @@ class PostgresSettings:
         return kwargs
 
     def describe(self) -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}"
+        return f"postgresql://{self.host}:{self.port}/{self.dbname}"
 
 
 @dataclass(frozen=True)
 class RedisSettings:
+    """Redis address (REDIS_URL, or REDIS_HOST/PORT/DB); the ACL user
+    (REDIS_USERNAME) and REDIS_PASSWORD are read at each new connection."""
+
     url: str
-    password_from_env: bool = field(default=False)
 
     @classmethod
     def from_env(cls) -> RedisSettings | None:
@@ -142,11 +149,11 @@ class RedisSettings:
             if host is None:
                 return None
             url = f"redis://{host}:{env_int('REDIS_PORT', 6379)}/{env_int('REDIS_DB', 0)}"
-        return cls(url=url, password_from_env=True)
+        return cls(url=url)
 
-    def client_kwargs(self) -> dict[str, str]:
-        password = read_secret("REDIS_PASSWORD") if self.password_from_env else None
-        return {"password": password} if password else {}
+    @staticmethod
+    def credentials() -> tuple[str | None, str | None]:
+        return read_secret("REDIS_USERNAME"), read_secret("REDIS_PASSWORD")
 
     def describe(self) -> str:
         # Strip any credentials embedded in REDIS_URL.
@@ -157,17 +164,17 @@ class RedisSettings:
 @dataclass(frozen=True)
 class Neo4jSettings:
     uri: str
-    user: str = "neo4j"
 
     @classmethod
     def from_env(cls) -> Neo4jSettings | None:
         uri = env_str("NEO4J_URI")
         if uri is None:
             return None
-        return cls(uri=uri, user=env_str("NEO4J_USER", "neo4j") or "neo4j")
+        return cls(uri=uri)
 
-    def auth(self) -> tuple[str, str]:
-        return (self.user, read_secret("NEO4J_PASSWORD") or "")
+    @staticmethod
+    def auth() -> tuple[str, str]:
+        return (read_secret("NEO4J_USER") or "neo4j", read_secret("NEO4J_PASSWORD") or "")
 
 
 @dataclass(frozen=True)

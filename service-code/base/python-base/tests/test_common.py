@@ -1,0 +1,139 @@
+"""sutazai_common: configuration, secrets and credential rotation."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sutazai_common import (
+    PostgresSettings,
+    RedisSettings,
+    build_app,
+    env_json_map,
+    read_secret,
+    register_check,
+)
+from sutazai_common.clients import postgres_pool, redis_client
+from sutazai_common.config import ConfigError, http_dependencies
+from sutazai_testing import PostgresServer, RedisServer
+
+
+def test_secret_file_wins_over_env(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    f = tmp_path / "pw"
+    f.write_text("from-file\n")
+    clean_env.setenv("X_PASSWORD", "from-env")
+    assert read_secret("X_PASSWORD") == "from-env"
+    clean_env.setenv("X_PASSWORD_FILE", str(f))
+    assert read_secret("X_PASSWORD") == "from-file"
+    f.write_text("rotated")
+    assert read_secret("X_PASSWORD") == "rotated"  # re-read, never cached
+    assert read_secret("NOT_SET", "dflt") == "dflt"
+
+
+def test_unreadable_secret_file_names_the_variable(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("X_PASSWORD_FILE", "/nonexistent/pw")
+    with pytest.raises(ConfigError, match="X_PASSWORD_FILE"):
+        read_secret("X_PASSWORD")
+
+
+def test_env_parsing(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("HEALTH_TARGETS", '{"a": "http://a:8080/health"}')
+    assert env_json_map("HEALTH_TARGETS") == {"a": "http://a:8080/health"}
+    clean_env.setenv("HEALTH_TARGETS", '{"a": 1}')
+    with pytest.raises(ConfigError):
+        env_json_map("HEALTH_TARGETS")
+    clean_env.setenv("REDIS_URL", "redis://user:pw@cache:6379/0")
+    settings = RedisSettings.from_env()
+    assert settings is not None and settings.describe() == "redis://cache:6379/0"
+    clean_env.setenv("QDRANT_URL", "http://qdrant:6333/")
+    assert http_dependencies()["qdrant"].probe_url == "http://qdrant:6333/readyz"
+    assert PostgresSettings.from_env() is None  # not configured -> not checked
+
+
+def test_contract_endpoints_and_ready_ignore(clean_env: pytest.MonkeyPatch) -> None:
+    app = build_app("unit")
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("x")
+
+    async def failing() -> None:
+        raise ConnectionRefusedError("nope")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        register_check(app, "dep", failing)
+        r = c.get("/ready")
+        assert r.status_code == 503
+        assert r.json()["down"] == ["dep"] and "ConnectionRefusedError" in r.json()["checks"]["dep"]["error"]
+        clean_env.setenv("READY_IGNORE", "dep")
+        assert c.get("/ready").status_code == 200
+        assert c.get("/boom").status_code == 500
+        text = c.get("/metrics").text
+        assert 'http_requests_total{method="GET",route="/boom",status="500"} 1.0' in text
+        assert 'sutazai_dependency_up{dependency="dep"} 0.0' in text
+
+
+@pytest.mark.postgres
+def test_postgres_credentials_rotate_without_restart(
+    clean_env: pytest.MonkeyPatch, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    pw = tmp_path / "pw"
+    user = tmp_path / "user"
+    pw.write_text(postgres_server.password)
+    user.write_text(postgres_server.user)
+    for k, v in {**postgres_server.env(), "POSTGRES_PASSWORD_FILE": str(pw),
+                 "POSTGRES_USER_FILE": str(user)}.items():
+        clean_env.setenv(k, v)
+
+    async def scenario() -> None:
+        settings = PostgresSettings.from_env()
+        assert settings is not None
+        pool = postgres_pool(settings, min_size=0, max_size=2)
+        await pool.open()
+        try:
+            async with pool.connection() as conn:
+                await conn.execute("CREATE ROLE rotated LOGIN PASSWORD 'second'")
+                await conn.execute("GRANT pg_read_all_data TO rotated")
+            # Vault renders a new user/password pair; the next connection uses it.
+            user.write_text("rotated")
+            pw.write_text("second\n")
+            await pool.check()  # drops idle connections that fail the check
+            async with pool.connection() as conn:
+                await conn.close()  # force the pool to open a fresh one
+            async with pool.connection() as conn:
+                row = await (await conn.execute("SELECT current_user")).fetchone()
+                assert row == ("rotated",)
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.redis
+def test_redis_acl_user_and_password_from_files(
+    clean_env: pytest.MonkeyPatch, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    pw = tmp_path / "pw"
+    pw.write_text(redis_server.password_file.read_text())
+    for k, v in {**redis_server.env(), "REDIS_PASSWORD_FILE": str(pw)}.items():
+        clean_env.setenv(k, v)
+
+    async def scenario() -> None:
+        settings = RedisSettings.from_env()
+        assert settings is not None
+        admin = redis_client(settings)
+        await admin.execute_command("ACL", "SETUSER", "backend", "on", ">acl-pw", "~*", "+@all")
+        await admin.aclose()
+        user = tmp_path / "user"
+        user.write_text("backend\n")
+        pw.write_text("acl-pw\n")
+        clean_env.setenv("REDIS_USERNAME_FILE", str(user))
+        client = redis_client(settings)
+        try:
+            assert await client.execute_command("ACL", "WHOAMI") == "backend"
+        finally:
+            await client.aclose()
+
+    asyncio.run(scenario())
