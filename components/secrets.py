@@ -278,7 +278,6 @@ class Secrets(pulumi.ComponentResource):
 
     def bind_postgres(
         self,
-        *,
         host: pulumi.Input[str],
         port: pulumi.Input[int] = 5432,
         admin_username: pulumi.Input[str] = "postgres",

@@ -27,7 +27,7 @@ WEBHOOK_NAME = "vault.hashicorp.com"
 # Defaults for every injected agent (a pod's annotations can still lower them).
 AGENT_CPU_REQUEST = "25m"
 AGENT_CPU_LIMIT = "250m"
-AGENT_MEM_REQUEST = "32Mi"
+AGENT_MEM_REQUEST = "64Mi"
 AGENT_MEM_LIMIT = "128Mi"
 
 
@@ -262,7 +262,7 @@ class VaultAgentInjector(pulumi.ComponentResource):
                                 name="sidecar-injector",
                                 image=INJECTOR_IMAGE,
                                 image_pull_policy="IfNotPresent",
-                                args=["agent-inject", "2>&1"],
+                                args=["agent-inject"],
                                 env=env,
                                 ports=[
                                     k8s.core.v1.ContainerPortArgs(
