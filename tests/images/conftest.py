@@ -5,47 +5,31 @@ scripts/images/build_all.sh)."""
 from __future__ import annotations
 
 import shutil
-import sys
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-SERVICE_CODE = REPO / "service-code"
-sys.path[:0] = [str(REPO / "scripts" / "images"), str(SERVICE_CODE / "testing")]
+from .imagelib import image_ref, manifest, podman_env
 
-import podman_env  # noqa: E402
-from sutazai_testing import (  # noqa: E402,F401 - fixtures re-exported for these tests
-    dead_url,
-    fake_upstream,
-    postgres_server,
-    redis_server,
-)
+# Real PostgreSQL/Redis and the fake Ollama of the service tests (service-code/testing).
+from sutazai_testing import dead_url, fake_upstream, postgres_server, redis_server  # noqa: E402,F401,I001
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "images: runs the built images with podman (scripts/images/build_all.sh first)"
     )
-
-
-def manifest() -> dict[str, Any]:
-    return yaml.safe_load((SERVICE_CODE / "images.yaml").read_text())
-
-
-def image_ref(name: str) -> str:
-    return f"localhost/sutazai/{name}:latest"
+    config.addinivalue_line("markers", "postgres: needs a real PostgreSQL server (Debian postgresql)")
+    config.addinivalue_line("markers", "redis: needs a real Redis server (Debian redis-server)")
 
 
 @pytest.fixture(scope="session")
-def podman() -> Iterator[Any]:
+def podman() -> Callable[..., Any]:
     if shutil.which("podman") is None:
         pytest.skip("podman absent: run scripts/images/build_all.sh (it installs podman)")
     missing = [i["name"] for i in manifest()["images"]
                if podman_env.podman("image", "exists", image_ref(i["name"]), check=False).returncode]
     if missing:
         pytest.fail(f"images not built: {missing}; run scripts/images/build_all.sh first")
-    yield podman_env.podman
+    return podman_env.podman

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SERVICE_CODE, manifest
+from .imagelib import SERVICE_CODE, manifest
 
 DOCKERFILES = sorted(SERVICE_CODE.rglob("Dockerfile"))
 HADOLINT = Path(sys.executable).parent / "hadolint"
@@ -65,3 +65,24 @@ def test_services_listen_on_contract_port() -> None:
         assert f"EXPOSE {port}" in text
         if port == 8080:
             assert '"--port", "8080"' in text and '"0.0.0.0"' in text
+
+
+def test_manifest_agrees_with_the_pulumi_catalog() -> None:
+    """stacks/catalog.yaml (read by the Pulumi images component) and images.yaml
+    (read by the build script and these tests) describe the same build graph."""
+    import yaml
+
+    catalog = yaml.safe_load((SERVICE_CODE.parent / "stacks" / "catalog.yaml").read_text())
+    ours = {i["name"]: i for i in manifest()["images"]}
+    bases = {b["name"]: b.get("parent") or "root" for b in catalog["base_images"]}
+    assert bases == {n: i["parent"] for n, i in ours.items() if i["kind"] == "base"}
+    built = {n: s for n, s in catalog["services"].items() if s.get("build")}
+    assert {n: (s["build"]["path"], s["build"]["base"]) for n, s in built.items()} == {
+        n: (i["context"], i["parent"]) for n, i in ours.items() if i["kind"] == "service"}
+    defaults = manifest()["defaults"]
+    for name, spec in built.items():
+        image = {**defaults, **ours[name]}
+        assert (spec["uid"], spec["gid"]) == (image["uid"], image["gid"]), name
+        assert spec["ports"][0]["port"] == image["port"], name
+        writable = set(spec["writable_paths"]) | ({spec["storage"]["path"]} if "storage" in spec else set())
+        assert writable == set(image["writable"]), name
