@@ -25,6 +25,8 @@ SERVICE_CODE_DIR = Path(__file__).resolve().parent.parent / "service-code"
 _QUANTITY_CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
 _QUANTITY_MEM = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti)$")
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+# ${service.host}, ${service.port}, ${service.port.<name>} in a service's env (see wiring.py).
+ENV_REFERENCE = re.compile(r"\$\{([a-z0-9-]+)\.(host|port)(?:\.([a-z0-9-]+))?\}")
 
 
 class Tier(StrEnum):
@@ -173,6 +175,16 @@ class Scrape(_Strict):
     path: str = "/metrics"
 
 
+class PeerMap(_Strict):
+    """An env var holding a JSON map {peer: URL} over the enabled `talks_to` peers.
+
+    `base`: http://host:port of the peer's first port; `health`: its HTTP liveness URL.
+    """
+
+    env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
+    url: Literal["base", "health"] = "base"
+
+
 class Managed(_Strict):
     """In prod this service is an AWS managed service instead of a workload."""
 
@@ -209,6 +221,7 @@ class ServiceSpec(_Strict):
     env: dict[str, str] = {}
     # Env every client of this service gets, e.g. OLLAMA_BASE_URL: http://${host}:${port}.
     client_env: dict[str, str] = {}
+    peer_maps: list[PeerMap] = []
     # Read-only files mounted into the container (path -> content), e.g. a neo4j.conf.
     config_files: dict[str, str] = {}
     replicas: Annotated[int, Field(ge=1, le=20)] = 1
@@ -335,6 +348,13 @@ class Catalog(_Strict):
                     f"at services.{name}.build.base: '{spec.build.base}' is not a base image "
                     f"({', '.join(sorted(bases | {'root'}))})"
                 )
+            for key, value in spec.env.items():
+                for match in ENV_REFERENCE.finditer(value):
+                    if match.group(1) not in self.services:
+                        raise ValueError(
+                            f"at services.{name}.env.{key}: '{match.group(0)}' names no "
+                            f"catalog service"
+                        )
             if spec.pooled_by is not None and spec.pooled_by not in self.services:
                 raise ValueError(
                     f"at services.{name}.pooled_by: '{spec.pooled_by}' is not a service"

@@ -114,9 +114,8 @@ class NodeGroupConfig(_Model):
     @classmethod
     def _known_ami(cls, value: str) -> str:
         if value not in GPU_AMI_TYPES + CPU_AMI_TYPES:
-            raise ValueError(
-                f"'{value}' is not an EKS AMI type; allowed: {', '.join(CPU_AMI_TYPES + GPU_AMI_TYPES)}"
-            )
+            allowed = ", ".join(CPU_AMI_TYPES + GPU_AMI_TYPES)
+            raise ValueError(f"'{value}' is not an EKS AMI type; allowed: {allowed}")
         return value
 
     @model_validator(mode="after")

@@ -2,53 +2,65 @@
 
 Both renderers use this, so a Kubernetes pod and a Docker container of the same service get
 the same variables; only the host names differ (a Service DNS name vs a container name).
+
+References in env values:
+- in a service's own `env`: `${postgres.host}`, `${postgres.port}`, `${neo4j.port.bolt}`;
+- in a service's `client_env` (what its clients get): `${host}`, `${port}`, `${port.bolt}`.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 
 import pulumi
 
+from stacks.catalog import ENV_REFERENCE as _REFERENCE
 from stacks.catalog import Catalog, ServiceSpec
 
-# ${service.host}, ${service.port}, ${service.port.<name>}; in client_env: ${host}, ${port}
-_REFERENCE = re.compile(r"\$\{([a-z0-9-]+)\.(host|port)(?:\.([a-z0-9-]+))?\}")
-_SELF_REFERENCE = re.compile(r"\$\{(host|port)\}")
+_SELF_REFERENCE = re.compile(r"\$\{(host|port)(?:\.([a-z0-9-]+))?\}")
 
 AddressOf = Callable[[str], pulumi.Input[str]]
 
 
-def reachable_as(catalog: Catalog, target: str) -> str:
-    """The service a client actually connects to for `target` (its pooler, when pooled)."""
+def reachable_as(catalog: Catalog, target: str, client: str | None = None) -> str:
+    """The service `client` actually connects to for `target`: its pooler, when pooled.
+
+    The pooler itself (and anything the catalog no longer holds) connects directly.
+    """
     spec = catalog[target]
-    if spec.pooled_by and spec.pooled_by in catalog.services:
-        return spec.pooled_by
+    pooler = spec.pooled_by
+    if pooler and pooler in catalog.services and pooler != client:
+        return pooler
     return target
 
 
 def _fill(
-    template: str, catalog: Catalog, address_of: AddressOf, default_target: str | None
+    template: str, catalog: Catalog, address_of: AddressOf, client: str, peer: str | None
 ) -> pulumi.Output[str]:
-    """Substitute service references in one env value."""
+    """Substitute service references in one env value (peer: the client_env's owner)."""
     pieces: list[pulumi.Input[str]] = []
     position = 0
-    pattern = _REFERENCE if default_target is None else _SELF_REFERENCE
+    pattern = _REFERENCE if peer is None else _SELF_REFERENCE
     for match in pattern.finditer(template):
         pieces.append(template[position : match.start()])
-        if default_target is None:
+        if peer is None:
             service, what, port_name = match.group(1), match.group(2), match.group(3)
         else:
-            service, what, port_name = default_target, match.group(1), None
+            service, what, port_name = peer, match.group(1), match.group(2)
         if service not in catalog.services:
-            raise ValueError(f"env reference '{match.group(0)}' names no enabled service")
-        connect_to = reachable_as(catalog, service)
+            raise ValueError(f"{client}: env reference '{match.group(0)}' names no enabled service")
+        connect_to = reachable_as(catalog, service, client)
         if what == "host":
             pieces.append(address_of(connect_to))
         else:
-            spec = catalog[connect_to]
-            port = spec.port(port_name) if port_name else spec.primary_port
+            target = catalog[connect_to]
+            # A named port of the logical service maps to the pooler's primary port.
+            if port_name and connect_to == service:
+                port = target.port(port_name)
+            else:
+                port = target.primary_port
             pieces.append(str(port.port))
         position = match.end()
     pieces.append(template[position:])
@@ -58,16 +70,40 @@ def _fill(
 def service_env(
     spec: ServiceSpec, catalog: Catalog, address_of: AddressOf
 ) -> dict[str, pulumi.Output[str]]:
-    """The full non-secret env of a service: peers' client_env, then its own env."""
+    """The full non-secret env of a service: its peers' client_env, then its own env."""
     env: dict[str, pulumi.Output[str]] = {}
     for peer in spec.talks_to:
         if peer not in catalog.services:
             continue
         for key, template in catalog[peer].client_env.items():
-            env[key] = _fill(template, catalog, address_of, default_target=peer)
+            env[key] = _fill(template, catalog, address_of, spec.name, peer)
+    for peer_map in spec.peer_maps:
+        env[peer_map.env] = _peer_map(spec, catalog, address_of, peer_map.url)
     for key, template in spec.env.items():
-        env[key] = _fill(template, catalog, address_of, default_target=None)
+        named = {m.group(1) for m in _REFERENCE.finditer(template)}
+        if named - set(catalog.services):
+            continue  # it points at a disabled service, like a dropped talks_to edge
+        env[key] = _fill(template, catalog, address_of, spec.name, None)
     return env
+
+
+def _peer_map(
+    spec: ServiceSpec, catalog: Catalog, address_of: AddressOf, url: str
+) -> pulumi.Output[str]:
+    urls: dict[str, pulumi.Output[str]] = {}
+    for peer in spec.talks_to:
+        if peer not in catalog.services:
+            continue
+        target = catalog[peer]
+        probe = target.health.liveness
+        if url == "health":
+            if probe.http is None or probe.port is None:
+                continue  # nothing to poll over HTTP (tcp/exec probes)
+            port, path = target.port(probe.port).port, probe.http
+        else:
+            port, path = target.primary_port.port, ""
+        urls[peer] = pulumi.Output.concat("http://", address_of(peer), f":{port}{path}")
+    return pulumi.Output.all(**urls).apply(lambda resolved: json.dumps(resolved, sort_keys=True))
 
 
 def references_in(values: Mapping[str, str]) -> set[str]:

@@ -150,3 +150,11 @@ def test_probe_on_an_unknown_port_is_refused(tmp_path: Path) -> None:
         d["services"]["qdrant"]["health"]["readiness"]["port"] = "metrics"
 
     assert "services.qdrant.health.readiness.port" in _broken(tmp_path, mutate)
+
+
+def test_env_reference_to_an_unknown_service_is_refused(tmp_path: Path) -> None:
+    def mutate(d):
+        d["services"]["backend"]["env"] = {"MONGO_URL": "mongodb://${mongo.host}"}
+
+    message = _broken(tmp_path, mutate)
+    assert "services.backend.env.MONGO_URL: '${mongo.host}' names no catalog service" in message
