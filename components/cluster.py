@@ -130,9 +130,7 @@ class EksCluster(pulumi.ComponentResource):
             ),
             enabled_cluster_log_types=CONTROL_PLANE_LOGS,
             encryption_config=aws.eks.ClusterEncryptionConfigArgs(
-                provider=aws.eks.ClusterEncryptionConfigProviderArgs(
-                    key_arn=self.secrets_key.arn
-                ),
+                provider=aws.eks.ClusterEncryptionConfigProviderArgs(key_arn=self.secrets_key.arn),
                 resources=["secrets"],
             ),
             access_config=aws.eks.ClusterAccessConfigArgs(
@@ -152,10 +150,12 @@ class EksCluster(pulumi.ComponentResource):
         self.cluster_security_group_id = self.cluster.vpc_config.cluster_security_group_id
 
         self._irsa()
-        cni = self._addon("vpc-cni", role=self._cni_role(), configuration={"enableNetworkPolicy": "true"})
+        cni = self._addon(
+            "vpc-cni", role=self._cni_role(), configuration={"enableNetworkPolicy": "true"}
+        )
         proxy = self._addon("kube-proxy")
         self.node_groups = self._node_groups([cni, proxy])
-        general = list(self.node_groups.values())
+        general: list[pulumi.Resource] = list(self.node_groups.values())
         coredns = self._addon("coredns", depends_on=general)
         ebs = self._addon("aws-ebs-csi-driver", role=self._ebs_role(), depends_on=general)
 
@@ -207,6 +207,7 @@ class EksCluster(pulumi.ComponentResource):
         policy: pulumi.Input[str] | None = None,
     ) -> aws.iam.Role:
         """An IAM role only `namespace/service_account` can assume (IRSA)."""
+        subject = f"system:serviceaccount:{namespace}:{service_account}"
         trust = pulumi.Output.all(self.oidc_provider.arn, self._issuer_host).apply(
             lambda v: json.dumps(
                 {
@@ -218,7 +219,7 @@ class EksCluster(pulumi.ComponentResource):
                             "Action": "sts:AssumeRoleWithWebIdentity",
                             "Condition": {
                                 "StringEquals": {
-                                    f"{v[1]}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                                    f"{v[1]}:sub": subject,
                                     f"{v[1]}:aud": "sts.amazonaws.com",
                                 }
                             },
@@ -435,7 +436,10 @@ class EksCluster(pulumi.ComponentResource):
                     "apiVersion": "v1",
                     "kind": "Config",
                     "clusters": [
-                        {"name": v[2], "cluster": {"server": v[0], "certificate-authority-data": v[1]}}
+                        {
+                            "name": v[2],
+                            "cluster": {"server": v[0], "certificate-authority-data": v[1]},
+                        }
                     ],
                     "contexts": [{"name": v[2], "context": {"cluster": v[2], "user": v[2]}}],
                     "current-context": v[2],
@@ -522,9 +526,7 @@ class EksCluster(pulumi.ComponentResource):
             atomic=True,
             cleanup_on_fail=True,
             timeout=600,
-            opts=pulumi.ResourceOptions(
-                parent=self, provider=self.k8s_provider, depends_on=[role]
-            ),
+            opts=pulumi.ResourceOptions(parent=self, provider=self.k8s_provider, depends_on=[role]),
         )
 
     # ── views ────────────────────────────────────────────────────────────────────────────
@@ -694,7 +696,11 @@ def load_balancer_controller_policy() -> dict[str, Any]:
                     "Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"},
                 },
             ),
-            allow(["ec2:CreateTags", "ec2:DeleteTags"], "arn:aws:ec2:*:*:security-group/*", tagging_new),
+            allow(
+                ["ec2:CreateTags", "ec2:DeleteTags"],
+                "arn:aws:ec2:*:*:security-group/*",
+                tagging_new,
+            ),
             allow(
                 [
                     "ec2:AuthorizeSecurityGroupIngress",
@@ -704,7 +710,10 @@ def load_balancer_controller_policy() -> dict[str, Any]:
                 condition=owned,
             ),
             allow(
-                ["elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup"],
+                [
+                    "elasticloadbalancing:CreateLoadBalancer",
+                    "elasticloadbalancing:CreateTargetGroup",
+                ],
                 condition={"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"}},
             ),
             allow(

@@ -108,9 +108,7 @@ class ManagedData(pulumi.ComponentResource):
                 self.endpoints[spec.name] = self._postgres(spec)
             else:
                 self.endpoints[spec.name] = self._redis(spec)
-        self.register_outputs(
-            {name: endpoint.host for name, endpoint in self.endpoints.items()}
-        )
+        self.register_outputs({name: endpoint.host for name, endpoint in self.endpoints.items()})
 
     def _subnets(self) -> list[pulumi.Output[str]]:
         return self._args.network.subnet_ids(Segment.DATA.value)
@@ -160,6 +158,7 @@ class ManagedData(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=monitoring, provider=args.provider),
         )
         storage = _storage_gib(spec)
+        password = self._master_password(spec)
         instance = aws.rds.Instance(
             name,
             identifier=name,
@@ -174,7 +173,10 @@ class ManagedData(pulumi.ComponentResource):
             multi_az=True,
             db_name="sutazai",
             username=POSTGRES_MASTER_USER,
-            **self._master_password(spec),
+            password=password,
+            # Without a generated secret to share with Vault, RDS keeps it in Secrets Manager.
+            manage_master_user_password=True if password is None else None,
+            master_user_secret_kms_key_id=self.key.key_id if password is None else None,
             iam_database_authentication_enabled=True,
             port=spec.primary_port.port,
             db_subnet_group_name=subnets.name,
@@ -204,18 +206,18 @@ class ManagedData(pulumi.ComponentResource):
             spec=spec, host=instance.address, port=spec.primary_port.port, resources=[instance]
         )
 
-    def _master_password(self, spec: ServiceSpec) -> dict[str, object]:
+    def _master_password(self, spec: ServiceSpec) -> pulumi.Output[str] | None:
+        """The service's generated password (shared with Vault), if the catalog has one."""
         credentials, secret = self._args.credentials, password_secret(spec)
         if credentials is not None and secret is not None:
-            return {"password": pulumi.Output.secret(credentials.secret_value(spec.name, secret))}
-        # No generated secret to share with Vault: RDS keeps it in Secrets Manager.
-        return {"manage_master_user_password": True, "master_user_secret_kms_key_id": self.key.key_id}
+            return pulumi.Output.secret(credentials.secret_value(spec.name, secret))
+        return None
 
     # ── ElastiCache Redis ────────────────────────────────────────────────────────────────
 
     def _redis(self, spec: ServiceSpec) -> ManagedEndpoint:
         assert spec.managed_in_prod is not None
-        name, args = f"{self._name}-{spec.name}", self._args
+        name = f"{self._name}-{spec.name}"
         subnets = aws.elasticache.SubnetGroup(
             name,
             subnet_ids=self._subnets(),

@@ -91,7 +91,9 @@ class SegmentedNetwork(pulumi.ComponentResource):
         zones = aws.get_availability_zones_output(
             state="available", opts=pulumi.InvokeOutputOptions(provider=args.provider)
         )
-        self.zone_names = [zones.names.apply(lambda names, i=i: names[i]) for i in range(cfg.availability_zones)]
+        self.zone_names = [
+            zones.names.apply(lambda names, i=i: names[i]) for i in range(cfg.availability_zones)
+        ]
 
         self.vpc = aws.ec2.Vpc(
             f"{name}-vpc",
@@ -186,7 +188,9 @@ class SegmentedNetwork(pulumi.ComponentResource):
                     subnet_id=self.subnets["public"][i].id,
                     connectivity_type="public",
                     tags={"Name": f"{name}-nat-{i}"},
-                    opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[igw])),
+                    opts=pulumi.ResourceOptions.merge(
+                        opts, pulumi.ResourceOptions(depends_on=[igw])
+                    ),
                 )
             )
 

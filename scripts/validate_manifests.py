@@ -240,11 +240,13 @@ def run_plan(stack: str, out: Path) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack", help="run the offline plan of this stack first")
     source.add_argument("--plan", type=Path, help="an existing plan JSON (stacks.plan --json)")
-    parser.add_argument("--out", type=Path, help="manifest directory (default build/manifests-<stack>)")
+    parser.add_argument(
+        "--out", type=Path, help="manifest directory (default build/manifests-<stack>)"
+    )
     parser.add_argument("--kubernetes-version", default=KUBERNETES_VERSION)
     parser.add_argument("--no-checkov", action="store_true", help="schemas only")
     parser.add_argument("--checkov", type=Path, default=CHECKOV)

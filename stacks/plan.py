@@ -161,6 +161,18 @@ def _mock_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, An
         extra.update(url=inputs.get("url", "https://oidc.eks.mock/id/x"))
     elif type_ == "aws:kms/key:Key":
         extra.update(keyId=f"key-{name}")
+    elif type_ == "pulumi:pulumi:StackReference":
+        # A shared-cluster stack's exports (what KubernetesInfrastructure.outputs() gives).
+        shared = str(inputs.get("name", name)).rsplit("/", 1)[-1]
+        extra.update(
+            outputs={
+                "kubeconfig": json.dumps({"apiVersion": "v1", "kind": "Config", "clusters": []}),
+                "clusterName": f"sutazai-{shared}",
+                "clusterEndpoint": f"https://sutazai-{shared}.mock.eks.amazonaws.com",
+                "clusterCertificateAuthority": "MOCK-CA",
+            },
+            secretOutputNames=["kubeconfig"],
+        )
     elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
         extra.update(latestVersion=1, defaultVersion=1)
     elif type_ == "aws:iam/role:Role":

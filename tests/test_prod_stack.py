@@ -56,7 +56,9 @@ def of_type(resources: list[dict[str, Any]], type_: str) -> list[dict[str, Any]]
 
 def one(resources: list[dict[str, Any]], type_: str, name_part: str = "") -> dict[str, Any]:
     found = [r for r in of_type(resources, type_) if name_part in r["name"]]
-    assert len(found) == 1, f"{len(found)} {type_} matching {name_part!r}: {[r['name'] for r in found]}"
+    assert len(found) == 1, (
+        f"{len(found)} {type_} matching {name_part!r}: {[r['name'] for r in found]}"
+    )
     return found[0]
 
 
@@ -117,7 +119,7 @@ def test_every_container_and_init_container_is_hardened(
         for list_name, container in containers:
             sc = container.get("securityContext", {})
 
-            def effective(field: str, sc: dict[str, Any] = sc) -> Any:
+            def effective(field: str, sc: dict[str, Any] = sc, pod: dict[str, Any] = pod) -> Any:
                 return sc.get(field, pod.get(field))
 
             where = f"{kind} {namespace}/{name} {list_name} {container['name']}"
@@ -178,15 +180,15 @@ def test_no_host_access_except_the_listed_vendor_add_ons(manifests: list[dict[st
     found: dict[tuple[str, str, str], set[str]] = {}
     for manifest in plan_views.workloads(manifests):
         spec = plan_views.pod_spec(manifest)
-        host_paths = {
-            v["hostPath"]["path"] for v in spec.get("volumes", []) if "hostPath" in v
-        }
+        host_paths = {v["hostPath"]["path"] for v in spec.get("volumes", []) if "hostPath" in v}
         privileged = any(
             (c.get("securityContext") or {}).get("privileged")
             for _, c in plan_views.all_containers(spec)
         )
         host_ports = any(
-            p.get("hostPort") for _, c in plan_views.all_containers(spec) for p in c.get("ports", [])
+            p.get("hostPort")
+            for _, c in plan_views.all_containers(spec)
+            for p in c.get("ports", [])
         )
         namespaces = any(spec.get(f) for f in ("hostNetwork", "hostPID", "hostIPC"))
         if host_paths or privileged or host_ports or namespaces:
@@ -339,12 +341,15 @@ def test_cluster_is_private_logged_encrypted_and_api_authenticated(
 def test_add_ons_are_installed_with_irsa_and_network_policy_enforcement(
     resources: list[dict[str, Any]],
 ) -> None:
-    addons = {r["inputs"]["addonName"]: r["inputs"] for r in of_type(resources, "aws:eks/addon:Addon")}
+    addons = {
+        r["inputs"]["addonName"]: r["inputs"] for r in of_type(resources, "aws:eks/addon:Addon")
+    }
     assert set(addons) == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver"}
     assert json.loads(addons["vpc-cni"]["configurationValues"]) == {"enableNetworkPolicy": "true"}
-    assert addons["vpc-cni"]["serviceAccountRoleArn"] and addons["aws-ebs-csi-driver"][
-        "serviceAccountRoleArn"
-    ]
+    assert (
+        addons["vpc-cni"]["serviceAccountRoleArn"]
+        and addons["aws-ebs-csi-driver"]["serviceAccountRoleArn"]
+    )
     release = one(resources, "kubernetes:helm.sh/v3:Release")["inputs"]
     assert release["chart"] == "aws-load-balancer-controller" and release["version"][0].isdigit()
     assert release["values"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
@@ -385,7 +390,9 @@ def test_stateful_resources_are_protected(resources: list[dict[str, Any]]) -> No
         "kubernetes:apps/v1:StatefulSet",
     )
     unprotected = [
-        f"{r['type']} {r['name']}" for r in resources if r["type"] in stateful_types and not r["protect"]
+        f"{r['type']} {r['name']}"
+        for r in resources
+        if r["type"] in stateful_types and not r["protect"]
     ]
     assert not unprotected
     assert len(of_type(resources, "aws:kms/key:Key")) >= 4
@@ -470,11 +477,17 @@ def test_data_subnets_have_no_route_to_the_internet(resources: list[dict[str, An
         if a["inputs"]["routeTableId"] in tables
     }
     assert associated == data_subnets, "the data route table serves the data subnets only"
-    routes = [r for r in of_type(resources, "aws:ec2/route:Route") if r["inputs"]["routeTableId"] in tables]
+    routes = [
+        r
+        for r in of_type(resources, "aws:ec2/route:Route")
+        if r["inputs"]["routeTableId"] in tables
+    ]
     assert routes == []
     # Everyone else's internet routes exist (the test looks at the right tables).
     others = of_type(resources, "aws:ec2/route:Route")
-    assert {("gatewayId" in r["inputs"]) or ("natGatewayId" in r["inputs"]) for r in others} == {True}
+    assert {("gatewayId" in r["inputs"]) or ("natGatewayId" in r["inputs"]) for r in others} == {
+        True
+    }
     nacl = one(resources, "aws:ec2/networkAcl:NetworkAcl")["inputs"]
     assert set(nacl["subnetIds"]) == data_subnets
     assert {rule["cidrBlock"] for rule in nacl["ingress"] + nacl["egress"]} == {"10.40.0.0/16"}
@@ -536,10 +549,10 @@ def test_ingress_serves_frontend_and_api_over_https_only(
         assert ingress["spec"]["ingressClassName"] == "alb"
         assert annotations["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
         assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
-        assert json.loads(annotations["alb.ingress.kubernetes.io/listen-ports"]) == [
-            {"HTTPS": 443}
-        ]
-        assert annotations["alb.ingress.kubernetes.io/certificate-arn"] == config.tls_certificate_arn
+        assert json.loads(annotations["alb.ingress.kubernetes.io/listen-ports"]) == [{"HTTPS": 443}]
+        assert (
+            annotations["alb.ingress.kubernetes.io/certificate-arn"] == config.tls_certificate_arn
+        )
         assert annotations["alb.ingress.kubernetes.io/ssl-redirect"] == "443"
 
 

@@ -241,9 +241,10 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
                 opts=k8s_opts,
             )
             deny = network_policies.default_deny(self.naming.namespace(tier))
+            deny_metadata: Any = {**deny["metadata"], "namespace": namespace.metadata.name}
             k8s.networking.v1.NetworkPolicy(
                 f"{self._name}-{tier.value}-{network_policies.DEFAULT_DENY}",
-                metadata={**deny["metadata"], "namespace": namespace.metadata.name},
+                metadata=deny_metadata,
                 spec=deny["spec"],
                 opts=pulumi.ResourceOptions(parent=namespace, provider=self.cluster.provider),
             )
@@ -287,9 +288,7 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
         if self.network is not None:
             result["vpcId"] = self.network.vpc.id
         if self.managed is not None:
-            result["managedEndpoints"] = {
-                n: e.host for n, e in self.managed.endpoints.items()
-            }
+            result["managedEndpoints"] = {n: e.host for n, e in self.managed.endpoints.items()}
         return result
 
 
@@ -400,7 +399,7 @@ class KubernetesPlatform:
         ns_resource = self.infra.namespaces[spec.tier]
         opts = pulumi.ResourceOptions(parent=parent, provider=self.provider)
 
-        def in_namespace(manifest: dict[str, Any]) -> dict[str, Any]:
+        def in_namespace(manifest: dict[str, Any]) -> Any:
             # Reference the Namespace resource, so objects wait for it (and it outlives them).
             return {**manifest["metadata"], "namespace": ns_resource.metadata.name}
 
@@ -526,40 +525,42 @@ class KubernetesPlatform:
         self, spec: ServiceSpec, base: str, opts: pulumi.ResourceOptions
     ) -> list[pulumi.Resource]:
         """A catalog `kube-api-token` exception: read pods and their logs, in our namespaces."""
+        rules: Any = [
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+        ]
+        role_metadata: Any = {
+            "name": f"{self.naming.prefix}-{spec.name}-pod-logs",
+            "labels": naming.labels(spec),
+        }
         role = k8s.rbac.v1.ClusterRole(
-            f"{base}-pod-logs",
-            metadata={
-                "name": f"{self.naming.prefix}-{spec.name}-pod-logs",
-                "labels": naming.labels(spec),
-            },
-            rules=[
-                {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
-                {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
-            ],
-            opts=opts,
+            f"{base}-pod-logs", metadata=role_metadata, rules=rules, opts=opts
         )
+        role_ref: Any = {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": role.metadata.name,
+        }
+        subjects: Any = [
+            {
+                "kind": "ServiceAccount",
+                "name": self.naming.service_account_of(spec),
+                "namespace": self.naming.namespace_of(spec),
+            }
+        ]
         bindings: list[pulumi.Resource] = [role]
         for tier, namespace in self.infra.namespaces.items():
+            binding_metadata: Any = {
+                "name": f"{spec.name}-pod-logs",
+                "namespace": namespace.metadata.name,
+                "labels": naming.labels(spec),
+            }
             bindings.append(
                 k8s.rbac.v1.RoleBinding(
                     f"{base}-pod-logs-{tier.value}",
-                    metadata={
-                        "name": f"{spec.name}-pod-logs",
-                        "namespace": namespace.metadata.name,
-                        "labels": naming.labels(spec),
-                    },
-                    role_ref={
-                        "apiGroup": "rbac.authorization.k8s.io",
-                        "kind": "ClusterRole",
-                        "name": role.metadata.name,
-                    },
-                    subjects=[
-                        {
-                            "kind": "ServiceAccount",
-                            "name": self.naming.service_account_of(spec),
-                            "namespace": self.naming.namespace_of(spec),
-                        }
-                    ],
+                    metadata=binding_metadata,
+                    role_ref=role_ref,
+                    subjects=subjects,
                     opts=opts,
                 )
             )
@@ -598,4 +599,3 @@ def alb_annotations(
         annotations[f"{prefix}/security-groups"] = security_group
         annotations[f"{prefix}/manage-backend-security-group-rules"] = "false"
     return annotations
-

@@ -67,9 +67,7 @@ class Naming:
         return f"{headless_name(spec)}.{self.namespace_of(spec)}.svc.{CLUSTER_DOMAIN}"
 
     def namespace_labels(self, tier_or_name: Tier | str) -> dict[str, str]:
-        name = (
-            self.namespace(tier_or_name) if isinstance(tier_or_name, Tier) else tier_or_name
-        )
+        name = self.namespace(tier_or_name) if isinstance(tier_or_name, Tier) else tier_or_name
         labels = {
             NAMESPACE_NAME_LABEL: name,
             "app.kubernetes.io/part-of": PART_OF,

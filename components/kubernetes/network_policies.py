@@ -44,9 +44,7 @@ class Destination:
     def peers(self) -> list[dict[str, Any]]:
         if self.namespace is not None:
             peer: dict[str, Any] = {
-                "namespaceSelector": {
-                    "matchLabels": {naming.NAMESPACE_NAME_LABEL: self.namespace}
-                }
+                "namespaceSelector": {"matchLabels": {naming.NAMESPACE_NAME_LABEL: self.namespace}}
             }
             if self.pod_labels:
                 peer["podSelector"] = {"matchLabels": dict(self.pod_labels)}
@@ -211,7 +209,5 @@ def service_policy(inputs: PolicyInputs, spec: ServiceSpec) -> dict[str, Any]:
 def all_policies(inputs: PolicyInputs, namespaces: Iterable[str]) -> list[dict[str, Any]]:
     """Default-deny per namespace plus one policy per workload (tests use this view)."""
     result = [default_deny(ns) for ns in sorted(set(namespaces))]
-    result += [
-        service_policy(inputs, inputs.catalog[name]) for name in sorted(inputs.workloads)
-    ]
+    result += [service_policy(inputs, inputs.catalog[name]) for name in sorted(inputs.workloads)]
     return result

@@ -336,7 +336,10 @@ def generated_config_files(
     if path is None:
         return {}
     if spec.name == SCRAPER:
-        return {path: prometheus_config(catalog, addressing), _rules_path(spec): prometheus_rules(catalog)}
+        return {
+            path: prometheus_config(catalog, addressing),
+            _rules_path(spec): prometheus_rules(catalog),
+        }
     if spec.name == ALERT_ROUTER:
         return {path: alertmanager_config()}
     if spec.name == LOG_STORE:

@@ -116,14 +116,19 @@ def volume_mounts(
 ) -> list[dict[str, Any]]:
     """Exactly the writable paths (emptyDir), the storage path (PVC) and each config file
     (read-only, one subPath mount per file so the rest of its directory stays the image's)."""
-    mounts = [
+    mounts: list[dict[str, Any]] = [
         {"name": writable_volume_name(path), "mountPath": path} for path in spec.writable_paths
     ]
     if spec.storage is not None:
         mounts.append({"name": DATA_VOLUME, "mountPath": spec.storage.path})
     for path in sorted(config_files):
         mounts.append(
-            {"name": CONFIG_VOLUME, "mountPath": path, "subPath": config_key(path), "readOnly": True}
+            {
+                "name": CONFIG_VOLUME,
+                "mountPath": path,
+                "subPath": config_key(path),
+                "readOnly": True,
+            }
         )
     taken = [m["mountPath"] for m in mounts]
     if len(set(taken)) != len(taken):

@@ -140,8 +140,8 @@ class Evaluator:
         )
 
     def allowed(self, source: Endpoint, target: Endpoint, port: int, protocol: str = "TCP") -> bool:
-        if isinstance(source, Pod) and not self.egress_allowed(source, target, port, protocol):
-            return False
-        if isinstance(target, Pod) and not self.ingress_allowed(source, target, port, protocol):
-            return False
-        return True
+        egress = not isinstance(source, Pod) or self.egress_allowed(source, target, port, protocol)
+        ingress = not isinstance(target, Pod) or self.ingress_allowed(
+            source, target, port, protocol
+        )
+        return egress and ingress

@@ -46,24 +46,43 @@ def test_pod_to_pod_traffic_is_exactly_the_catalog_graph(
             for port in {p.port for p in catalog[target].ports}:
                 allowed = evaluator.allowed(pods[source], pods[target], port)
                 if allowed != ((source, target, port) in expected):
-                    wrong.append(f"{source} -> {target}:{port} {'allowed' if allowed else 'denied'}")
+                    wrong.append(
+                        f"{source} -> {target}:{port} {'allowed' if allowed else 'denied'}"
+                    )
     assert not wrong, "\n".join(wrong)
     assert len(expected) > 50
 
 
 # One allowed and one denied flow in every tier (the target's tier).
 TIER_PAIRS = {
-    Tier.DATA: [("mcp-server", "pgbouncer", 6432, True), ("frontend", "pgbouncer", 6432, False),
-                ("backend", "neo4j", 7687, True), ("frontend", "neo4j", 7687, False)],
-    Tier.CORE: [("frontend", "backend", 8080, True), ("frontend", "ollama", 11434, False),
-                ("frontend", "backend", 9090, False)],
+    Tier.DATA: [
+        ("mcp-server", "pgbouncer", 6432, True),
+        ("frontend", "pgbouncer", 6432, False),
+        ("backend", "neo4j", 7687, True),
+        ("frontend", "neo4j", 7687, False),
+    ],
+    Tier.CORE: [
+        ("frontend", "backend", 8080, True),
+        ("frontend", "ollama", 11434, False),
+        ("frontend", "backend", 9090, False),
+    ],
     Tier.VECTOR: [("backend", "qdrant", 6333, True), ("frontend", "qdrant", 6333, False)],
-    Tier.AGENT: [("service-hub", "letta", 8283, True), ("frontend", "letta", 8283, False),
-                 ("dify-web", "dify", 5001, True), ("dify-web", "langflow", 7860, False)],
-    Tier.PLATFORM: [("health-monitor", "mcp-server", 8080, True),
-                    ("backend", "mcp-server", 8080, False)],
-    Tier.MONITORING: [("grafana", "prometheus", 9090, True), ("backend", "prometheus", 9090, False),
-                      ("otel-collector", "jaeger", 4317, True), ("frontend", "jaeger", 4317, False)],
+    Tier.AGENT: [
+        ("service-hub", "letta", 8283, True),
+        ("frontend", "letta", 8283, False),
+        ("dify-web", "dify", 5001, True),
+        ("dify-web", "langflow", 7860, False),
+    ],
+    Tier.PLATFORM: [
+        ("health-monitor", "mcp-server", 8080, True),
+        ("backend", "mcp-server", 8080, False),
+    ],
+    Tier.MONITORING: [
+        ("grafana", "prometheus", 9090, True),
+        ("backend", "prometheus", 9090, False),
+        ("otel-collector", "jaeger", 4317, True),
+        ("frontend", "jaeger", 4317, False),
+    ],
 }
 
 
@@ -172,9 +191,7 @@ def test_the_policy_generator_never_lists_an_edge_by_hand() -> None:
     inputs = network_policies.PolicyInputs(
         catalog=changed, naming=naming, workloads=frozenset(changed.services)
     )
-    policies = network_policies.all_policies(
-        inputs, [naming.namespace_of(s) for s in changed]
-    )
+    policies = network_policies.all_policies(inputs, [naming.namespace_of(s) for s in changed])
     evaluator = Evaluator(policies)
     pod = {s.name: Pod(naming.namespace_of(s), {"app.kubernetes.io/name": s.name}) for s in changed}
     assert evaluator.allowed(pod["frontend"], pod["qdrant"], 6333)

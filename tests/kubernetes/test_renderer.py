@@ -1,0 +1,182 @@
+"""The workload renderer's pure builders: one spec in, hardened manifests out."""
+
+from __future__ import annotations
+
+import configparser
+
+import pytest
+import yaml
+
+from components.kubernetes import ingress_hosts, observability, poolers, workloads
+from components.kubernetes.models import model_preload
+from components.kubernetes.naming import Naming
+from components.kubernetes.security import container_security_context, pod_security_context
+from stacks.catalog import Catalog, HardeningException, Tier, load_catalog
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+def inputs(catalog: Catalog, name: str, **changes: object) -> workloads.WorkloadInputs:
+    spec = catalog[name]
+    return workloads.WorkloadInputs(
+        spec=spec,
+        namespace="ns",
+        image="img:1",
+        **changes,  # type: ignore[arg-type]
+    )
+
+
+def test_namespaces_carry_the_stack_only_for_ephemeral_stacks() -> None:
+    assert Naming.for_stack("prod", ephemeral=False).namespace(Tier.DATA) == "sutazai-data"
+    assert Naming.for_stack("dev-alice", ephemeral=True).namespace(Tier.DATA) == "dev-alice-data"
+    labels = Naming("sutazai").namespace_labels(Tier.CORE)
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_one_function_hardens_pod_and_every_container(catalog: Catalog) -> None:
+    manifest = workloads.workload(
+        inputs(
+            catalog,
+            "ollama",
+            init_containers=[model_preload(catalog["ollama"], "img:1", ["m"], {})],
+        )
+    )
+    pod = manifest["spec"]["template"]["spec"]
+    spec = catalog["ollama"]
+    assert pod["securityContext"] == pod_security_context(spec)
+    for container in pod["containers"] + pod["initContainers"]:
+        assert container["securityContext"] == container_security_context(spec)
+    context = container_security_context(spec)
+    assert context["readOnlyRootFilesystem"] is True
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert context["runAsUser"] == spec.uid and context["allowPrivilegeEscalation"] is False
+
+
+def test_only_a_catalog_exception_relaxes_the_root_filesystem(catalog: Catalog) -> None:
+    spec = catalog["backend"].model_copy(
+        update={
+            "exceptions": [
+                HardeningException(
+                    rule="read-only-root-filesystem", reason="writes a cache it cannot move"
+                )
+            ]
+        }
+    )
+    relaxed = container_security_context(spec)
+    assert relaxed["readOnlyRootFilesystem"] is False
+    assert relaxed["capabilities"] == {"drop": ["ALL"]} and relaxed["runAsNonRoot"] is True
+
+
+def test_stateful_services_get_a_claim_per_replica_and_a_governing_service(
+    catalog: Catalog,
+) -> None:
+    manifest = workloads.workload(inputs(catalog, "qdrant", retain_volumes=True))
+    assert manifest["kind"] == "StatefulSet"
+    assert manifest["spec"]["serviceName"] == "qdrant-pods"
+    (claim,) = manifest["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == catalog["qdrant"].storage.size  # type: ignore[union-attr]
+    services = workloads.services(catalog["qdrant"], "ns")
+    assert [s["metadata"]["name"] for s in services] == ["qdrant", "qdrant-pods"]
+    assert services[1]["spec"]["clusterIP"] == "None"
+    assert workloads.workload(inputs(catalog, "frontend"))["kind"] == "Deployment"
+
+
+def test_probes_follow_the_catalog(catalog: Catalog) -> None:
+    redis = workloads.probes(catalog["redis"])
+    assert redis["livenessProbe"]["tcpSocket"] == {"port": "redis"}
+    assert redis["readinessProbe"]["exec"]["command"][0] == "sh"
+    neo4j = workloads.probes(catalog["neo4j"])
+    assert neo4j["startupProbe"]["failureThreshold"] * neo4j["startupProbe"]["periodSeconds"] >= 300
+    assert "startupProbe" not in workloads.probes(catalog["frontend"])
+
+
+def test_config_files_are_mounted_read_only_file_by_file(catalog: Catalog) -> None:
+    files = {"/etc/app/a.yaml": "a: 1", "/etc/app/b.yaml": "b: 2"}
+    manifest = workloads.workload(inputs(catalog, "backend", config_files=files))
+    pod = manifest["spec"]["template"]["spec"]
+    mounts = [m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "config"]
+    assert {(m["mountPath"], m["readOnly"]) for m in mounts} == {
+        ("/etc/app/a.yaml", True),
+        ("/etc/app/b.yaml", True),
+    }
+    annotations = manifest["spec"]["template"]["metadata"]["annotations"]
+    assert len(annotations[workloads.CONFIG_HASH_ANNOTATION]) == 64
+
+
+def test_vault_agent_gets_a_projected_token_not_the_app(catalog: Catalog) -> None:
+    manifest = workloads.workload(
+        inputs(catalog, "backend", pod_annotations={"vault.hashicorp.com/agent-inject": "true"})
+    )
+    pod = manifest["spec"]["template"]["spec"]
+    assert pod["automountServiceAccountToken"] is False
+    volume = next(v for v in pod["volumes"] if v["name"] == workloads.VAULT_TOKEN_VOLUME)
+    assert "serviceAccountToken" in volume["projected"]["sources"][0]
+    assert workloads.VAULT_TOKEN_VOLUME not in {
+        m["name"] for m in pod["containers"][0]["volumeMounts"]
+    }
+    annotations = manifest["spec"]["template"]["metadata"]["annotations"]
+    assert annotations[workloads.VAULT_TOKEN_ANNOTATION] == workloads.VAULT_TOKEN_VOLUME
+
+
+def test_ingress_hosts_come_from_the_graph(catalog: Catalog) -> None:
+    assert ingress_hosts(catalog, "example.com") == {
+        "frontend": "example.com",
+        "backend": "api.example.com",
+    }
+
+
+def test_prometheus_scrapes_exactly_the_catalogs_targets(catalog: Catalog) -> None:
+    naming = Naming("sutazai")
+    addressing = observability.Addressing(
+        host=naming.host_of, every_replica=naming.pods_host_of, log_namespaces=["sutazai-core"]
+    )
+    files = observability.generated_config_files(catalog["prometheus"], catalog, addressing)
+    config = yaml.safe_load(files["/etc/prometheus/prometheus.yml"])
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    assert set(jobs) == {s.name for s in catalog.scrape_targets}
+    assert jobs["backend"]["dns_sd_configs"][0]["names"] == [
+        "backend-pods.sutazai-core.svc.cluster.local"
+    ]
+    assert config["rule_files"] == ["/etc/prometheus/rules.yml"]
+    rules = yaml.safe_load(files["/etc/prometheus/rules.yml"])["groups"][0]["rules"]
+    assert len(rules) == len(catalog.scrape_targets)
+    otel = yaml.safe_load(
+        observability.generated_config_files(catalog["otel-collector"], catalog, addressing)[
+            "/etc/otelcol/config.yaml"
+        ]
+    )
+    assert (
+        otel["exporters"]["otlp/jaeger"]["endpoint"]
+        == "jaeger.sutazai-monitoring.svc.cluster.local:4317"
+    )
+    alloy = observability.generated_config_files(catalog["alloy"], catalog, addressing)
+    assert '"sutazai-core"' in alloy["/etc/alloy/config.alloy"]
+    grafana = yaml.safe_load(
+        observability.generated_config_files(catalog["grafana"], catalog, addressing)[
+            observability.GRAFANA_DATASOURCES
+        ]
+    )
+    assert {d["type"] for d in grafana["datasources"]} == {"prometheus", "loki", "jaeger"}
+
+
+def test_pgbouncer_points_at_the_pooled_server(catalog: Catalog) -> None:
+    files = poolers.pooler_config_files(
+        catalog["pgbouncer"], catalog, lambda name: f"{name}.example", server_tls=True
+    )
+    assert list(files) == [poolers.PGBOUNCER_INI]
+    assert poolers.pooled_servers(catalog["pgbouncer"], catalog) == [catalog["postgres"]]
+    assert poolers.pooler_config_files(catalog["backend"], catalog, str, server_tls=False) == {}
+
+
+def test_pgbouncer_ini_is_valid(catalog: Catalog) -> None:
+    text = poolers.pgbouncer_ini(
+        catalog["pgbouncer"], catalog["postgres"], "db.example", server_tls=True
+    )
+    parser = configparser.ConfigParser(delimiters=("=",), comment_prefixes=(";",))
+    parser.read_string(text)
+    assert parser["databases"]["*"] == "host=db.example port=5432"
+    assert parser["pgbouncer"]["listen_port"] == "6432"
+    assert parser["pgbouncer"]["server_tls_sslmode"] == "require"
