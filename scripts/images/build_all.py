@@ -28,7 +28,7 @@ from typing import Any
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-import podman_env  # noqa: E402
+import podman_env
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE_CODE = REPO / "service-code"
@@ -73,8 +73,13 @@ def make_root(manifest: dict[str, Any]) -> float:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="sutazai-rootfs-", dir="/var/tmp") as tmp:
         rootfs = Path(tmp) / "rootfs"
-        cmd = ["debootstrap", "--variant=minbase",
-               "--include=" + ",".join(manifest["root"]["packages"]), "bookworm", str(rootfs)]
+        cmd = [
+            "debootstrap",
+            "--variant=minbase",
+            "--include=" + ",".join(manifest["root"]["packages"]),
+            "bookworm",
+            str(rootfs),
+        ]
         if os.environ.get("DEBIAN_MIRROR"):
             cmd.append(os.environ["DEBIAN_MIRROR"])  # else debootstrap's default mirror
         print("[root] " + " ".join(cmd), flush=True)
@@ -87,9 +92,15 @@ def make_root(manifest: dict[str, Any]) -> float:
         tar_path = Path(tmp) / "rootfs.tar"
         with tarfile.open(tar_path, "w") as tar:
             tar.add(rootfs, arcname=".")
-        podman_env.podman("import", "--change", 'CMD ["/bin/bash"]',
-                          "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                          str(tar_path), ref)
+        podman_env.podman(
+            "import",
+            "--change",
+            'CMD ["/bin/bash"]',
+            "--change",
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            str(tar_path),
+            ref,
+        )
     elapsed = time.monotonic() - started
     print(f"[root] {ref} built in {elapsed:.1f}s")
     return elapsed
@@ -111,13 +122,23 @@ def build_mounts() -> list[str]:
 def build(image: dict[str, Any], manifest: dict[str, Any], no_cache: bool) -> float:
     context = SERVICE_CODE / image["context"]
     ref = image_ref(image["name"], manifest)
-    cmd = ["build", "--network", "host", "--layers",
-           "--build-arg", f"BASE_IMAGE={image_ref(image['parent'], manifest)}",
-           *build_mounts(), "-t", ref, "-f", str(context / "Dockerfile")]
+    cmd = [
+        "build",
+        "--network",
+        "host",
+        "--layers",
+        "--build-arg",
+        f"BASE_IMAGE={image_ref(image['parent'], manifest)}",
+        *build_mounts(),
+        "-t",
+        ref,
+        "-f",
+        str(context / "Dockerfile"),
+    ]
     if no_cache:
         cmd.append("--no-cache")
     started = time.monotonic()
-    print(f"[{image['name']}] podman " + " ".join(cmd + [str(context)]), flush=True)
+    print(f"[{image['name']}] podman " + " ".join([*cmd, str(context)]), flush=True)
     result = podman_env.podman(*cmd, str(context), check=False)
     elapsed = time.monotonic() - started
     if result.returncode != 0:
@@ -131,11 +152,15 @@ def sizes(refs: list[str]) -> dict[str, Any]:
     """Per-image sizes (as `podman images` counts them, each with all its
     layers) and the bytes their union of layers really takes on disk."""
     storage = podman_env.podman_dir() / "storage"
-    layers = {entry["id"]: entry for entry in
-              json.loads((storage / "overlay-layers" / "layers.json").read_text())}
-    top_layer = {name: image["layer"] for image in
-                 json.loads((storage / "overlay-images" / "images.json").read_text())
-                 for name in image.get("names", [])}
+    layers = {
+        entry["id"]: entry
+        for entry in json.loads((storage / "overlay-layers" / "layers.json").read_text())
+    }
+    top_layer = {
+        name: image["layer"]
+        for image in json.loads((storage / "overlay-images" / "images.json").read_text())
+        for name in image.get("names", [])
+    }
     per_image: dict[str, int] = {}
     unique: set[str] = set()
     for ref in refs:
@@ -147,12 +172,18 @@ def sizes(refs: list[str]) -> dict[str, Any]:
         per_image[ref] = sum(int(layers[lid].get("diff-size", 0)) for lid in chain)
         unique.update(chain)
     unique_bytes = sum(int(layers[lid].get("diff-size", 0)) for lid in unique)
-    return {"per_image_bytes": per_image, "summed_bytes": sum(per_image.values()),
-            "unique_layer_bytes": unique_bytes, "unique_layers": len(unique)}
+    return {
+        "per_image_bytes": per_image,
+        "summed_bytes": sum(per_image.values()),
+        "unique_layer_bytes": unique_bytes,
+        "unique_layers": len(unique),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--only", nargs="*", help="build only these images (parents must exist)")
     parser.add_argument("--no-cache", action="store_true")
     parser.add_argument("--report", default=str(REPO / "build" / "images-report.json"))
@@ -171,14 +202,19 @@ def main() -> None:
     podman_env.podman("image", "prune", "--force", check=False)
     total = round(time.monotonic() - total_start, 1)
     refs = [image_ref(i["name"], manifest) for i in manifest["images"]]
-    report = {"total_seconds": total, "build_seconds": times,
-              "sizes": sizes([manifest["root"]["ref"], *refs])}
+    report = {
+        "total_seconds": total,
+        "build_seconds": times,
+        "sizes": sizes([manifest["root"]["ref"], *refs]),
+    }
     Path(args.report).parent.mkdir(parents=True, exist_ok=True)
     Path(args.report).write_text(json.dumps(report, indent=2))
     s = report["sizes"]
     print(f"\nbuilt {len(times) - 1} images in {total}s (report: {args.report})")
-    print(f"sizes: summed per image {s['summed_bytes'] / 1e6:.0f} MB, unique on disk "
-          f"{s['unique_layer_bytes'] / 1e6:.0f} MB in {s['unique_layers']} layers")
+    print(
+        f"sizes: summed per image {s['summed_bytes'] / 1e6:.0f} MB, unique on disk "
+        f"{s['unique_layer_bytes'] / 1e6:.0f} MB in {s['unique_layers']} layers"
+    )
 
 
 if __name__ == "__main__":

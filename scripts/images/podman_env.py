@@ -16,8 +16,16 @@ import subprocess
 from pathlib import Path
 
 APT_PACKAGES = [
-    "podman", "buildah", "skopeo", "runc", "uidmap", "debootstrap", "iptables",
-    "catatonit", "netavark", "aardvark-dns",
+    "podman",
+    "buildah",
+    "skopeo",
+    "runc",
+    "uidmap",
+    "debootstrap",
+    "iptables",
+    "catatonit",
+    "netavark",
+    "aardvark-dns",
 ]
 
 
@@ -57,14 +65,26 @@ def ensure_podman() -> None:
     if not missing:
         return
     if os.geteuid() != 0:
-        raise SystemExit(f"{missing} missing; install as root: apt-get install -y {' '.join(APT_PACKAGES)}")
+        raise SystemExit(
+            f"{missing} missing; install as root: apt-get install -y {' '.join(APT_PACKAGES)}"
+        )
     apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=apt_env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends", *APT_PACKAGES],
-                   check=True, env=apt_env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *APT_PACKAGES],
+        check=True,
+        env=apt_env,
+    )
 
 
-def podman(*args: str, check: bool = True, capture: bool = True,
-           timeout: float | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["podman", *args], check=check, text=True, env=env(),
-                          capture_output=capture, timeout=timeout)
+def podman(
+    *args: str, check: bool = True, capture: bool = True, timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["podman", *args],
+        check=check,
+        text=True,
+        env=env(),
+        capture_output=capture,
+        timeout=timeout,
+    )

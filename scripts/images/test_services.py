@@ -24,16 +24,30 @@ def main() -> int:
     extra: list[str] = []
     if "--" in argv:
         i = argv.index("--")
-        argv, extra = argv[:i], argv[i + 1:]
-    services = argv or sorted(str(p.parent.relative_to(SERVICE_CODE))
-                              for p in [*SERVICE_CODE.glob("*/tests"), *SERVICE_CODE.glob("base/*/tests")])
+        argv, extra = argv[:i], argv[i + 1 :]
+    services = argv or sorted(
+        str(p.parent.relative_to(SERVICE_CODE))
+        for p in [*SERVICE_CODE.glob("*/tests"), *SERVICE_CODE.glob("base/*/tests")]
+    )
     totals = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
     failed: list[str] = []
     for svc in services:
         started = time.monotonic()
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{svc}/tests", *extra],
-            cwd=SERVICE_CODE, text=True, capture_output=True, check=False,
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                f"{svc}/tests",
+                *extra,
+            ],
+            cwd=SERVICE_CODE,
+            text=True,
+            capture_output=True,
+            check=False,
         )
         lines = proc.stdout.strip().splitlines()
         summary = lines[-1] if lines else ""
@@ -52,8 +66,10 @@ def main() -> int:
                 if line.startswith("SKIPPED"):
                     print("     " + line)
     print(f"services with failures: {', '.join(failed)}" if failed else "all services passed")
-    print(f"{totals['passed']} passed, {totals['failed'] + totals['errors']} failed, "
-          f"{totals['skipped']} skipped")
+    print(
+        f"{totals['passed']} passed, {totals['failed'] + totals['errors']} failed, "
+        f"{totals['skipped']} skipped"
+    )
     return 1 if failed else 0
 
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
-PG_PASSWORD = "pg-test-secret"  # noqa: S105 - throwaway test instance
-REDIS_PASSWORD = "redis-test-secret"  # noqa: S105
+PG_PASSWORD = "pg-test-secret"
+REDIS_PASSWORD = "redis-test-secret"
 
 
 def free_port() -> int:
@@ -48,8 +48,9 @@ def wait_port(port: int, timeout: float = 30.0) -> None:
 
 
 def pg_bindir() -> Path | None:
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-                        key=lambda p: int(Path(p).parent.parent.name))
+    candidates = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parent.parent.name)
+    )
     if candidates:
         return Path(candidates[-1]).parent
     initdb = shutil.which("initdb")
@@ -118,23 +119,53 @@ def postgres_server() -> Iterator[PostgresServer]:
         shutil.chown(pwfile, prefix[2])
     tmp.chmod(0o700)
     subprocess.run(
-        [*prefix, str(bindir / "initdb"), "-D", str(data), "-U", "sutazai", "-A", "scram-sha-256",
-         f"--pwfile={pwfile}", "--no-sync", "-E", "UTF8"],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            *prefix,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "sutazai",
+            "-A",
+            "scram-sha-256",
+            f"--pwfile={pwfile}",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
-    opts = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={tmp} -c fsync=off"
+    opts = (
+        f"-c listen_addresses=127.0.0.1 -c port={port} "
+        f"-c unix_socket_directories={tmp} -c fsync=off"
+    )
     subprocess.run(
-        [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(tmp / "log"), "-o", opts,
-         "-w", "start"],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            *prefix,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(tmp / "log"),
+            "-o",
+            opts,
+            "-w",
+            "start",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     secret = tmp / "secret"
     secret.write_text(PG_PASSWORD + "\n")
     try:
         yield PostgresServer("127.0.0.1", port, "sutazai", PG_PASSWORD, "postgres", secret)
     finally:
-        subprocess.run([*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       check=False, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
         shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -148,8 +179,21 @@ def redis_server() -> Iterator[RedisServer]:
     secret = tmp / "secret"
     secret.write_text(REDIS_PASSWORD + "\n")
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--requirepass", REDIS_PASSWORD,
-         "--save", "", "--appendonly", "no", "--dir", str(tmp)],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--requirepass",
+            REDIS_PASSWORD,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp),
+        ],
         stdout=subprocess.DEVNULL,
     )
     try:
@@ -184,7 +228,7 @@ def _cosine(a: list[float], b: list[float]) -> float:
 
 def _make_handler(state: FakeUpstream) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def _send(self, code: int, payload: Any) -> None:
@@ -217,13 +261,15 @@ def _make_handler(state: FakeUpstream) -> type[BaseHTTPRequestHandler]:
             if path == "/api/generate" and method == "POST":
                 prompt = str(body.get("prompt", "")) if isinstance(body, dict) else ""
                 model = body.get("model") if isinstance(body, dict) else None
-                return self._send(200, {"model": model, "response": f"echo: {prompt[-200:]}",
-                                        "done": True})
+                return self._send(
+                    200, {"model": model, "response": f"echo: {prompt[-200:]}", "done": True}
+                )
             if len(parts) >= 2 and parts[0] == "collections":
                 return self._qdrant(method, parts[1], parts[2:], body)
             if path == "/echo":
-                return self._send(200, {"method": method, "body": body,
-                                        "query": self.path.partition("?")[2]})
+                return self._send(
+                    200, {"method": method, "body": body, "query": self.path.partition("?")[2]}
+                )
             return self._send(404, {"error": f"no route {method} {path}"})
 
         def _qdrant(self, method: str, name: str, rest: list[str], body: Any) -> None:
@@ -245,23 +291,29 @@ def _make_handler(state: FakeUpstream) -> type[BaseHTTPRequestHandler]:
             if rest == ["points", "search"] and method == "POST" and isinstance(body, dict):
                 query = body["vector"]
                 hits = sorted(
-                    ({"id": p["id"], "score": _cosine(query, p["vector"]),
-                      "payload": p.get("payload")} for p in coll.values()),
+                    (
+                        {
+                            "id": p["id"],
+                            "score": _cosine(query, p["vector"]),
+                            "payload": p.get("payload"),
+                        }
+                        for p in coll.values()
+                    ),
                     key=lambda h: -h["score"],
                 )[: int(body.get("limit", 10))]
                 return self._send(200, {"result": hits})
             return self._send(404, {"error": "unsupported"})
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self._route("GET")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self._route("POST")
 
-        def do_PUT(self) -> None:  # noqa: N802
+        def do_PUT(self) -> None:
             self._route("PUT")
 
-        def do_DELETE(self) -> None:  # noqa: N802
+        def do_DELETE(self) -> None:
             self._route("DELETE")
 
     return Handler
@@ -291,7 +343,19 @@ def dead_url() -> str:
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
     """Drop every dependency variable so each test configures its own."""
     for name in list(os.environ):
-        if name.split("_")[0] in {"POSTGRES", "REDIS", "NEO4J", "OLLAMA", "QDRANT", "CHROMADB",
-                                  "FAISS", "BACKEND", "AGENTS", "SERVICE", "HEALTH", "READY"}:
+        if name.split("_")[0] in {
+            "POSTGRES",
+            "REDIS",
+            "NEO4J",
+            "OLLAMA",
+            "QDRANT",
+            "CHROMADB",
+            "FAISS",
+            "BACKEND",
+            "AGENTS",
+            "SERVICE",
+            "HEALTH",
+            "READY",
+        }:
             monkeypatch.delenv(name, raising=False)
     return monkeypatch

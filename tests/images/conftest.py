@@ -2,6 +2,10 @@
 runs of the built images (marker `images`; build first with
 scripts/images/build_all.sh)."""
 
+# The fixtures come from service-code/testing, which pyright cannot resolve from
+# the repository root (it is put on sys.path at run time by imagelib).
+# pyright: reportAttributeAccessIssue=false
+
 from __future__ import annotations
 
 import shutil
@@ -10,17 +14,25 @@ from typing import Any
 
 import pytest
 
-from .imagelib import image_ref, manifest, podman_env
-
-# Real PostgreSQL/Redis and the fake Ollama of the service tests (service-code/testing).
-from sutazai_testing import dead_url, fake_upstream, postgres_server, redis_server  # noqa: E402,F401,I001
+# Real PostgreSQL/Redis and the fake Ollama of the service tests, as fixtures here.
+from .imagelib import (  # noqa: F401
+    dead_url,
+    fake_upstream,
+    image_ref,
+    manifest,
+    podman_env,
+    postgres_server,
+    redis_server,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "images: runs the built images with podman (scripts/images/build_all.sh first)"
     )
-    config.addinivalue_line("markers", "postgres: needs a real PostgreSQL server (Debian postgresql)")
+    config.addinivalue_line(
+        "markers", "postgres: needs a real PostgreSQL server (Debian postgresql)"
+    )
     config.addinivalue_line("markers", "redis: needs a real Redis server (Debian redis-server)")
 
 
@@ -28,8 +40,11 @@ def pytest_configure(config: pytest.Config) -> None:
 def podman() -> Callable[..., Any]:
     if shutil.which("podman") is None:
         pytest.skip("podman absent: run scripts/images/build_all.sh (it installs podman)")
-    missing = [i["name"] for i in manifest()["images"]
-               if podman_env.podman("image", "exists", image_ref(i["name"]), check=False).returncode]
+    missing = [
+        i["name"]
+        for i in manifest()["images"]
+        if podman_env.podman("image", "exists", image_ref(i["name"]), check=False).returncode
+    ]
     if missing:
         pytest.fail(f"images not built: {missing}; run scripts/images/build_all.sh first")
     return podman_env.podman

@@ -18,16 +18,33 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE_CODE = REPO / "service-code"
-for extra in (REPO / "scripts" / "images", SERVICE_CODE / "testing"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
+# service-code/testing is no importable package path (hyphen): put it on sys.path.
+if str(SERVICE_CODE / "testing") not in sys.path:
+    sys.path.insert(0, str(SERVICE_CODE / "testing"))
 
-import podman_env  # noqa: E402
+from sutazai_testing import (  # noqa: E402  # pyright: ignore[reportMissingImports]
+    dead_url,
+    fake_upstream,
+    postgres_server,
+    redis_server,
+)
+
+from scripts.images import podman_env  # noqa: E402 - namespace package from the repo root
+
+__all__ = ["dead_url", "fake_upstream", "podman_env", "postgres_server", "redis_server"]
 
 # The hardening every workload gets from the Pulumi renderers, as podman flags.
 HARDENED = [
-    "--read-only", "--read-only-tmpfs=false", "--tmpfs", "/tmp:rw,mode=1777,size=64m",
-    "--user", "10001:10001", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+    "--read-only",
+    "--read-only-tmpfs=false",
+    "--tmpfs",
+    "/tmp:rw,mode=1777,size=64m",
+    "--user",
+    "10001:10001",
+    "--cap-drop",
+    "ALL",
+    "--security-opt",
+    "no-new-privileges",
 ]
 
 
@@ -46,17 +63,21 @@ def services() -> list[dict[str, Any]]:
 
 def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:  # noqa: S310 - loopback only
+        with urllib.request.urlopen(url, timeout=timeout) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
 
 
 def http_json(url: str, payload: Any, timeout: float = 15.0) -> tuple[int, Any]:
-    req = urllib.request.Request(url, data=json.dumps(payload).encode(),  # noqa: S310
-                                 headers={"Content-Type": "application/json"}, method="POST")
+    req = urllib.request.Request(
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310
+        with urllib.request.urlopen(req, timeout=timeout) as r:
             return r.status, json.loads(r.read() or b"null")
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
@@ -102,8 +123,14 @@ class Container:
 
 
 @contextmanager
-def run_hardened(ref: str, *, container_port: int | None = 8080, env: dict[str, str] | None = None,
-                 args: list[str] | None = None, host_network: bool = False) -> Iterator[Container]:
+def run_hardened(
+    ref: str,
+    *,
+    container_port: int | None = 8080,
+    env: dict[str, str] | None = None,
+    args: list[str] | None = None,
+    host_network: bool = False,
+) -> Iterator[Container]:
     cmd = ["run", "-d", "--init", *HARDENED]
     if host_network:
         cmd += ["--network", "host"]

@@ -32,7 +32,9 @@ def test_manifest_matches_dockerfiles() -> None:
 def test_hadolint_clean(dockerfile: Path) -> None:
     result = subprocess.run(
         [str(HADOLINT), "--config", str(SERVICE_CODE / ".hadolint.yaml"), str(dockerfile)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -78,11 +80,14 @@ def test_manifest_agrees_with_the_pulumi_catalog() -> None:
     assert bases == {n: i["parent"] for n, i in ours.items() if i["kind"] == "base"}
     built = {n: s for n, s in catalog["services"].items() if s.get("build")}
     assert {n: (s["build"]["path"], s["build"]["base"]) for n, s in built.items()} == {
-        n: (i["context"], i["parent"]) for n, i in ours.items() if i["kind"] == "service"}
+        n: (i["context"], i["parent"]) for n, i in ours.items() if i["kind"] == "service"
+    }
     defaults = manifest()["defaults"]
     for name, spec in built.items():
         image = {**defaults, **ours[name]}
         assert (spec["uid"], spec["gid"]) == (image["uid"], image["gid"]), name
         assert spec["ports"][0]["port"] == image["port"], name
-        writable = set(spec["writable_paths"]) | ({spec["storage"]["path"]} if "storage" in spec else set())
+        writable = set(spec["writable_paths"]) | (
+            {spec["storage"]["path"]} if "storage" in spec else set()
+        )
         assert writable == set(image["writable"]), name

@@ -21,30 +21,48 @@ HTTP_SERVICES = [s for s in services() if s["port"] == 8080]
 DEAD = "127.0.0.1"  # inside the container nothing listens on its own loopback:1
 # Required configuration so each service starts (dependencies deliberately unreachable).
 START_ENV: dict[str, dict[str, str]] = {
-    "agentgpt": {"POSTGRES_HOST": DEAD, "POSTGRES_PORT": "1", "REDIS_URL": f"redis://{DEAD}:1/0",
-                 "READY_TIMEOUT_SECONDS": "2"},
+    "agentgpt": {
+        "POSTGRES_HOST": DEAD,
+        "POSTGRES_PORT": "1",
+        "REDIS_URL": f"redis://{DEAD}:1/0",
+        "READY_TIMEOUT_SECONDS": "2",
+    },
     "backend": {"POSTGRES_HOST": DEAD, "POSTGRES_PORT": "1", "READY_TIMEOUT_SECONDS": "2"},
     "faiss": {"DIMENSION": "4"},
 }
 EXPECTED_DOWN = {"agentgpt": ["postgres", "redis"], "backend": ["postgres"]}
 
 
-@pytest.mark.parametrize("base,modules", [
-    ("python-base", "fastapi,uvicorn,pydantic,httpx,prometheus_client,sutazai_common"),
-    ("web-base", "jinja2,multipart,sutazai_common"),
-    ("data-base", "psycopg,psycopg_pool,redis,neo4j,sutazai_common"),
-    ("ai-base", "numpy,faiss,psycopg,agent_runtime"),
-    ("monitoring-base", "prometheus_client,httpx,sutazai_common"),
-])
+@pytest.mark.parametrize(
+    "base,modules",
+    [
+        ("python-base", "fastapi,uvicorn,pydantic,httpx,prometheus_client,sutazai_common"),
+        ("web-base", "jinja2,multipart,sutazai_common"),
+        ("data-base", "psycopg,psycopg_pool,redis,neo4j,sutazai_common"),
+        ("ai-base", "numpy,faiss,psycopg,agent_runtime"),
+        ("monitoring-base", "prometheus_client,httpx,sutazai_common"),
+    ],
+)
 def test_base_images(podman: Callable[..., Any], base: str, modules: str) -> None:
-    info = podman("image", "inspect", "--format",
-                  "{{.Config.User}}|{{json .Config.Env}}", image_ref(base)).stdout.strip()
+    info = podman(
+        "image", "inspect", "--format", "{{.Config.User}}|{{json .Config.Env}}", image_ref(base)
+    ).stdout.strip()
     user, env = info.split("|", 1)
     assert user == "10001:10001"
     assert "PYTHONDONTWRITEBYTECODE=1" in env and "PYTHONUNBUFFERED=1" in env
-    out = podman("run", "--rm", "--read-only", "--user", "10001:10001", "--cap-drop", "ALL",
-                 image_ref(base), "python", "-c",
-                 f"import {modules}, sys; print(sys.prefix)").stdout.strip()
+    out = podman(
+        "run",
+        "--rm",
+        "--read-only",
+        "--user",
+        "10001:10001",
+        "--cap-drop",
+        "ALL",
+        image_ref(base),
+        "python",
+        "-c",
+        f"import {modules}, sys; print(sys.prefix)",
+    ).stdout.strip()
     assert out == "/opt/venv"
 
 
@@ -107,11 +125,17 @@ def test_backend_upload_lands_in_tmp(podman: Callable[..., Any]) -> None:
     with run_hardened(image_ref("backend")) as c:
         c.wait_http()
         boundary = "sutazai"
-        data = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-                f"filename=\"a.txt\"\r\n\r\nhello\r\n--{boundary}--\r\n").encode()
-        req = urllib.request.Request(f"{c.base_url}/api/v1/files/upload", data=data, method="POST",
-                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-        with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310 - loopback
+        data = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="a.txt"\r\n\r\nhello\r\n--{boundary}--\r\n'
+        ).encode()
+        req = urllib.request.Request(
+            f"{c.base_url}/api/v1/files/upload",
+            data=data,
+            method="POST",
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as r:
             assert r.status == 201
         rc, out = c.exec("ls", "/tmp/sutazai_uploads")
         assert rc == 0 and out.endswith("-a.txt")
@@ -123,8 +147,12 @@ def test_pgbouncer_runs_hardened_with_mounted_config(podman: Callable[..., Any])
         userlist = Path(tmp) / "userlist.txt"
         userlist.write_text('"sutazai" "not-a-real-secret"\n')
         userlist.chmod(0o444)
-        args = ["-v", f"{cfg}:/etc/pgbouncer/pgbouncer.ini:ro",
-                "-v", f"{userlist}:/etc/pgbouncer/userlist.txt:ro"]
+        args = [
+            "-v",
+            f"{cfg}:/etc/pgbouncer/pgbouncer.ini:ro",
+            "-v",
+            f"{userlist}:/etc/pgbouncer/userlist.txt:ro",
+        ]
         with run_hardened(image_ref("pgbouncer"), container_port=6432, args=args) as c:
             c.wait_tcp()
             assert c.exec("pg_isready", "-h", "127.0.0.1", "-p", "6432")[0] == 0
@@ -149,21 +177,31 @@ def secrets_dir() -> Iterator[Path]:
 @pytest.mark.redis
 @pytest.mark.parametrize("name", ["backend", "agentgpt"])
 def test_service_image_against_real_postgres_and_redis(
-    podman: Callable[..., Any], name: str, postgres_server: Any, redis_server: Any,
-    fake_upstream: Any, secrets_dir: Path,
+    podman: Callable[..., Any],
+    name: str,
+    postgres_server: Any,
+    redis_server: Any,
+    fake_upstream: Any,
+    secrets_dir: Path,
 ) -> None:
     """The image (not the source tree) talks to real servers, with its secrets
     delivered as files the way Vault Agent does (/vault/secrets, *_FILE)."""
     if not _port_free(8080):
         pytest.skip("host port 8080 busy (host network is needed to reach loopback servers)")
-    for secret, src in (("postgres-password", postgres_server.password_file),
-                        ("redis-password", redis_server.password_file)):
+    for secret, src in (
+        ("postgres-password", postgres_server.password_file),
+        ("redis-password", redis_server.password_file),
+    ):
         (secrets_dir / secret).write_text(Path(src).read_text())
         (secrets_dir / secret).chmod(0o444)
-    env = {**postgres_server.env(), **redis_server.env(),
-           "POSTGRES_PASSWORD_FILE": "/vault/secrets/postgres-password",
-           "REDIS_PASSWORD_FILE": "/vault/secrets/redis-password",
-           "OLLAMA_BASE_URL": fake_upstream.url, "AGENT_CONSUMER_NAME": "image-test"}
+    env = {
+        **postgres_server.env(),
+        **redis_server.env(),
+        "POSTGRES_PASSWORD_FILE": "/vault/secrets/postgres-password",
+        "REDIS_PASSWORD_FILE": "/vault/secrets/redis-password",
+        "OLLAMA_BASE_URL": fake_upstream.url,
+        "AGENT_CONSUMER_NAME": "image-test",
+    }
     args = ["-v", f"{secrets_dir}:/vault/secrets:ro"]
     with run_hardened(image_ref(name), env=env, args=args, host_network=True) as c:
         c.wait_http()

@@ -17,11 +17,14 @@ async def plan_and_execute(ctx: AgentContext) -> str:
     await ctx.step("plan", "\n".join(f"{i + 1}. {t}" for i, t in enumerate(tasks)))
     results: list[str] = []
     for i, item in enumerate(tasks):
-        out = await ctx.llm(f"Goal: {ctx.task.goal}\nExecute this task and report the result: {item}")
+        out = await ctx.llm(
+            f"Goal: {ctx.task.goal}\nExecute this task and report the result: {item}"
+        )
         await ctx.step(f"task {i + 1}", out)
         results.append(out)
     return await ctx.llm(
-        f"Goal: {ctx.task.goal}\nTask results:\n" + "\n".join(results)
+        f"Goal: {ctx.task.goal}\nTask results:\n"
+        + "\n".join(results)
         + "\nSummarise the outcome as the final answer."
     )
 

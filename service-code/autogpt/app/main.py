@@ -19,11 +19,12 @@ async def autonomous_loop(ctx: AgentContext) -> str:
         )
         if out.upper().startswith("FINAL:"):
             await ctx.step("final", out)
-            return out[len("FINAL:"):].strip()
+            return out[len("FINAL:") :].strip()
         await ctx.step(f"action {i + 1}", out)
         history.append(out)
     return await ctx.llm(
-        f"Goal: {ctx.task.goal}\nWork done:\n" + "\n".join(history)
+        f"Goal: {ctx.task.goal}\nWork done:\n"
+        + "\n".join(history)
         + "\nWrite the final answer to the goal."
     )
 

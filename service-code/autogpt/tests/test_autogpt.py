@@ -3,10 +3,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from app import main
 from fastapi.testclient import TestClient
 from sutazai_testing import FakeUpstream
-
-from app import main
 
 
 def test_autonomous_loop_runs_max_steps_then_summarises(

@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, HTTPException, Request, UploadFile
 from pydantic import BaseModel, Field
-
 from sutazai_common import (
     Neo4jSettings,
     PostgresSettings,
@@ -38,7 +37,7 @@ log = logging.getLogger("sutazai.backend")
 
 DEFAULT_MODEL = env_str("DEFAULT_MODEL", "tinyllama") or "tinyllama"
 CACHE_TTL = env_int("CHAT_CACHE_TTL_SECONDS", 3600)
-UPLOAD_DIR = Path(env_str("UPLOAD_DIR", "/tmp/sutazai_uploads") or "/tmp/sutazai_uploads")  # noqa: S108
+UPLOAD_DIR = Path(env_str("UPLOAD_DIR", "/tmp/sutazai_uploads") or "/tmp/sutazai_uploads")
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
 
 
@@ -86,8 +85,9 @@ class State:
         self.neo4j: Any = None
         self.schema_ready = False
         self.tasks: list[asyncio.Task[None]] = []
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(env_int("OLLAMA_TIMEOUT_SECONDS", 120),
-                                                            connect=5))
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(env_int("OLLAMA_TIMEOUT_SECONDS", 120), connect=5)
+        )
         self.deps = http_dependencies("OLLAMA_BASE_URL", "QDRANT_URL", "CHROMADB_URL", "FAISS_URL")
         self.agents = env_json_map("AGENTS")
 
@@ -121,7 +121,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async def create_schema() -> None:
             try:
                 await ensure_schema(state)
-            except Exception as exc:  # noqa: BLE001 - PG may come up after us
+            except Exception as exc:
                 log.warning("schema not created yet (%s); retried by /ready", type(exc).__name__)
 
         # In the background: the process is live (and /health answers) at once.
@@ -158,8 +158,11 @@ async def services_health(request: Request) -> dict[str, Any]:
     from sutazai_common.service import run_checks
 
     results = await run_checks(request.app.state.checks, 3.0)
-    return {"services": {name: {"status": "up" if r["ok"] else "down", **r}
-                         for name, r in results.items()}}
+    return {
+        "services": {
+            name: {"status": "up" if r["ok"] else "down", **r} for name, r in results.items()
+        }
+    }
 
 
 def _cache_key(model: str, message: str) -> str:
@@ -179,7 +182,7 @@ async def chat(body: ChatRequest, request: Request) -> ChatResponse:
     if state.redis is not None and body.use_cache:
         try:
             answer = await state.redis.get(key)
-        except Exception as exc:  # noqa: BLE001 - the cache is an optimisation
+        except Exception as exc:
             log.warning("redis cache read failed: %s", type(exc).__name__)
     cached = answer is not None
     if answer is None:
@@ -196,7 +199,7 @@ async def chat(body: ChatRequest, request: Request) -> ChatResponse:
         if state.redis is not None:
             try:
                 await state.redis.set(key, answer, ex=CACHE_TTL)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.warning("redis cache write failed: %s", type(exc).__name__)
     session_id = body.session_id or uuid.uuid4()
     persisted = False
@@ -205,10 +208,11 @@ async def chat(body: ChatRequest, request: Request) -> ChatResponse:
             await ensure_schema(state)
             await db.save_exchange(state.pool, session_id, body.message, answer, model, cached)
             persisted = True
-        except Exception as exc:  # noqa: BLE001 - answer anyway; /ready shows PG down
+        except Exception as exc:
             log.warning("chat not persisted: %s", type(exc).__name__)
-    return ChatResponse(session_id=session_id, model=model, response=answer, cached=cached,
-                        persisted=persisted)
+    return ChatResponse(
+        session_id=session_id, model=model, response=answer, cached=cached, persisted=persisted
+    )
 
 
 @app.get("/api/v1/chat/sessions/{session_id}")
@@ -245,8 +249,9 @@ async def agent_result(agent: str, body: AgentResult, request: Request) -> dict[
     if state.pool is None:
         raise HTTPException(503, "PostgreSQL is not configured")
     await ensure_schema(state)
-    row_id = await db.save_agent_result(state.pool, agent, body.task_id, body.status, body.goal,
-                                        body.result)
+    row_id = await db.save_agent_result(
+        state.pool, agent, body.task_id, body.status, body.goal, body.result
+    )
     return {"id": row_id}
 
 
@@ -269,13 +274,17 @@ async def vectors_store(body: VectorPoint, request: Request) -> dict[str, Any]:
     state = state_of(request)
     coll = f"/collections/{body.collection}"
     if (await _qdrant_call(state, "GET", coll)).status_code == 404:
-        created = await _qdrant_call(state, "PUT", coll,
-                                     {"vectors": {"size": len(body.vector), "distance": "Cosine"}})
+        created = await _qdrant_call(
+            state, "PUT", coll, {"vectors": {"size": len(body.vector), "distance": "Cosine"}}
+        )
         if created.status_code >= 400:
             raise HTTPException(502, f"qdrant create collection: HTTP {created.status_code}")
     point_id = body.id if body.id is not None else uuid.uuid4()
-    point = {"id": str(point_id) if isinstance(point_id, uuid.UUID) else point_id,
-             "vector": body.vector, "payload": body.payload}
+    point = {
+        "id": str(point_id) if isinstance(point_id, uuid.UUID) else point_id,
+        "vector": body.vector,
+        "payload": body.payload,
+    }
     resp = await _qdrant_call(state, "PUT", f"{coll}/points?wait=true", {"points": [point]})
     if resp.status_code >= 400:
         raise HTTPException(502, f"qdrant upsert: HTTP {resp.status_code}")
@@ -285,8 +294,12 @@ async def vectors_store(body: VectorPoint, request: Request) -> dict[str, Any]:
 @app.post("/api/v1/vectors/search")
 async def vectors_search(body: VectorQuery, request: Request) -> dict[str, Any]:
     state = state_of(request)
-    resp = await _qdrant_call(state, "POST", f"/collections/{body.collection}/points/search",
-                              {"vector": body.vector, "limit": body.limit, "with_payload": True})
+    resp = await _qdrant_call(
+        state,
+        "POST",
+        f"/collections/{body.collection}/points/search",
+        {"vector": body.vector, "limit": body.limit, "with_payload": True},
+    )
     if resp.status_code == 404:
         raise HTTPException(404, "unknown collection")
     if resp.status_code >= 400:
@@ -318,5 +331,8 @@ async def upload(file: UploadFile) -> dict[str, Any]:
 async def list_files() -> dict[str, Any]:
     if not UPLOAD_DIR.is_dir():
         return {"files": []}
-    return {"files": [{"file_id": p.name, "size": p.stat().st_size}
-                      for p in sorted(UPLOAD_DIR.iterdir())]}
+    return {
+        "files": [
+            {"file_id": p.name, "size": p.stat().st_size} for p in sorted(UPLOAD_DIR.iterdir())
+        ]
+    }

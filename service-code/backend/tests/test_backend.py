@@ -7,10 +7,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from app import main
 from fastapi.testclient import TestClient
 from sutazai_testing import FakeUpstream, PostgresServer, RedisServer
-
-from app import main
 
 
 @pytest.fixture
@@ -37,9 +36,14 @@ def test_contract_without_dependencies(client: TestClient) -> None:
 
 def test_ready_names_what_is_down(clean_env: pytest.MonkeyPatch, dead_url: str) -> None:
     port = dead_url.rsplit(":", 1)[1]
-    env = {"POSTGRES_HOST": "127.0.0.1", "POSTGRES_PORT": port, "POSTGRES_PASSWORD": "x",
-           "REDIS_URL": f"redis://127.0.0.1:{port}/0", "OLLAMA_BASE_URL": dead_url,
-           "READY_TIMEOUT_SECONDS": "2"}
+    env = {
+        "POSTGRES_HOST": "127.0.0.1",
+        "POSTGRES_PORT": port,
+        "POSTGRES_PASSWORD": "x",
+        "REDIS_URL": f"redis://127.0.0.1:{port}/0",
+        "OLLAMA_BASE_URL": dead_url,
+        "READY_TIMEOUT_SECONDS": "2",
+    }
     with start(clean_env, env) as c:
         r = c.get("/ready")
         assert r.status_code == 503
@@ -55,19 +59,27 @@ def test_ready_names_what_is_down(clean_env: pytest.MonkeyPatch, dead_url: str) 
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_chat_is_cached_and_persisted(
-    clean_env: pytest.MonkeyPatch, postgres_server: PostgresServer, redis_server: RedisServer,
+    clean_env: pytest.MonkeyPatch,
+    postgres_server: PostgresServer,
+    redis_server: RedisServer,
     fake_upstream: FakeUpstream,
 ) -> None:
     env = {**postgres_server.env(), **redis_server.env(), "OLLAMA_BASE_URL": fake_upstream.url}
     with start(clean_env, env) as c:
         assert c.get("/ready").json() | {"checks": None} == {
-            "status": "ready", "service": "backend", "down": [], "checks": None}
+            "status": "ready",
+            "service": "backend",
+            "down": [],
+            "checks": None,
+        }
         first = c.post("/api/v1/chat", json={"message": "hello there", "model": "tinyllama"})
         assert first.status_code == 200, first.text
         body = first.json()
         assert body["response"] == "echo: hello there" and not body["cached"] and body["persisted"]
-        second = c.post("/api/v1/chat", json={"message": "hello there", "model": "tinyllama",
-                                              "session_id": body["session_id"]})
+        second = c.post(
+            "/api/v1/chat",
+            json={"message": "hello there", "model": "tinyllama", "session_id": body["session_id"]},
+        )
         assert second.json()["cached"] is True
         assert fake_upstream.count("POST", "/api/generate") == 1
         history = c.get(f"/api/v1/chat/sessions/{body['session_id']}").json()["messages"]
@@ -75,27 +87,42 @@ def test_chat_is_cached_and_persisted(
         assert history[-1]["cached"] is True
         services = c.get("/api/v1/health/services").json()["services"]
         assert {n: s["status"] for n, s in services.items()} == {
-            "postgres": "up", "redis": "up", "ollama": "up"}
-        res = c.post("/api/v1/agents/autogpt/results",
-                     json={"task_id": "t1", "status": "completed", "result": "done"})
+            "postgres": "up",
+            "redis": "up",
+            "ollama": "up",
+        }
+        res = c.post(
+            "/api/v1/agents/autogpt/results",
+            json={"task_id": "t1", "status": "completed", "result": "done"},
+        )
         assert res.status_code == 201
     # Startup again: schema creation is idempotent.
     with start(clean_env, env) as c:
         assert c.get("/ready").status_code == 200
-    with psycopg.connect(host=postgres_server.host, port=postgres_server.port,
-                         user=postgres_server.user, password=postgres_server.password,
-                         dbname=postgres_server.dbname) as conn:
+    with psycopg.connect(
+        host=postgres_server.host,
+        port=postgres_server.port,
+        user=postgres_server.user,
+        password=postgres_server.password,
+        dbname=postgres_server.dbname,
+    ) as conn:
         count = conn.execute("SELECT count(*) FROM agent_results").fetchone()
         assert count is not None and count[0] >= 1
 
 
 @pytest.mark.postgres
 def test_wrong_password_file_is_not_ready(
-    clean_env: pytest.MonkeyPatch, postgres_server: PostgresServer, tmp_path: Path,
+    clean_env: pytest.MonkeyPatch,
+    postgres_server: PostgresServer,
+    tmp_path: Path,
 ) -> None:
     bad = tmp_path / "pw"
     bad.write_text("wrong\n")
-    env = {**postgres_server.env(), "POSTGRES_PASSWORD_FILE": str(bad), "READY_TIMEOUT_SECONDS": "5"}
+    env = {
+        **postgres_server.env(),
+        "POSTGRES_PASSWORD_FILE": str(bad),
+        "READY_TIMEOUT_SECONDS": "5",
+    }
     with start(clean_env, env) as c:
         r = c.get("/ready")
         assert r.status_code == 503 and r.json()["down"] == ["postgres"]
@@ -105,22 +132,30 @@ def test_wrong_password_file_is_not_ready(
 def test_vectors_go_to_qdrant(clean_env: pytest.MonkeyPatch, fake_upstream: FakeUpstream) -> None:
     with start(clean_env, {"QDRANT_URL": fake_upstream.url}) as c:
         for i, vec in enumerate([[1.0, 0.0], [0.0, 1.0]]):
-            r = c.post("/api/v1/vectors/store",
-                       json={"collection": "docs", "id": i, "vector": vec, "payload": {"n": i}})
+            r = c.post(
+                "/api/v1/vectors/store",
+                json={"collection": "docs", "id": i, "vector": vec, "payload": {"n": i}},
+            )
             assert r.status_code == 200, r.text
-        hits = c.post("/api/v1/vectors/search",
-                      json={"collection": "docs", "vector": [0.1, 0.9], "limit": 1}).json()
+        hits = c.post(
+            "/api/v1/vectors/search", json={"collection": "docs", "vector": [0.1, 0.9], "limit": 1}
+        ).json()
         assert hits["results"][0]["payload"] == {"n": 1}
-        assert c.post("/api/v1/vectors/search",
-                      json={"collection": "nope", "vector": [1.0]}).status_code == 404
+        assert (
+            c.post(
+                "/api/v1/vectors/search", json={"collection": "nope", "vector": [1.0]}
+            ).status_code
+            == 404
+        )
 
 
 def test_vectors_without_qdrant(client: TestClient) -> None:
     assert client.post("/api/v1/vectors/search", json={"vector": [1.0]}).status_code == 503
 
 
-def test_upload_and_agents(clean_env: pytest.MonkeyPatch, tmp_path: Path,
-                           fake_upstream: FakeUpstream) -> None:
+def test_upload_and_agents(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path, fake_upstream: FakeUpstream
+) -> None:
     clean_env.setattr(main, "UPLOAD_DIR", tmp_path / "uploads")
     clean_env.setattr(main, "MAX_UPLOAD_BYTES", 10)
     with start(clean_env, {"AGENTS": f'{{"crewai": "{fake_upstream.url}"}}'}) as c:

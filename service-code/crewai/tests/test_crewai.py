@@ -3,17 +3,20 @@ from __future__ import annotations
 import time
 
 import pytest
+from app import main
 from fastapi.testclient import TestClient
 from sutazai_testing import FakeUpstream
 
-from app import main
 
-
-def test_crew_members_work_in_turn(clean_env: pytest.MonkeyPatch, fake_upstream: FakeUpstream) -> None:
+def test_crew_members_work_in_turn(
+    clean_env: pytest.MonkeyPatch, fake_upstream: FakeUpstream
+) -> None:
     clean_env.setenv("OLLAMA_BASE_URL", fake_upstream.url)
     clean_env.setenv("CREW_ROLES", "researcher,analyst,writer")
     with TestClient(main.app) as c:
-        task_id = c.post("/tasks", json={"goal": "compare vector stores", "max_steps": 5}).json()["task_id"]
+        task_id = c.post("/tasks", json={"goal": "compare vector stores", "max_steps": 5}).json()[
+            "task_id"
+        ]
         deadline = time.monotonic() + 10
         while (task := c.get(f"/tasks/{task_id}").json())["status"] not in {"completed", "failed"}:
             assert time.monotonic() < deadline

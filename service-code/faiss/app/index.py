@@ -6,6 +6,7 @@ import os
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 import faiss  # pyright: ignore[reportMissingTypeStubs]
 import numpy as np
@@ -23,6 +24,8 @@ class VectorIndex:
         self.dimension = dimension
         self.metric = metric
         self.lock = threading.Lock()
+        # SWIG bindings: the stubs do not know IndexIDMap2's array overloads.
+        self.index: Any
         if path.exists():
             self.index = faiss.read_index(str(path))
             if self.index.d != dimension:
@@ -30,7 +33,9 @@ class VectorIndex:
         else:
             base = faiss.IndexFlatIP(dimension) if metric == "ip" else faiss.IndexFlatL2(dimension)
             self.index = faiss.IndexIDMap2(base)
-        self.next_id = int(faiss.vector_to_array(self.index.id_map).max()) + 1 if self.index.ntotal else 0
+        self.next_id = (
+            int(faiss.vector_to_array(self.index.id_map).max()) + 1 if self.index.ntotal else 0
+        )
 
     def _matrix(self, vectors: list[list[float]]) -> np.ndarray:
         arr = np.asarray(vectors, dtype="float32")
@@ -59,7 +64,11 @@ class VectorIndex:
         with self.lock:
             distances, ids = self.index.search(arr, min(k, max(self.index.ntotal, 1)))
         return [
-            [{"id": int(i), "distance": float(d)} for d, i in zip(drow, irow, strict=True) if i != -1]
+            [
+                {"id": int(i), "distance": float(d)}
+                for d, i in zip(drow, irow, strict=True)
+                if i != -1
+            ]
             for drow, irow in zip(distances, ids, strict=True)
         ]
 
@@ -96,7 +105,9 @@ class IndexStore:
             raise IndexError_("index names are 1-64 of [A-Za-z0-9_-]")
         with self.lock:
             if name not in self.indexes and create:
-                self.indexes[name] = VectorIndex(self.root / f"{name}.faiss", self.dimension, self.metric)
+                self.indexes[name] = VectorIndex(
+                    self.root / f"{name}.faiss", self.dimension, self.metric
+                )
             return self.indexes.get(name)
 
     def writable(self) -> bool:

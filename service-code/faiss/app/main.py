@@ -12,7 +12,6 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import Gauge
 from pydantic import BaseModel, Field
-
 from sutazai_common import build_app, env_int, register_check
 from sutazai_common.config import env_str
 
@@ -41,8 +40,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         raise ValueError("FAISS_METRIC must be l2 or ip")
     store = IndexStore(root, env_int("DIMENSION", 768), metric)
     app.state.store = store
-    gauge = Gauge("faiss_index_vectors", "Vectors per index", ["index"],
-                  registry=app.state.metrics.registry)
+    gauge = Gauge(
+        "faiss_index_vectors", "Vectors per index", ["index"], registry=app.state.metrics.registry
+    )
     for name, idx in store.indexes.items():
         gauge.labels(name).set(idx.size)
     app.state.gauge = gauge
@@ -74,8 +74,11 @@ def _index(request: Request, name: str, create: bool = False) -> VectorIndex:
 @app.get("/indices")
 def list_indices(request: Request) -> dict[str, Any]:
     store: IndexStore = request.app.state.store
-    return {"dimension": store.dimension, "metric": store.metric,
-            "indices": {n: i.size for n, i in sorted(store.indexes.items())}}
+    return {
+        "dimension": store.dimension,
+        "metric": store.metric,
+        "indices": {n: i.size for n, i in sorted(store.indexes.items())},
+    }
 
 
 @app.post("/indices/{name}/add")

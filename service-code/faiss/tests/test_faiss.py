@@ -4,9 +4,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
-
 from app import main
+from fastapi.testclient import TestClient
 
 
 @pytest.fixture
@@ -23,7 +22,10 @@ def test_add_search_delete_and_persist(env: Path) -> None:
         assert r.json() == {"ids": [0, 1, 2], "total": 3}
         hits = c.post("/search", json={"vectors": [[1, 1, 1.1]], "k": 2}).json()["results"][0]
         assert [h["id"] for h in hits] == [1, 0]
-        assert c.post("/indices/docs/add", json={"vectors": [[1, 0, 0]], "ids": [42]}).status_code == 200
+        assert (
+            c.post("/indices/docs/add", json={"vectors": [[1, 0, 0]], "ids": [42]}).status_code
+            == 200
+        )
         assert c.post("/delete", json={"ids": [1]}).json() == {"removed": 1, "total": 2}
         assert 'faiss_index_vectors{index="default"} 2.0' in c.get("/metrics").text
         assert c.post("/add", json={"vectors": [[1, 2]]}).status_code == 422

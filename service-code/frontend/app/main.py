@@ -12,7 +12,6 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-
 from sutazai_common import build_app, http_dependencies, register_check
 from sutazai_common.checks import http_check
 from sutazai_common.config import env_float, env_str
@@ -41,9 +40,12 @@ app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 @app.get("/", response_class=HTMLResponse)
 async def index(request: Request) -> HTMLResponse:
     return templates.TemplateResponse(
-        request, "index.html",
-        {"title": env_str("FRONTEND_TITLE", "SutazAI") or "SutazAI",
-         "default_model": env_str("DEFAULT_MODEL", "tinyllama")},
+        request,
+        "index.html",
+        {
+            "title": env_str("FRONTEND_TITLE", "SutazAI") or "SutazAI",
+            "default_model": env_str("DEFAULT_MODEL", "tinyllama"),
+        },
     )
 
 

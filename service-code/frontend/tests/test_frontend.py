@@ -1,16 +1,15 @@
 from __future__ import annotations
 
 import pytest
+from app import main
 from fastapi.testclient import TestClient
 from sutazai_testing import FakeUpstream
-
-from app import main
 
 
 def test_page_and_contract_without_backend(clean_env: pytest.MonkeyPatch) -> None:
     with TestClient(main.app) as c:
         page = c.get("/")
-        assert page.status_code == 200 and "<form id=\"chat\">" in page.text
+        assert page.status_code == 200 and '<form id="chat">' in page.text
         assert "textContent" in c.get("/static/app.js").text
         assert c.get("/health").status_code == 200
         assert c.get("/ready").status_code == 200

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, HTTPException, Request
 from prometheus_client import Counter, Gauge
-
 from sutazai_common import build_app, env_float, env_json_map, register_check
 
 log = logging.getLogger("sutazai.health-monitor")
@@ -39,12 +38,24 @@ class Monitor:
         self.timeout = timeout
         self.rounds = 0
         self.registry = registry = app.state.metrics.registry
-        self.up = Gauge("sutazai_target_up", "1 if the target's health URL answered 2xx",
-                        ["target"], registry=registry)
-        self.latency = Gauge("sutazai_target_latency_seconds", "Health request latency",
-                             ["target"], registry=registry)
-        self.checks = Counter("sutazai_target_checks_total", "Health checks by result",
-                              ["target", "result"], registry=registry)
+        self.up = Gauge(
+            "sutazai_target_up",
+            "1 if the target's health URL answered 2xx",
+            ["target"],
+            registry=registry,
+        )
+        self.latency = Gauge(
+            "sutazai_target_latency_seconds",
+            "Health request latency",
+            ["target"],
+            registry=registry,
+        )
+        self.checks = Counter(
+            "sutazai_target_checks_total",
+            "Health checks by result",
+            ["target", "result"],
+            registry=registry,
+        )
 
     def close(self) -> None:
         # The app (and its registry) outlives one lifespan, e.g. under tests.
@@ -111,8 +122,12 @@ async def status(request: Request) -> dict[str, Any]:
     monitor: Monitor = request.app.state.monitor
     targets = {n: asdict(s) for n, s in sorted(monitor.targets.items())}
     down = [n for n, s in targets.items() if s["up"] is False]
-    return {"rounds": monitor.rounds, "all_up": not down and monitor.rounds > 0,
-            "down": down, "targets": targets}
+    return {
+        "rounds": monitor.rounds,
+        "all_up": not down and monitor.rounds > 0,
+        "down": down,
+        "targets": targets,
+    }
 
 
 @app.get("/status/{name}")

@@ -4,10 +4,9 @@ import json
 import time
 
 import pytest
+from app import main
 from fastapi.testclient import TestClient
 from sutazai_testing import FakeUpstream
-
-from app import main
 
 
 def wait_rounds(c: TestClient, rounds: int) -> dict[str, object]:
@@ -23,8 +22,10 @@ def wait_rounds(c: TestClient, rounds: int) -> dict[str, object]:
 def test_polls_targets_and_exports_gauges(
     clean_env: pytest.MonkeyPatch, fake_upstream: FakeUpstream, dead_url: str
 ) -> None:
-    clean_env.setenv("HEALTH_TARGETS", json.dumps({"good": fake_upstream.url + "/health",
-                                                   "bad": dead_url + "/health"}))
+    clean_env.setenv(
+        "HEALTH_TARGETS",
+        json.dumps({"good": fake_upstream.url + "/health", "bad": dead_url + "/health"}),
+    )
     clean_env.setenv("HEALTH_INTERVAL_SECONDS", "0.1")
     with TestClient(main.app) as c:
         body = wait_rounds(c, 1)
@@ -41,7 +42,9 @@ def test_polls_targets_and_exports_gauges(
         assert c.get("/status/nope").status_code == 404
 
 
-def test_not_ready_before_first_round(clean_env: pytest.MonkeyPatch, fake_upstream: FakeUpstream) -> None:
+def test_not_ready_before_first_round(
+    clean_env: pytest.MonkeyPatch, fake_upstream: FakeUpstream
+) -> None:
     clean_env.setenv("HEALTH_TARGETS", json.dumps({"good": fake_upstream.url + "/health"}))
     clean_env.setenv("HEALTH_INTERVAL_SECONDS", "3600")
     with TestClient(main.app) as c:

@@ -5,18 +5,16 @@ Tool routes require a bearer token when MCP_API_TOKEN(_FILE) is set."""
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import psycopg
-import hmac
-
 from fastapi import Depends, FastAPI, HTTPException, Request
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
-
 from sutazai_common import (
     Neo4jSettings,
     PostgresSettings,
@@ -30,8 +28,25 @@ from sutazai_common.config import HttpDependency, read_secret
 
 MAX_ROWS = env_int("MCP_MAX_ROWS", 200)
 # Redis commands a tool may run: reads only.
-REDIS_READ = {"GET", "MGET", "HGET", "HGETALL", "LRANGE", "SMEMBERS", "ZRANGE", "XRANGE",
-              "XLEN", "TTL", "EXISTS", "TYPE", "SCAN", "PING", "STRLEN", "LLEN", "SCARD"}
+REDIS_READ = {
+    "GET",
+    "MGET",
+    "HGET",
+    "HGETALL",
+    "LRANGE",
+    "SMEMBERS",
+    "ZRANGE",
+    "XRANGE",
+    "XLEN",
+    "TTL",
+    "EXISTS",
+    "TYPE",
+    "SCAN",
+    "PING",
+    "STRLEN",
+    "LLEN",
+    "SCARD",
+}
 
 
 class RouteRequest(BaseModel):
@@ -55,7 +70,9 @@ class Bridge:
         self.neo4j: Any = None
 
     def services(self) -> list[dict[str, str]]:
-        out = [{"name": n, "kind": "http", "url": d.base_url} for n, d in self.http_services.items()]
+        out = [
+            {"name": n, "kind": "http", "url": d.base_url} for n, d in self.http_services.items()
+        ]
         if self.pool is not None:
             out.append({"name": "postgres", "kind": "sql"})
         if self.redis is not None:
@@ -69,8 +86,12 @@ class Bridge:
         if dep is None:
             raise HTTPException(404, f"no HTTP service {req.service!r} configured")
         try:
-            r = await self.http.request(req.method, dep.url(req.path), params=req.params,
-                                        json=req.body if req.method != "GET" else None)
+            r = await self.http.request(
+                req.method,
+                dep.url(req.path),
+                params=req.params,
+                json=req.body if req.method != "GET" else None,
+            )
         except httpx.HTTPError as exc:
             raise HTTPException(502, f"{req.service} unreachable: {type(exc).__name__}") from exc
         try:
@@ -91,8 +112,10 @@ class Bridge:
                 rows = await cur.fetchmany(MAX_ROWS) if cur.description else []
         except psycopg.Error as exc:
             raise HTTPException(400, f"{type(exc).__name__}: {str(exc)[:300]}") from exc
-        return {"rows": [{k: _plain(v) for k, v in row.items()} for row in rows],
-                "truncated": len(rows) == MAX_ROWS}
+        return {
+            "rows": [{k: _plain(v) for k, v in row.items()} for row in rows],
+            "truncated": len(rows) == MAX_ROWS,
+        }
 
     async def redis_read(self, command: str, args: list[Any]) -> dict[str, Any]:
         if self.redis is None:
@@ -101,10 +124,13 @@ class Bridge:
             raise HTTPException(403, f"redis command {command!r} is not allowed (read-only)")
         return {"result": await self.redis.execute_command(command.upper(), *args)}
 
-    async def neo4j_query(self, cypher: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def neo4j_query(
+        self, cypher: str, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         if self.neo4j is None:
             raise HTTPException(404, "neo4j is not configured")
         async with self.neo4j.session() as session:
+
             async def work(tx: Any) -> list[dict[str, Any]]:
                 result = await tx.run(cypher, params or {})
                 return [record.data() async for record in result][:MAX_ROWS]
@@ -125,21 +151,32 @@ async def _http_call(b: Bridge, a: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _ollama_generate(b: Bridge, a: dict[str, Any]) -> dict[str, Any]:
-    return await b.route(RouteRequest(service="ollama", path="/api/generate", method="POST",
-                                      body={"model": a.get("model", "tinyllama"),
-                                            "prompt": a["prompt"], "stream": False}))
+    return await b.route(
+        RouteRequest(
+            service="ollama",
+            path="/api/generate",
+            method="POST",
+            body={"model": a.get("model", "tinyllama"), "prompt": a["prompt"], "stream": False},
+        )
+    )
 
 
 async def _backend_chat(b: Bridge, a: dict[str, Any]) -> dict[str, Any]:
-    return await b.route(RouteRequest(service="backend", path="/api/v1/chat", method="POST", body=a))
+    return await b.route(
+        RouteRequest(service="backend", path="/api/v1/chat", method="POST", body=a)
+    )
 
 
 async def _vector_search(b: Bridge, a: dict[str, Any]) -> dict[str, Any]:
     coll = a.get("collection", "sutazai")
-    return await b.route(RouteRequest(service="qdrant", path=f"/collections/{coll}/points/search",
-                                      method="POST", body={"vector": a["vector"],
-                                                           "limit": a.get("limit", 5),
-                                                           "with_payload": True}))
+    return await b.route(
+        RouteRequest(
+            service="qdrant",
+            path=f"/collections/{coll}/points/search",
+            method="POST",
+            body={"vector": a["vector"], "limit": a.get("limit", 5), "with_payload": True},
+        )
+    )
 
 
 async def _postgres_query(b: Bridge, a: dict[str, Any]) -> dict[str, Any]:
@@ -156,34 +193,85 @@ async def _neo4j_query(b: Bridge, a: dict[str, Any]) -> dict[str, Any]:
 
 TOOLS: dict[str, tuple[str, str | None, dict[str, Any], ToolFn]] = {
     # name: (description, service it needs (None: any), JSON schema, implementation)
-    "http_call": ("Call any configured HTTP service", None,
-                  {"type": "object", "required": ["service"], "properties": {
-                      "service": {"type": "string"}, "path": {"type": "string"},
-                      "method": {"type": "string"}, "body": {}}}, _http_call),
-    "ollama_generate": ("Generate text with an Ollama model", "ollama",
-                        {"type": "object", "required": ["prompt"], "properties": {
-                            "prompt": {"type": "string"}, "model": {"type": "string"}}},
-                        _ollama_generate),
-    "backend_chat": ("Chat through the backend (cached, persisted)", "backend",
-                     {"type": "object", "required": ["message"], "properties": {
-                         "message": {"type": "string"}, "model": {"type": "string"}}},
-                     _backend_chat),
-    "vector_search": ("Nearest neighbours in a Qdrant collection", "qdrant",
-                      {"type": "object", "required": ["vector"], "properties": {
-                          "vector": {"type": "array", "items": {"type": "number"}},
-                          "collection": {"type": "string"}, "limit": {"type": "integer"}}},
-                      _vector_search),
-    "postgres_query": ("Run a read-only SQL query", "postgres",
-                       {"type": "object", "required": ["sql"], "properties": {
-                           "sql": {"type": "string"}, "params": {"type": "array"}}},
-                       _postgres_query),
-    "redis_read": ("Run a read-only Redis command", "redis",
-                   {"type": "object", "required": ["command"], "properties": {
-                       "command": {"type": "string"}, "args": {"type": "array"}}}, _redis_read),
-    "neo4j_query": ("Run a read-only Cypher query", "neo4j",
-                    {"type": "object", "required": ["cypher"], "properties": {
-                        "cypher": {"type": "string"}, "params": {"type": "object"}}},
-                    _neo4j_query),
+    "http_call": (
+        "Call any configured HTTP service",
+        None,
+        {
+            "type": "object",
+            "required": ["service"],
+            "properties": {
+                "service": {"type": "string"},
+                "path": {"type": "string"},
+                "method": {"type": "string"},
+                "body": {},
+            },
+        },
+        _http_call,
+    ),
+    "ollama_generate": (
+        "Generate text with an Ollama model",
+        "ollama",
+        {
+            "type": "object",
+            "required": ["prompt"],
+            "properties": {"prompt": {"type": "string"}, "model": {"type": "string"}},
+        },
+        _ollama_generate,
+    ),
+    "backend_chat": (
+        "Chat through the backend (cached, persisted)",
+        "backend",
+        {
+            "type": "object",
+            "required": ["message"],
+            "properties": {"message": {"type": "string"}, "model": {"type": "string"}},
+        },
+        _backend_chat,
+    ),
+    "vector_search": (
+        "Nearest neighbours in a Qdrant collection",
+        "qdrant",
+        {
+            "type": "object",
+            "required": ["vector"],
+            "properties": {
+                "vector": {"type": "array", "items": {"type": "number"}},
+                "collection": {"type": "string"},
+                "limit": {"type": "integer"},
+            },
+        },
+        _vector_search,
+    ),
+    "postgres_query": (
+        "Run a read-only SQL query",
+        "postgres",
+        {
+            "type": "object",
+            "required": ["sql"],
+            "properties": {"sql": {"type": "string"}, "params": {"type": "array"}},
+        },
+        _postgres_query,
+    ),
+    "redis_read": (
+        "Run a read-only Redis command",
+        "redis",
+        {
+            "type": "object",
+            "required": ["command"],
+            "properties": {"command": {"type": "string"}, "args": {"type": "array"}},
+        },
+        _redis_read,
+    ),
+    "neo4j_query": (
+        "Run a read-only Cypher query",
+        "neo4j",
+        {
+            "type": "object",
+            "required": ["cypher"],
+            "properties": {"cypher": {"type": "string"}, "params": {"type": "object"}},
+        },
+        _neo4j_query,
+    ),
 }
 
 
@@ -230,8 +318,9 @@ def require_token(request: Request) -> None:
         return
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise HTTPException(401, "missing or invalid bearer token",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
+        )
 
 
 AUTH = [Depends(require_token)]
@@ -253,8 +342,13 @@ async def services(request: Request) -> dict[str, Any]:
 @app.get("/tools", dependencies=AUTH)
 async def tools(request: Request) -> dict[str, Any]:
     b = bridge_of(request)
-    return {"tools": [{"name": n, "description": d, "input_schema": s}
-                      for n, (d, needs, s, _) in TOOLS.items() if _available(b, needs)]}
+    return {
+        "tools": [
+            {"name": n, "description": d, "input_schema": s}
+            for n, (d, needs, s, _) in TOOLS.items()
+            if _available(b, needs)
+        ]
+    }
 
 
 @app.post("/tools/{name}", dependencies=AUTH)

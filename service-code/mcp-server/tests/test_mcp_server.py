@@ -3,10 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from app import main
 from fastapi.testclient import TestClient
 from sutazai_testing import FakeUpstream, PostgresServer, RedisServer
-
-from app import main
 
 
 def test_http_routing_and_tools(clean_env: pytest.MonkeyPatch, fake_upstream: FakeUpstream) -> None:
@@ -20,11 +19,16 @@ def test_http_routing_and_tools(clean_env: pytest.MonkeyPatch, fake_upstream: Fa
         assert not any("docker" in n for n in names)
         r = c.post("/tools/ollama_generate", json={"arguments": {"prompt": "hi"}}).json()
         assert r["result"]["body"]["response"] == "echo: hi"
-        routed = c.post("/route", json={"service": "backend", "path": "/echo", "method": "POST",
-                                        "body": {"k": 1}}).json()
+        routed = c.post(
+            "/route",
+            json={"service": "backend", "path": "/echo", "method": "POST", "body": {"k": 1}},
+        ).json()
         assert routed["body"]["body"] == {"k": 1}
         assert c.post("/route", json={"service": "qdrant"}).status_code == 404
-        assert c.post("/tools/postgres_query", json={"arguments": {"sql": "SELECT 1"}}).status_code == 404
+        assert (
+            c.post("/tools/postgres_query", json={"arguments": {"sql": "SELECT 1"}}).status_code
+            == 404
+        )
         assert c.post("/tools/ollama_generate", json={"arguments": {}}).status_code == 422
 
 
@@ -37,16 +41,25 @@ def test_data_tools_are_read_only(
         clean_env.setenv(k, v)
     with TestClient(main.app) as c:
         assert c.get("/ready").json()["down"] == []
-        rows = c.post("/tools/postgres_query",
-                      json={"arguments": {"sql": "SELECT 1 AS one, now() AS ts"}}).json()
+        rows = c.post(
+            "/tools/postgres_query", json={"arguments": {"sql": "SELECT 1 AS one, now() AS ts"}}
+        ).json()
         assert rows["result"]["rows"][0]["one"] == 1
-        write = c.post("/tools/postgres_query",
-                       json={"arguments": {"sql": "CREATE TABLE mcp_should_fail (x int)"}})
+        write = c.post(
+            "/tools/postgres_query",
+            json={"arguments": {"sql": "CREATE TABLE mcp_should_fail (x int)"}},
+        )
         assert write.status_code == 400 and "ReadOnlySqlTransaction" in write.text
-        assert c.post("/tools/redis_read",
-                      json={"arguments": {"command": "PING"}}).json()["result"]["result"] is True
-        assert c.post("/tools/redis_read",
-                      json={"arguments": {"command": "FLUSHALL"}}).status_code == 403
+        assert (
+            c.post("/tools/redis_read", json={"arguments": {"command": "PING"}}).json()["result"][
+                "result"
+            ]
+            is True
+        )
+        assert (
+            c.post("/tools/redis_read", json={"arguments": {"command": "FLUSHALL"}}).status_code
+            == 403
+        )
 
 
 def test_api_token_from_file(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -21,13 +21,16 @@ CONFIG = Path(__file__).parent.parent / "config" / "pgbouncer.ini"
 def render(pg: PostgresServer, port: int, rundir: Path) -> str:
     """The example with only the site-specific values replaced."""
     text = CONFIG.read_text()
-    text = text.replace("sutazai = host=postgres port=5432 dbname=sutazai",
-                        f"sutazai = host={pg.host} port={pg.port} dbname={pg.dbname}")
+    text = text.replace(
+        "sutazai = host=postgres port=5432 dbname=sutazai",
+        f"sutazai = host={pg.host} port={pg.port} dbname={pg.dbname}",
+    )
     text = text.replace("listen_addr = 0.0.0.0", "listen_addr = 127.0.0.1")
     text = text.replace("listen_port = 6432", f"listen_port = {port}")
     text = text.replace("unix_socket_dir = /var/run/pgbouncer", f"unix_socket_dir = {rundir}")
-    return text.replace("auth_file = /etc/pgbouncer/userlist.txt",
-                        f"auth_file = {rundir / 'userlist.txt'}")
+    return text.replace(
+        "auth_file = /etc/pgbouncer/userlist.txt", f"auth_file = {rundir / 'userlist.txt'}"
+    )
 
 
 def test_example_config_is_complete() -> None:
@@ -66,9 +69,14 @@ def pgbouncer(postgres_server: PostgresServer) -> Iterator[int]:
 
 @pytest.mark.postgres
 def test_queries_go_through_pgbouncer(postgres_server: PostgresServer, pgbouncer: int) -> None:
-    with psycopg.connect(host="127.0.0.1", port=pgbouncer, dbname="sutazai",
-                         user=postgres_server.user, password=postgres_server.password,
-                         prepare_threshold=None) as conn:
+    with psycopg.connect(
+        host="127.0.0.1",
+        port=pgbouncer,
+        dbname="sutazai",
+        user=postgres_server.user,
+        password=postgres_server.password,
+        prepare_threshold=None,
+    ) as conn:
         row = conn.execute("SELECT current_database(), inet_server_port()").fetchone()
     assert row == (postgres_server.dbname, postgres_server.port)
     if shutil.which("pg_isready"):

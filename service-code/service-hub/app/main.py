@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, HTTPException, Request, Response
 from pydantic import BaseModel, Field
-
 from sutazai_common import build_app, env_json_map
 from sutazai_common.config import env_float
 from sutazai_common.http import forward
@@ -49,7 +48,9 @@ def target(request: Request, name: str) -> str:
 
 @app.get("/services")
 async def services(request: Request) -> dict[str, Any]:
-    return {"services": [{"name": n, "url": u} for n, u in sorted(request.app.state.targets.items())]}
+    return {
+        "services": [{"name": n, "url": u} for n, u in sorted(request.app.state.targets.items())]
+    }
 
 
 @app.api_route("/call/{name}/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
@@ -78,8 +79,11 @@ async def broadcast(body: Broadcast, request: Request) -> dict[str, Any]:
 
     async def one(url: str) -> dict[str, Any]:
         try:
-            r = await client.request(body.method, url + "/" + body.path.lstrip("/"),
-                                     json=body.body if body.method != "GET" else None)
+            r = await client.request(
+                body.method,
+                url + "/" + body.path.lstrip("/"),
+                json=body.body if body.method != "GET" else None,
+            )
         except httpx.HTTPError as exc:
             return {"ok": False, "error": type(exc).__name__}
         try:

@@ -3,14 +3,17 @@ from __future__ import annotations
 import json
 
 import pytest
+from app import main
 from fastapi.testclient import TestClient
 from sutazai_testing import FakeUpstream
 
-from app import main
 
-
-def test_hub_routes(clean_env: pytest.MonkeyPatch, fake_upstream: FakeUpstream, dead_url: str) -> None:
-    clean_env.setenv("SERVICE_HUB_TARGETS", json.dumps({"fake": fake_upstream.url, "dead": dead_url}))
+def test_hub_routes(
+    clean_env: pytest.MonkeyPatch, fake_upstream: FakeUpstream, dead_url: str
+) -> None:
+    clean_env.setenv(
+        "SERVICE_HUB_TARGETS", json.dumps({"fake": fake_upstream.url, "dead": dead_url})
+    )
     with TestClient(main.app) as c:
         assert c.get("/ready").status_code == 200
         assert [s["name"] for s in c.get("/services").json()["services"]] == ["dead", "fake"]

@@ -16,7 +16,6 @@ import httpx
 from fastapi import FastAPI, HTTPException, Request
 from prometheus_client import Counter, Histogram
 from pydantic import BaseModel, Field
-
 from sutazai_common import (
     PostgresSettings,
     RedisSettings,
@@ -29,7 +28,15 @@ from sutazai_common.checks import http_check, redis_check
 from sutazai_common.clients import postgres_pool, redis_client
 from sutazai_common.config import env_str
 
-from .tasks import MemoryQueue, MemoryStore, PostgresStore, RedisStreamQueue, Task, TaskQueue, TaskStore
+from .tasks import (
+    MemoryQueue,
+    MemoryStore,
+    PostgresStore,
+    RedisStreamQueue,
+    Task,
+    TaskQueue,
+    TaskStore,
+)
 
 log = logging.getLogger("sutazai.agent")
 
@@ -59,8 +66,10 @@ class AgentContext:
         if self.ollama_url is None:
             raise LLMError("OLLAMA_BASE_URL is not configured")
         try:
-            r = await self.http.post(self.ollama_url.rstrip("/") + "/api/generate",
-                                     json={"model": self.task.model, "prompt": prompt, "stream": False})
+            r = await self.http.post(
+                self.ollama_url.rstrip("/") + "/api/generate",
+                json={"model": self.task.model, "prompt": prompt, "stream": False},
+            )
         except httpx.HTTPError as exc:
             raise LLMError(f"ollama unreachable: {type(exc).__name__}") from exc
         if r.status_code != 200:
@@ -82,8 +91,9 @@ class Runtime:
         self.strategy = strategy
         self.store: TaskStore = MemoryStore()
         self.queue: TaskQueue = MemoryQueue()
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(env_int("OLLAMA_TIMEOUT_SECONDS", 300),
-                                                            connect=5))
+        self.http = httpx.AsyncClient(
+            timeout=httpx.Timeout(env_int("OLLAMA_TIMEOUT_SECONDS", 300), connect=5)
+        )
         deps = http_dependencies("OLLAMA_BASE_URL", "BACKEND_URL")
         self.ollama_url = deps["ollama"].base_url if "ollama" in deps else None
         self.backend_url = deps["backend"].base_url if "backend" in deps else None
@@ -92,10 +102,12 @@ class Runtime:
             register_check(app, dep.name, http_check(self.http, dep))
         registry = app.state.metrics.registry
         self.registry = registry
-        self.finished = Counter("agent_tasks_total", "Finished tasks", ["agent", "status"],
-                                registry=registry)
-        self.duration = Histogram("agent_task_duration_seconds", "Task run time", ["agent"],
-                                  registry=registry)
+        self.finished = Counter(
+            "agent_tasks_total", "Finished tasks", ["agent", "status"], registry=registry
+        )
+        self.duration = Histogram(
+            "agent_task_duration_seconds", "Task run time", ["agent"], registry=registry
+        )
         self.closers: list[Callable[[], Awaitable[Any]]] = [self.http.aclose]
 
     def close_metrics(self) -> None:
@@ -108,13 +120,14 @@ class Runtime:
             return  # already done (a redelivery) or unknown
         task.status = "running"
         await self.store.save(task)
-        ctx = AgentContext(self.name, task, self.http, self.ollama_url, self.backend_url,
-                           self.store.save)
+        ctx = AgentContext(
+            self.name, task, self.http, self.ollama_url, self.backend_url, self.store.save
+        )
         started = time.perf_counter()
         try:
             task.result = await self.strategy(ctx)
             task.status = "completed"
-        except Exception as exc:  # noqa: BLE001 - a failed task must not kill the worker
+        except Exception as exc:
             task.status, task.error = "failed", f"{type(exc).__name__}: {exc}"[:500]
         self.duration.labels(self.name).observe(time.perf_counter() - started)
         self.finished.labels(self.name, task.status).inc()
@@ -127,8 +140,12 @@ class Runtime:
         try:
             await self.http.post(
                 f"{self.backend_url.rstrip('/')}/api/v1/agents/{self.name}/results",
-                json={"task_id": task.id, "status": task.status, "goal": task.goal,
-                      "result": task.result if task.status == "completed" else task.error},
+                json={
+                    "task_id": task.id,
+                    "status": task.status,
+                    "goal": task.goal,
+                    "result": task.result if task.status == "completed" else task.error,
+                },
                 timeout=10,
             )
         except httpx.HTTPError as exc:  # best effort: the task itself is stored
@@ -150,8 +167,9 @@ class Runtime:
                 await asyncio.sleep(2)
 
 
-def create_agent_app(name: str, strategy: Strategy, *, description: str,
-                     durable: bool = False) -> FastAPI:
+def create_agent_app(
+    name: str, strategy: Strategy, *, description: str, durable: bool = False
+) -> FastAPI:
     """``durable``: tasks in PostgreSQL and the queue in Redis Streams (both
     required then); otherwise in memory (tasks are lost on restart)."""
 
@@ -169,8 +187,9 @@ def create_agent_app(name: str, strategy: Strategy, *, description: str,
             redis = redis_client(rs)
             consumer = env_str("AGENT_CONSUMER_NAME", socket.gethostname()) or str(os.getpid())
             rt.store = store
-            rt.queue = RedisStreamQueue(redis, f"sutazai:{name}:tasks", consumer,
-                                        env_int("AGENT_CLAIM_IDLE_MS", 300_000))
+            rt.queue = RedisStreamQueue(
+                redis, f"sutazai:{name}:tasks", consumer, env_int("AGENT_CLAIM_IDLE_MS", 300_000)
+            )
 
             async def postgres_ready() -> None:
                 await store.ensure_schema()
@@ -201,9 +220,13 @@ def create_agent_app(name: str, strategy: Strategy, *, description: str,
     @app.get("/agent")
     async def agent_info(request: Request) -> dict[str, Any]:
         rt = runtime(request)
-        return {"name": name, "description": description, "durable": durable,
-                "default_model": rt.default_model,
-                "llm": "ollama" if rt.ollama_url else None}
+        return {
+            "name": name,
+            "description": description,
+            "durable": durable,
+            "default_model": rt.default_model,
+            "llm": "ollama" if rt.ollama_url else None,
+        }
 
     @app.post("/tasks", status_code=202)
     async def submit(body: TaskRequest, request: Request) -> dict[str, str]:

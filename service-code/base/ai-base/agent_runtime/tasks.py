@@ -40,6 +40,7 @@ class TaskQueue(Protocol):
     async def take(self) -> tuple[str, str] | None:
         """(task id, ack token), or None after a short wait with nothing to do."""
         ...
+
     async def ack(self, token: str) -> None: ...
 
 
@@ -121,8 +122,19 @@ class PostgresStore:
                    ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,
                      steps = EXCLUDED.steps, result = EXCLUDED.result,
                      error = EXCLUDED.error, updated_at = EXCLUDED.updated_at""",
-                (task.id, self.agent, task.goal, task.model, task.max_steps, task.status,
-                 json.dumps(task.steps), task.result, task.error, task.created_at, task.updated_at),
+                (
+                    task.id,
+                    self.agent,
+                    task.goal,
+                    task.model,
+                    task.max_steps,
+                    task.status,
+                    json.dumps(task.steps),
+                    task.result,
+                    task.error,
+                    task.created_at,
+                    task.updated_at,
+                ),
             )
 
     @staticmethod
@@ -135,8 +147,9 @@ class PostgresStore:
         await self.ensure_schema()
         async with self.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
-            await cur.execute("SELECT * FROM agent_tasks WHERE id = %s AND agent = %s",
-                              (task_id, self.agent))
+            await cur.execute(
+                "SELECT * FROM agent_tasks WHERE id = %s AND agent = %s", (task_id, self.agent)
+            )
             row = await cur.fetchone()
         return self._task(row) if row else None
 
@@ -144,8 +157,10 @@ class PostgresStore:
         await self.ensure_schema()
         async with self.pool.connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
-            await cur.execute("SELECT * FROM agent_tasks WHERE agent = %s "
-                              "ORDER BY created_at DESC LIMIT %s", (self.agent, limit))
+            await cur.execute(
+                "SELECT * FROM agent_tasks WHERE agent = %s ORDER BY created_at DESC LIMIT %s",
+                (self.agent, limit),
+            )
             rows = await cur.fetchall()
         return [self._task(r) for r in rows]
 
@@ -154,7 +169,9 @@ class RedisStreamQueue:
     """Redis Streams with a consumer group: at-least-once delivery, and a
     task whose worker died is re-claimed after ``claim_idle_ms``."""
 
-    def __init__(self, redis: Any, stream: str, consumer: str, claim_idle_ms: int = 300_000) -> None:
+    def __init__(
+        self, redis: Any, stream: str, consumer: str, claim_idle_ms: int = 300_000
+    ) -> None:
         self.redis = redis
         self.stream = stream
         self.group = "workers"
@@ -167,7 +184,7 @@ class RedisStreamQueue:
             return
         try:
             await self.redis.xgroup_create(self.stream, self.group, id="0", mkstream=True)
-        except Exception as exc:  # noqa: BLE001 - BUSYGROUP: another replica made it
+        except Exception as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
         self.group_ready = True
@@ -178,13 +195,19 @@ class RedisStreamQueue:
 
     async def take(self) -> tuple[str, str] | None:
         await self.ensure_group()
-        claimed = await self.redis.xautoclaim(self.stream, self.group, self.consumer,
-                                              min_idle_time=self.claim_idle_ms, start_id="0-0",
-                                              count=1)
+        claimed = await self.redis.xautoclaim(
+            self.stream,
+            self.group,
+            self.consumer,
+            min_idle_time=self.claim_idle_ms,
+            start_id="0-0",
+            count=1,
+        )
         entries = claimed[1] if claimed else []
         if not entries:
-            resp = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: ">"},
-                                               count=1, block=1000)
+            resp = await self.redis.xreadgroup(
+                self.group, self.consumer, {self.stream: ">"}, count=1, block=1000
+            )
             entries = resp[0][1] if resp else []
         if not entries:
             return None

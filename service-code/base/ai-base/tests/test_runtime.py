@@ -48,7 +48,9 @@ def test_memory_runtime_runs_tasks_and_reports(
         assert task["status"] == "completed" and task["result"] == "echo: echo: one"
         assert task["steps"] == [{"name": "one", "output": "echo: one"}]
         assert fake_upstream.count("POST", "/api/v1/agents/testagent/results") == 1
-        assert 'agent_tasks_total{agent="testagent",status="completed"} 1.0' in c.get("/metrics").text
+        assert (
+            'agent_tasks_total{agent="testagent",status="completed"} 1.0' in c.get("/metrics").text
+        )
         assert c.get("/tasks/nope").status_code == 404
 
 
@@ -87,7 +89,9 @@ def test_postgres_store_and_redis_stream_queue(
             task.status = "completed"
             await store.save(task)
             loaded = await store.get(task.id)
-            assert loaded is not None and loaded.steps == task.steps and loaded.status == "completed"
+            assert (
+                loaded is not None and loaded.steps == task.steps and loaded.status == "completed"
+            )
             assert [t.id for t in await store.recent(5)] == [task.id]
             assert await PostgresStore(pool, "other").get(task.id) is None
 

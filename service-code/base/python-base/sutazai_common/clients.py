@@ -12,7 +12,9 @@ from typing import Any
 from .config import Neo4jSettings, PostgresSettings, RedisSettings, env_float, env_int
 
 
-def postgres_pool(settings: PostgresSettings, *, min_size: int = 1, max_size: int | None = None) -> Any:
+def postgres_pool(
+    settings: PostgresSettings, *, min_size: int = 1, max_size: int | None = None
+) -> Any:
     """An unopened psycopg AsyncConnectionPool."""
     from psycopg_pool import AsyncConnectionPool
 
@@ -44,13 +46,11 @@ def redis_client(settings: RedisSettings) -> Any:
             return self.get_credentials()
 
     user, password = settings.credentials()
+    extra: dict[str, Any] = {}
+    if user or password:  # none at all: send no AUTH (an open server rejects it)
+        extra["credential_provider"] = FileCredentials()
     return aioredis.Redis.from_url(
-        settings.url,
-        socket_timeout=5,
-        socket_connect_timeout=3,
-        decode_responses=True,
-        # No credentials at all: do not send AUTH (an unauthenticated server rejects it).
-        **({"credential_provider": FileCredentials()} if (user or password) else {}),
+        settings.url, socket_timeout=5, socket_connect_timeout=3, decode_responses=True, **extra
     )
 
 
@@ -62,5 +62,6 @@ def neo4j_driver(settings: Neo4jSettings) -> Any:
         return settings.auth()
 
     # basic(): the provider is asked again whenever the server rejects the auth.
-    return AsyncGraphDatabase.driver(settings.uri, auth=AsyncAuthManagers.basic(provider),
-                                     connection_timeout=3)
+    return AsyncGraphDatabase.driver(
+        settings.uri, auth=AsyncAuthManagers.basic(provider), connection_timeout=3
+    )

@@ -80,7 +80,8 @@ def env_json_map(name: str) -> dict[str, str]:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{name} must be a JSON object: {exc.msg}") from exc
     if not isinstance(data, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in data.items()  # pyright: ignore[reportUnknownVariableType]
+        isinstance(k, str) and isinstance(v, str)
+        for k, v in data.items()  # pyright: ignore[reportUnknownVariableType]
     ):
         raise ConfigError(f"{name} must be a JSON object of strings")
     return {str(k): str(v) for k, v in data.items()}  # pyright: ignore[reportUnknownArgumentType,reportUnknownVariableType]

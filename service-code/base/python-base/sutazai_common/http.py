@@ -7,8 +7,16 @@ from fastapi import Request, Response
 
 # RFC 7230 hop-by-hop headers plus ones httpx recomputes.
 _DROP = {
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-    "trailer", "transfer-encoding", "upgrade", "host", "content-length",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
     "content-encoding",
 }
 
@@ -21,11 +29,12 @@ def _headers(items: httpx.Headers | dict[str, str] | list[tuple[str, str]]) -> d
 async def forward(client: httpx.AsyncClient, request: Request, target_url: str) -> Response:
     """Send ``request`` to ``target_url`` and relay the answer (buffered)."""
     body = await request.body()
+    if request.url.query:
+        target_url = f"{target_url}?{request.url.query}"
     try:
         upstream = await client.request(
             request.method,
             target_url,
-            params=request.query_params.multi_items(),
             content=body,
             headers=_headers(list(request.headers.items())),
         )

@@ -18,9 +18,11 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    gc_collector,
     generate_latest,
+    platform_collector,
+    process_collector,
 )
-from prometheus_client import gc_collector, platform_collector, process_collector
 
 from .config import env_float, env_list
 
@@ -49,21 +51,29 @@ class Metrics:
         platform_collector.PlatformCollector(registry=self.registry)
         gc_collector.GCCollector(registry=self.registry)
         info = Gauge(
-            "sutazai_build_info", "Service build information", ["service", "version"],
+            "sutazai_build_info",
+            "Service build information",
+            ["service", "version"],
             registry=self.registry,
         )
         info.labels(service=service, version=version).set(1)
         self.requests = Counter(
-            "http_requests_total", "HTTP requests", ["method", "route", "status"],
+            "http_requests_total",
+            "HTTP requests",
+            ["method", "route", "status"],
             registry=self.registry,
         )
         self.latency = Histogram(
-            "http_request_duration_seconds", "HTTP request latency", ["method", "route"],
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            ["method", "route"],
             registry=self.registry,
         )
         self.dependency_up = Gauge(
-            "sutazai_dependency_up", "1 if the dependency passed its last readiness check",
-            ["dependency"], registry=self.registry,
+            "sutazai_dependency_up",
+            "1 if the dependency passed its last readiness check",
+            ["dependency"],
+            registry=self.registry,
         )
 
 
@@ -78,7 +88,7 @@ async def run_checks(checks: dict[str, Check], timeout: float) -> dict[str, dict
         started = time.perf_counter()
         try:
             await asyncio.wait_for(check(), timeout)
-        except Exception as exc:  # noqa: BLE001 - any failure means "down"
+        except Exception as exc:
             return {
                 "ok": False,
                 "error": f"{type(exc).__name__}: {str(exc)[:200]}",
@@ -110,13 +120,17 @@ def build_app(
             async with lifespan(app):
                 yield
 
-    app = FastAPI(title=f"SutazAI {service}", version=version, description=description,
-                  lifespan=_lifespan)
+    app = FastAPI(
+        title=f"SutazAI {service}", version=version, description=description, lifespan=_lifespan
+    )
     app.state.service = service
     app.state.metrics = metrics
     app.state.checks = {}
+
     @app.middleware("http")
-    async def _observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def _observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         started = time.perf_counter()
         status = 500
         try:
@@ -144,8 +158,12 @@ def build_app(
         for name, result in results.items():
             metrics.dependency_up.labels(name).set(1 if result["ok"] else 0)
         down = sorted(n for n, r in results.items() if not r["ok"] and n not in ignored)
-        body = {"status": "not_ready" if down else "ready", "service": service,
-                "down": down, "checks": results}
+        body = {
+            "status": "not_ready" if down else "ready",
+            "service": service,
+            "down": down,
+            "checks": results,
+        }
         return JSONResponse(body, status_code=503 if down else 200)
 
     @app.get("/metrics", tags=["contract"])

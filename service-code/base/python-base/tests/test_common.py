@@ -66,7 +66,10 @@ def test_contract_endpoints_and_ready_ignore(clean_env: pytest.MonkeyPatch) -> N
         register_check(app, "dep", failing)
         r = c.get("/ready")
         assert r.status_code == 503
-        assert r.json()["down"] == ["dep"] and "ConnectionRefusedError" in r.json()["checks"]["dep"]["error"]
+        assert (
+            r.json()["down"] == ["dep"]
+            and "ConnectionRefusedError" in r.json()["checks"]["dep"]["error"]
+        )
         clean_env.setenv("READY_IGNORE", "dep")
         assert c.get("/ready").status_code == 200
         assert c.get("/boom").status_code == 500
@@ -83,8 +86,11 @@ def test_postgres_credentials_rotate_without_restart(
     user = tmp_path / "user"
     pw.write_text(postgres_server.password)
     user.write_text(postgres_server.user)
-    for k, v in {**postgres_server.env(), "POSTGRES_PASSWORD_FILE": str(pw),
-                 "POSTGRES_USER_FILE": str(user)}.items():
+    for k, v in {
+        **postgres_server.env(),
+        "POSTGRES_PASSWORD_FILE": str(pw),
+        "POSTGRES_USER_FILE": str(user),
+    }.items():
         clean_env.setenv(k, v)
 
     async def scenario() -> None:
