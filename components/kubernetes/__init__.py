@@ -56,6 +56,17 @@ class KubernetesSecretSource(ManagedCredentials, Protocol):
         """Env that points the service at its files, e.g. POSTGRES_PASSWORD_FILE."""
         ...
 
+    def bind_postgres(
+        self,
+        host: pulumi.Input[str],
+        port: pulumi.Input[int] = 5432,
+        admin_username: pulumi.Input[str] = "postgres",
+        admin_password: pulumi.Input[str] | None = None,
+        database: str = "sutazai",
+    ) -> object:
+        """Point Vault's database secrets engine at the (RDS) server, once it exists."""
+        ...
+
 
 def ingress_hosts(catalog: Catalog, domain: str) -> dict[str, str]:
     """Public host per `ingress` service: the API (what other ingress services call) on
@@ -270,9 +281,64 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
     def platform(self, *, images: ServiceImages, secrets: KubernetesSecretSource) -> Platform:
         if self.managed is None:
             self.managed = self._managed_data(secrets)
+            self._bind_managed_postgres(secrets)
+        self._vault_namespace_policies(secrets)
         platform = KubernetesPlatform(self, images=images, secrets=secrets)
         self.register_outputs(self.outputs())
         return platform
+
+    def _bind_managed_postgres(self, secrets: KubernetesSecretSource) -> None:
+        """Vault's database engine serves short-lived users from the RDS instance."""
+        from components.managed_data import POSTGRES_MASTER_USER
+
+        if self.managed is None:
+            return
+        for endpoint in self.managed.endpoints.values():
+            managed = endpoint.spec.managed_in_prod
+            if managed is not None and managed.kind == "rds-postgresql":
+                secrets.bind_postgres(
+                    endpoint.host, endpoint.port, admin_username=POSTGRES_MASTER_USER
+                )
+
+    def _vault_namespace_policies(self, secrets: KubernetesSecretSource) -> None:
+        """Default-deny in the injector's namespace, and exactly the webhook's own flows."""
+        from components.cluster import KUBERNETES_SERVICE_IP
+        from components.vault.injector import INJECTOR_PORT
+
+        injector = getattr(secrets, "injector", None)
+        app = getattr(injector, "app_name", None)
+        if injector is None or app is None:
+            return
+        created: k8s.core.v1.Namespace | None = getattr(injector, "namespace", None)
+        namespace = self.naming.vault_namespace
+        opts = pulumi.ResourceOptions(
+            parent=self,
+            provider=self.cluster.provider,
+            depends_on=[created] if created is not None else [],
+        )
+        management = tuple(str(c) for c in self.config.network.management_subnets)
+        policies = [
+            network_policies.webhook_policy(
+                namespace,
+                {naming.APP_LABEL: app},
+                INJECTOR_PORT,
+                management,
+                (
+                    Destination(port=HTTPS, cidrs=management),
+                    Destination(port=HTTPS, cidrs=(f"{KUBERNETES_SERVICE_IP}/32",)),
+                ),
+            )
+        ]
+        if created is not None:
+            policies.insert(0, network_policies.default_deny(namespace))
+        for policy in policies:
+            metadata: Any = policy["metadata"]
+            k8s.networking.v1.NetworkPolicy(
+                f"{self._name}-vault-{metadata['name']}",
+                metadata=metadata,
+                spec=policy["spec"],
+                opts=opts,
+            )
 
     def outputs(self) -> dict[str, Any]:
         result: dict[str, Any] = {

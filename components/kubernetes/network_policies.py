@@ -211,3 +211,34 @@ def all_policies(inputs: PolicyInputs, namespaces: Iterable[str]) -> list[dict[s
     result = [default_deny(ns) for ns in sorted(set(namespaces))]
     result += [service_policy(inputs, inputs.catalog[name]) for name in sorted(inputs.workloads)]
     return result
+
+
+def webhook_policy(
+    namespace: str,
+    pod_labels: Mapping[str, str],
+    port: int,
+    control_plane_cidrs: Sequence[str],
+    api_server: Sequence[Destination],
+) -> dict[str, Any]:
+    """An admission webhook (the Vault Agent injector): the API server calls it on `port`
+    from the control-plane interfaces; it talks to the API server and DNS, nothing else."""
+    egress: list[dict[str, Any]] = [{"to": [KUBE_DNS], "ports": [dict(p) for p in DNS_PORTS]}]
+    egress += [
+        {"to": d.peers(), "ports": [{"port": d.port, "protocol": "TCP"}]} for d in api_server
+    ]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "admission-webhook", "namespace": namespace},
+        "spec": {
+            "podSelector": {"matchLabels": dict(pod_labels)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [
+                {
+                    "from": [{"ipBlock": {"cidr": c}} for c in control_plane_cidrs],
+                    "ports": [{"port": port, "protocol": "TCP"}],
+                }
+            ],
+            "egress": egress,
+        },
+    }

@@ -211,3 +211,23 @@ def test_vault_destination_parsing() -> None:
     assert internal.namespace == "vault"
     external = network_policies.vault_destination("https://vault.example.com")
     assert external.port == 443 and external.cidrs == ("0.0.0.0/0",)
+
+
+def test_the_vault_injector_webhook_is_reachable_from_the_control_plane_only(
+    prod_model: tuple[StackConfig, Catalog], prod_network: Network
+) -> None:
+    config, _ = prod_model
+    evaluator, pods = prod_network
+    (injector,) = [p for p in pods.values() if p.namespace == "sutazai-vault"]
+    control_plane = External(
+        str(next(ipaddress.ip_network(str(config.network.management_subnets[0])).hosts()))
+    )
+    nodes = External(
+        str(next(ipaddress.ip_network(str(config.network.application_subnets[0])).hosts()))
+    )
+    assert evaluator.allowed(control_plane, injector, 8080)
+    assert not evaluator.allowed(nodes, injector, 8080)
+    assert not evaluator.allowed(pods["backend"], injector, 8080)
+    assert not evaluator.allowed(control_plane, injector, 9090)
+    assert evaluator.allowed(injector, control_plane, 443)  # the API server
+    assert not evaluator.allowed(injector, External("198.51.100.7"), 443)
