@@ -373,6 +373,16 @@ def test_every_kubernetes_resource_uses_the_clusters_provider(
     assert is_secret(provider["inputs"]["kubeconfig"])
 
 
+def test_every_aws_resource_uses_the_explicit_provider(resources: list[dict[str, Any]]) -> None:
+    provider = one(resources, "pulumi:providers:aws")
+    assert provider["inputs"]["region"] == "us-east-1"
+    assert json.loads(provider["inputs"]["defaultTags"])["tags"]["sutazai:environment"] == "prod"
+    expected = f"{provider['urn']}::{resource_id(provider)}"
+    for r in resources:
+        if r["type"].startswith("aws:") and r["custom"]:
+            assert r["provider"] == expected, f"{r['type']} {r['name']}"
+
+
 # ── stateful resources and managed data ─────────────────────────────────────────────────
 
 

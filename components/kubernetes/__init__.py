@@ -530,7 +530,9 @@ class KubernetesPlatform:
         workload_opts = pulumi.ResourceOptions.merge(
             opts,
             pulumi.ResourceOptions(
-                depends_on=[*depends, *service_resources],
+                # Pods cannot be created before their ServiceAccount, nor start without
+                # their ConfigMap; nothing else needs ordering (clients retry their peers).
+                depends_on=depends,
                 # StatefulSets own volume claims: protected in prod like the data itself.
                 protect=self.infra.protect and spec.storage is not None,
             ),
