@@ -213,6 +213,7 @@ def redis_server() -> Iterator[RedisServer]:
 class FakeUpstream:
     url: str
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
+    headers: list[dict[str, str]] = field(default_factory=list)
     collections: dict[str, dict[str, Any]] = field(default_factory=dict)
     healthy: bool = True
 
@@ -244,18 +245,21 @@ def _make_handler(state: FakeUpstream) -> type[BaseHTTPRequestHandler]:
             raw = self.rfile.read(length) if length else b""
             try:
                 return json.loads(raw) if raw else None
-            except json.JSONDecodeError:
+            except ValueError:  # not JSON (e.g. OTLP protobuf)
                 return raw.decode(errors="replace")
 
         def _route(self, method: str) -> None:
             path = self.path.split("?", 1)[0]
             body = self._body() if method in {"POST", "PUT", "PATCH", "DELETE"} else None
             state.calls.append((method, path, body))
+            state.headers.append({k.lower(): v for k, v in self.headers.items()})
             if not state.healthy:
                 return self._send(503, {"error": "down"})
             parts = [p for p in path.split("/") if p]
             if path in {"/health", "/readyz", "/api/version", "/api/v2/heartbeat", "/"}:
                 return self._send(200, {"status": "ok", "version": "0.0.0-fake"})
+            if path == "/v1/traces" and method == "POST":  # an OTLP/HTTP collector
+                return self._send(200, {})
             if path == "/api/tags":
                 return self._send(200, {"models": [{"name": "tinyllama"}]})
             if path == "/api/generate" and method == "POST":

@@ -82,3 +82,37 @@ def test_queries_go_through_pgbouncer(postgres_server: PostgresServer, pgbouncer
     if shutil.which("pg_isready"):
         ok = subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", str(pgbouncer)], check=False)
         assert ok.returncode == 0
+
+
+@pytest.mark.postgres
+def test_service_pool_works_through_transaction_pooling(
+    clean_env: pytest.MonkeyPatch, postgres_server: PostgresServer, pgbouncer: int
+) -> None:
+    """psycopg prepares statements after 5 runs by default; PgBouncer 1.18 in
+    transaction mode breaks that. The shared pool must never prepare."""
+    import asyncio
+
+    from sutazai_common import PostgresSettings
+    from sutazai_common.clients import postgres_pool
+
+    for k, v in {
+        **postgres_server.env(),
+        "POSTGRES_PORT": str(pgbouncer),
+        "POSTGRES_DB": "sutazai",
+    }.items():
+        clean_env.setenv(k, v)
+
+    async def scenario() -> None:
+        settings = PostgresSettings.from_env()
+        assert settings is not None
+        pool = postgres_pool(settings, min_size=2, max_size=2)
+        await pool.open()
+        try:
+            for i in range(20):
+                async with pool.connection() as conn:
+                    row = await (await conn.execute("SELECT %s::int + 1", (i,))).fetchone()
+                    assert row == (i + 1,)
+        finally:
+            await pool.close()
+
+    asyncio.run(scenario())

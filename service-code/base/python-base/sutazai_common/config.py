@@ -11,6 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 
@@ -115,9 +116,9 @@ class PostgresSettings:
     def user(self) -> str:
         return read_secret("POSTGRES_USER") or "sutazai"
 
-    def connect_kwargs(self) -> dict[str, str | int]:
+    def connect_kwargs(self) -> dict[str, Any]:
         """psycopg keyword arguments, credentials read just in time."""
-        kwargs: dict[str, str | int] = {
+        kwargs: dict[str, Any] = {
             "host": self.host,
             "port": self.port,
             "dbname": self.dbname,
@@ -125,6 +126,9 @@ class PostgresSettings:
             "sslmode": self.sslmode,
             "connect_timeout": self.connect_timeout,
             "application_name": env_str("SERVICE_NAME", "sutazai") or "sutazai",
+            # Clients reach PostgreSQL through PgBouncer in transaction mode, which
+            # cannot keep server-side prepared statements: never prepare.
+            "prepare_threshold": env_int("POSTGRES_PREPARE_THRESHOLD", 0) or None,
         }
         password = read_secret("POSTGRES_PASSWORD")
         if password:

@@ -25,6 +25,7 @@ from prometheus_client import (
 )
 
 from .config import env_float, env_list
+from .telemetry import setup_tracing
 
 Check = Callable[[], Awaitable[object]]
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -114,15 +115,21 @@ def build_app(
     @asynccontextmanager
     async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.checks = {}  # registered afresh by each start
-        if lifespan is None:
-            yield
-        else:
-            async with lifespan(app):
+        try:
+            if lifespan is None:
                 yield
+            else:
+                async with lifespan(app):
+                    yield
+        finally:
+            if tracer_provider is not None:
+                tracer_provider.force_flush(5000)
 
     app = FastAPI(
         title=f"SutazAI {service}", version=version, description=description, lifespan=_lifespan
     )
+    # Middleware can only be added before the app first runs: instrument here.
+    tracer_provider = setup_tracing(app, service)
     app.state.service = service
     app.state.metrics = metrics
     app.state.checks = {}

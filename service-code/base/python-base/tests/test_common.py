@@ -17,7 +17,7 @@ from sutazai_common import (
 )
 from sutazai_common.clients import postgres_pool, redis_client
 from sutazai_common.config import ConfigError, http_dependencies
-from sutazai_testing import PostgresServer, RedisServer
+from sutazai_testing import FakeUpstream, PostgresServer, RedisServer
 
 
 def test_secret_file_wins_over_env(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -143,3 +143,25 @@ def test_redis_acl_user_and_password_from_files(
             await client.aclose()
 
     asyncio.run(scenario())
+
+
+def test_tracing_exports_spans_and_propagates_context(
+    clean_env: pytest.MonkeyPatch, fake_upstream: FakeUpstream
+) -> None:
+    import httpx
+
+    clean_env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", fake_upstream.url)
+    clean_env.setenv("OTEL_BSP_SCHEDULE_DELAY", "100")
+    app = build_app("traced")
+
+    @app.get("/hop")
+    async def hop() -> dict[str, int]:
+        async with httpx.AsyncClient() as client:
+            r = await client.get(f"{fake_upstream.url}/health")
+        return {"status": r.status_code}
+
+    with TestClient(app) as c:
+        assert c.get("/hop").json() == {"status": 200}
+    # The downstream call carried the W3C trace context; spans reached the collector.
+    assert "traceparent" in fake_upstream.headers[0]
+    assert fake_upstream.count("POST", "/v1/traces") >= 1
