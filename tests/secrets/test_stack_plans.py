@@ -144,11 +144,6 @@ def test_prod_has_the_injector_and_no_vault_container(plans: dict[str, dict[str,
     assert mount["inputs"]["path"] == "sutazai-prod" and mount["protect"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="integration: KubernetesInfrastructure.platform() must call "
-    "secrets.bind_postgres(host=<RDS endpoint>, port=5432) after ManagedData exists",
-)
 def test_prod_dynamic_postgres_credentials_are_served(plans: dict[str, dict[str, Any]]) -> None:
     layout = layout_for("prod")
     assert layout.dynamic_credentials, "in-house clients get short-lived users in prod"
