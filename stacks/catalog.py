@@ -190,6 +190,8 @@ class Managed(_Strict):
 
     kind: Literal["rds-postgresql", "elasticache-redis"]
     engine_version: str
+    # Replaces entries of the service's client_env when it runs managed (e.g. TLS URLs).
+    client_env: dict[str, str] = {}
 
 
 _SECRETISH_ENV = re.compile(r"(PASSWORD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)

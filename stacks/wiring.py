@@ -68,14 +68,25 @@ def _fill(
 
 
 def service_env(
-    spec: ServiceSpec, catalog: Catalog, address_of: AddressOf
+    spec: ServiceSpec,
+    catalog: Catalog,
+    address_of: AddressOf,
+    managed: frozenset[str] = frozenset(),
 ) -> dict[str, pulumi.Output[str]]:
-    """The full non-secret env of a service: its peers' client_env, then its own env."""
+    """The full non-secret env of a service: its peers' client_env, then its own env.
+
+    `managed`: peers that run as AWS managed services in this stack; their
+    `managed_in_prod.client_env` entries (e.g. a TLS URL) replace the in-cluster ones.
+    """
     env: dict[str, pulumi.Output[str]] = {}
     for peer in spec.talks_to:
         if peer not in catalog.services:
             continue
-        for key, template in catalog[peer].client_env.items():
+        peer_spec = catalog[peer]
+        templates = dict(peer_spec.client_env)
+        if peer in managed and peer_spec.managed_in_prod is not None:
+            templates.update(peer_spec.managed_in_prod.client_env)
+        for key, template in templates.items():
             env[key] = _fill(template, catalog, address_of, spec.name, peer)
     for peer_map in spec.peer_maps:
         env[peer_map.env] = _peer_map(spec, catalog, address_of, peer_map.url)

@@ -72,3 +72,10 @@ def test_env_referring_to_a_disabled_service_is_dropped(catalog: Catalog) -> Non
     smaller = catalog.with_service(spec).without({"qdrant"})
     env = resolve(service_env(smaller["backend"], smaller, address))
     assert "X" not in env and env["Y"] == "y"
+
+
+def test_managed_redis_is_reached_over_tls(catalog: Catalog) -> None:
+    env = resolve(service_env(catalog["backend"], catalog, address, frozenset({"redis"})))
+    assert env["REDIS_URL"] == "rediss://redis.svc:6379/0"
+    in_cluster = resolve(service_env(catalog["backend"], catalog, address))
+    assert in_cluster["REDIS_URL"] == "redis://redis.svc:6379/0"

@@ -406,7 +406,9 @@ class KubernetesPlatform:
         return self.naming.host_of(self.catalog[name])
 
     def _env(self, spec: ServiceSpec) -> dict[str, pulumi.Input[str]]:
-        env: dict[str, pulumi.Input[str]] = dict(service_env(spec, self.catalog, self.address_of))
+        env: dict[str, pulumi.Input[str]] = dict(
+            service_env(spec, self.catalog, self.address_of, frozenset(self.managed_endpoints))
+        )
         env.update(self.secrets.file_env(spec))
         return env
 
