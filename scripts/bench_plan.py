@@ -25,12 +25,18 @@ def main() -> int:
     times: list[float] = []
     for _ in range(options.runs):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "stacks.plan", "--stack", options.stack, "--quiet"],
-                       cwd=PROJECT_DIR, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "stacks.plan", "--stack", options.stack, "--quiet"],
+            cwd=PROJECT_DIR,
+            check=True,
+            capture_output=True,
+        )
         times.append(time.perf_counter() - started)
-    print(f"offline plan --stack {options.stack}: {options.runs} runs, "
-          f"min {min(times):.2f}s, median {statistics.median(times):.2f}s, "
-          f"max {max(times):.2f}s (wall, fresh process, imports included)")
+    print(
+        f"offline plan --stack {options.stack}: {options.runs} runs, "
+        f"min {min(times):.2f}s, median {statistics.median(times):.2f}s, "
+        f"max {max(times):.2f}s (wall, fresh process, imports included)"
+    )
     return 0
 
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 packages=(
   podman buildah skopeo runc uidmap debootstrap iptables catatonit netavark aardvark-dns
-  postgresql redis-server
+  postgresql redis-server pgbouncer
 )
 missing=()
 for package in "${packages[@]}"; do

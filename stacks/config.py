@@ -51,24 +51,26 @@ class _Model(BaseModel):
 class NetworkConfig(_Model):
     """The VPC and its segmented subnets (one subnet per availability zone per segment)."""
 
-    vpc_cidr: IPv4Network = Field(IPv4Network("10.40.0.0/16"), description="VPC CIDR block.")
+    vpc_cidr: IPv4Network = Field(
+        default=IPv4Network("10.40.0.0/16"), description="VPC CIDR block."
+    )
     availability_zones: Annotated[int, Field(ge=2, le=6)] = Field(
-        3, description="How many availability zones the VPC spans."
+        default=3, description="How many availability zones the VPC spans."
     )
     public_subnets: list[IPv4Network] = Field(
-        [IPv4Network(f"10.40.{i}.0/24") for i in range(3)],
+        default=[IPv4Network(f"10.40.{i}.0/24") for i in range(3)],
         description="Public subnets, for internet-facing load balancers and NAT only.",
     )
     application_subnets: list[IPv4Network] = Field(
-        [IPv4Network(f"10.40.{16 * (i + 1)}.0/20") for i in range(3)],
+        default=[IPv4Network(f"10.40.{16 * (i + 1)}.0/20") for i in range(3)],
         description="Private subnets for the EKS nodes (application tier).",
     )
     data_subnets: list[IPv4Network] = Field(
-        [IPv4Network(f"10.40.{64 + i}.0/24") for i in range(3)],
+        default=[IPv4Network(f"10.40.{64 + i}.0/24") for i in range(3)],
         description="Isolated subnets for RDS and ElastiCache: no route to the internet.",
     )
     management_subnets: list[IPv4Network] = Field(
-        [IPv4Network(f"10.40.{80 + i}.0/24") for i in range(3)],
+        default=[IPv4Network(f"10.40.{80 + i}.0/24") for i in range(3)],
         description="Private subnets for monitoring, ingress and operations.",
     )
 
@@ -107,7 +109,7 @@ class NodeGroupConfig(_Model):
     desired_size: Annotated[int, Field(ge=0)] = Field(description="Initial node count.")
     ami_type: str = Field(description="EKS managed node group AMI type.")
     disk_size_gib: Annotated[int, Field(ge=20, le=2000)] = Field(
-        50, description="Root volume size (GiB); GPU nodes hold model images."
+        default=50, description="Root volume size (GiB); GPU nodes hold model images."
     )
 
     @field_validator("ami_type")
@@ -130,7 +132,7 @@ class NodeGroupConfig(_Model):
 
 class NodeGroupsConfig(_Model):
     general: NodeGroupConfig = Field(
-        NodeGroupConfig(
+        default=NodeGroupConfig(
             instance_types=["m6i.2xlarge", "m6a.2xlarge"],
             min_size=3,
             max_size=12,
@@ -141,7 +143,7 @@ class NodeGroupsConfig(_Model):
         description="CPU node group for everything but LLM inference.",
     )
     gpu: NodeGroupConfig = Field(
-        NodeGroupConfig(
+        default=NodeGroupConfig(
             instance_types=["g5.2xlarge", "g6.2xlarge"],
             min_size=2,
             max_size=6,
@@ -192,88 +194,97 @@ class ResourcesOverride(_Model):
 
 
 class ServiceOverride(_Model):
-    enabled: bool | None = Field(None, description="Deploy this service (default: yes).")
+    enabled: bool | None = Field(default=None, description="Deploy this service (default: yes).")
     replicas: Annotated[int, Field(ge=1, le=20)] | None = Field(
-        None, description="Replica count (Kubernetes)."
+        default=None, description="Replica count (Kubernetes)."
     )
-    resources: ResourcesOverride | None = Field(None, description="Requests and limits.")
+    resources: ResourcesOverride | None = Field(default=None, description="Requests and limits.")
 
 
 class StackConfig(_Model):
     """Everything a stack file may set, under the `sutazai:` namespace."""
 
     platform: Literal["kubernetes", "docker"] = Field(
-        "kubernetes", description="Where services run: an EKS cluster or a local Docker engine."
+        default="kubernetes",
+        description="Where services run: an EKS cluster or a local Docker engine.",
     )
     environment: Literal["prod", "dev"] = Field(
-        "dev",
+        default="dev",
         description="prod protects stateful resources and uses managed data services; "
         "dev is disposable.",
     )
     aws_region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")] = Field(
-        "us-east-1", description="AWS region (kubernetes platform)."
+        default="us-east-1", description="AWS region (kubernetes platform)."
     )
-    network: NetworkConfig = Field(NetworkConfig(), description="VPC and segment subnets.")
+    network: NetworkConfig = Field(default=NetworkConfig(), description="VPC and segment subnets.")
     cluster_version: Annotated[str, Field(pattern=r"^1\.[0-9]{2}$")] = Field(
-        "1.31", description="EKS Kubernetes version."
+        default="1.31", description="EKS Kubernetes version."
     )
     cluster_public_access_cidrs: list[IPv4Network] = Field(
-        [], description="CIDRs allowed to reach the EKS API publicly; empty keeps it private."
+        default=[],
+        description="CIDRs allowed to reach the EKS API publicly; empty keeps it private.",
     )
     node_groups: NodeGroupsConfig = Field(
-        NodeGroupsConfig(), description="General and GPU managed node groups."
+        default=NodeGroupsConfig(), description="General and GPU managed node groups."
     )
     shared_cluster_stack: str = Field(
-        "",
+        default="",
         description="Ephemeral kubernetes stacks: the stack (org/project/stack) whose "
         "kubeconfig output is the shared dev cluster.",
     )
     services: dict[str, ServiceOverride] = Field(
-        {}, description="Per-service overrides keyed by catalog name: enabled, replicas, resources."
+        default={},
+        description="Per-service overrides keyed by catalog name: enabled, replicas, resources.",
     )
     disabled_tiers: list[Tier] = Field(
-        [], description="Tiers not deployed (data, core, vector, agent, platform, monitoring)."
+        default=[],
+        description="Tiers not deployed (data, core, vector, agent, platform, monitoring).",
     )
     vault_address: str = Field(
-        "http://127.0.0.1:8200", description="Vault server address the program configures."
+        default="http://127.0.0.1:8200", description="Vault server address the program configures."
     )
     vault_auth_method: Literal["token", "aws"] = Field(
-        "token", description="How the program logs in to Vault: VAULT_TOKEN or AWS IAM."
+        default="token", description="How the program logs in to Vault: VAULT_TOKEN or AWS IAM."
     )
     vault_mode: Literal["existing", "container"] = Field(
-        "existing", description="Use an existing Vault, or run one as a container (dev only)."
+        default="existing",
+        description="Use an existing Vault, or run one as a container (dev only).",
     )
     vault_injector: Literal["deploy", "existing"] = Field(
-        "deploy", description="Deploy the Vault Agent injector, or use one already in the cluster."
+        default="deploy",
+        description="Deploy the Vault Agent injector, or use one already in the cluster.",
     )
     image_registry: str = Field(
-        "",
+        default="",
         description="Registry for in-house images; empty creates ECR repositories (prod) "
         "or keeps images local (docker).",
     )
     image_tag: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] = Field(
-        "0.1.0", description="Tag for in-house images (never 'latest')."
+        default="0.1.0", description="Tag for in-house images (never 'latest')."
     )
     ollama_models: list[str] = Field(
-        ["llama3.1:8b"], description="Models preloaded into Ollama at start."
+        default=["llama3.1:8b"], description="Models preloaded into Ollama at start."
     )
     docker_host_gpu: bool = Field(
-        False, description="Docker platform: the host has an NVIDIA GPU for Ollama."
+        default=False, description="Docker platform: the host has an NVIDIA GPU for Ollama."
     )
     domain: str = Field(
-        "sutazai.example.com", description="DNS name for the frontend; the API is api.<domain>."
+        default="sutazai.example.com",
+        description="DNS name for the frontend; the API is api.<domain>.",
     )
     tls_certificate_arn: str = Field(
-        "", description="ACM certificate for the ingress load balancer (required in prod)."
+        default="", description="ACM certificate for the ingress load balancer (required in prod)."
     )
     ephemeral_owner: str = Field(
-        "", description="Ephemeral stacks: the developer who owns it (set by stacks.ephemeral)."
+        default="",
+        description="Ephemeral stacks: the developer who owns it (set by stacks.ephemeral).",
     )
     ephemeral_expires_at: str = Field(
-        "", description="Ephemeral stacks: UTC expiry, ISO 8601 (set by stacks.ephemeral)."
+        default="", description="Ephemeral stacks: UTC expiry, ISO 8601 (set by stacks.ephemeral)."
     )
     policy_enforcement: Literal["mandatory", "advisory"] = Field(
-        "advisory", description="Level of the non-mandatory hardening policies for this stack."
+        default="advisory",
+        description="Level of the non-mandatory hardening policies for this stack.",
     )
 
     @field_validator("image_tag")
