@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STACK ?= prod
 CHECKOV_VENV ?= .venv-checkov
 
-.PHONY: setup plan test lint bench validate system-deps config-reference clean
+.PHONY: setup plan test lint bench validate system-deps docs clean
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 
@@ -43,8 +43,9 @@ bench: $(VENV)/.installed
 validate: setup
 	$(PY) scripts/validate_manifests.py --stack prod
 
-config-reference: $(VENV)/.installed
-	$(PY) -m stacks.config_reference --write
+## Regenerate Pulumi.yaml's config block, README's generated tables, docs/architecture.md.
+docs: $(VENV)/.installed
+	$(PY) -m stacks.generated_docs --write
 
 ## Debian packages the image, service and validator tests need (run as root).
 system-deps:
