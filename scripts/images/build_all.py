@@ -4,8 +4,10 @@
   1. install podman (Debian packages) if missing and write its config
      (podman_env.py: ulimits, runc/cgroupfs, private graphroot);
   2. make the root image localhost/debian-python:bookworm with debootstrap
-     (minbase + python3 python3-venv ca-certificates), skipped if present;
-  3. build every image of service-code/images.yaml, parents first, with
+     (minbase + python3 python3-venv ca-certificates), skipped if present; it stands
+     in for the catalog's root_base_image, which cannot be pulled here;
+  3. build every image of the catalog's build graph (stacks/catalog.yaml: base_images,
+     then each service's build.path on build.base), parents first, with
      `podman build --network host --build-arg BASE_IMAGE=<parent>`;
   4. report build times and sizes (summed per image vs unique on disk).
 
@@ -25,48 +27,29 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 sys.path.insert(0, str(Path(__file__).parent))
+import catalog_images
 import podman_env
+from catalog_images import ROOT, ROOT_IMAGE, ROOT_PACKAGES, ImageNode
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE_CODE = REPO / "service-code"
 REGISTRY_PREFIX = os.environ.get("SUTAZAI_IMAGE_PREFIX", "localhost/sutazai")
 
 
-def load_manifest() -> dict[str, Any]:
-    return yaml.safe_load((SERVICE_CODE / "images.yaml").read_text())
-
-
-def image_ref(name: str, manifest: dict[str, Any]) -> str:
-    if name == "root":
-        return str(manifest["root"]["ref"])
+def image_ref(name: str) -> str:
+    """The local tag of an image; ROOT is the debootstrapped stand-in for the
+    catalog's root_base_image (see catalog_images.ROOT_IMAGE)."""
+    if name == ROOT:
+        return ROOT_IMAGE
     return f"{REGISTRY_PREFIX}/{name}:latest"
 
 
-def ordered(manifest: dict[str, Any]) -> list[dict[str, Any]]:
-    """Parents before children (the manifest order is not trusted)."""
-    images = {i["name"]: i for i in manifest["images"]}
-    done: list[dict[str, Any]] = []
-    seen: set[str] = {"root"}
-
-    def visit(name: str, path: tuple[str, ...]) -> None:
-        if name in seen:
-            return
-        if name in path:
-            raise SystemExit(f"cycle in images.yaml: {' -> '.join((*path, name))}")
-        visit(images[name]["parent"], (*path, name))
-        seen.add(name)
-        done.append(images[name])
-
-    for name in images:
-        visit(name, ())
-    return done
-
-
-def make_root(manifest: dict[str, Any]) -> float:
-    ref = manifest["root"]["ref"]
+def make_root() -> float:
+    """The root image every base descends from. It stands in for the catalog's
+    root_base_image (python:3.11-slim-bookworm), which cannot be pulled here: a
+    debootstrapped Debian bookworm with Debian's python3 (catalog_images.ROOT_IMAGE)."""
+    ref = ROOT_IMAGE
     if podman_env.podman("image", "exists", ref, check=False).returncode == 0:
         print(f"[root] {ref} present (cached)")
         return 0.0
@@ -76,7 +59,7 @@ def make_root(manifest: dict[str, Any]) -> float:
         cmd = [
             "debootstrap",
             "--variant=minbase",
-            "--include=" + ",".join(manifest["root"]["packages"]),
+            "--include=" + ",".join(ROOT_PACKAGES),
             "bookworm",
             str(rootfs),
         ]
@@ -119,16 +102,16 @@ def build_mounts() -> list[str]:
     return ["--volume", f"{bundle}:/etc/ssl/certs/ca-certificates.crt:ro"]
 
 
-def build(image: dict[str, Any], manifest: dict[str, Any], no_cache: bool) -> float:
-    context = SERVICE_CODE / image["context"]
-    ref = image_ref(image["name"], manifest)
+def build(image: ImageNode, no_cache: bool) -> float:
+    context = SERVICE_CODE / image.context
+    ref = image_ref(image.name)
     cmd = [
         "build",
         "--network",
         "host",
         "--layers",
         "--build-arg",
-        f"BASE_IMAGE={image_ref(image['parent'], manifest)}",
+        f"BASE_IMAGE={image_ref(image.parent)}",
         *build_mounts(),
         "-t",
         ref,
@@ -138,13 +121,13 @@ def build(image: dict[str, Any], manifest: dict[str, Any], no_cache: bool) -> fl
     if no_cache:
         cmd.append("--no-cache")
     started = time.monotonic()
-    print(f"[{image['name']}] podman " + " ".join([*cmd, str(context)]), flush=True)
+    print(f"[{image.name}] podman " + " ".join([*cmd, str(context)]), flush=True)
     result = podman_env.podman(*cmd, str(context), check=False)
     elapsed = time.monotonic() - started
     if result.returncode != 0:
         print(result.stdout[-4000:], result.stderr[-4000:], sep="\n", file=sys.stderr)
-        raise SystemExit(f"[{image['name']}] build failed")
-    print(f"[{image['name']}] built in {elapsed:.1f}s")
+        raise SystemExit(f"[{image.name}] build failed")
+    print(f"[{image.name}] built in {elapsed:.1f}s")
     return elapsed
 
 
@@ -191,21 +174,24 @@ def main() -> None:
 
     total_start = time.monotonic()
     podman_env.ensure_podman()
-    manifest = load_manifest()
-    times: dict[str, float] = {"root": make_root(manifest)}
-    for image in ordered(manifest):
-        if args.only and image["name"] not in args.only:
+    graph = catalog_images.build_graph(catalog_images.load_catalog())
+    unknown = sorted(set(args.only or ()) - {i.name for i in graph})
+    if unknown:
+        raise SystemExit(f"--only: {unknown} are not images of the catalog's build graph")
+    times: dict[str, float] = {ROOT: make_root()}
+    for image in graph:
+        if args.only and image.name not in args.only:
             continue
-        times[image["name"]] = round(build(image, manifest, args.no_cache), 1)
+        times[image.name] = round(build(image, args.no_cache), 1)
     # Rebuilds leave the previous layers dangling: drop them so the store
     # (and the unique size measured below) holds what the tags use.
     podman_env.podman("image", "prune", "--force", check=False)
     total = round(time.monotonic() - total_start, 1)
-    refs = [image_ref(i["name"], manifest) for i in manifest["images"]]
+    refs = [image_ref(i.name) for i in graph]
     report = {
         "total_seconds": total,
         "build_seconds": times,
-        "sizes": sizes([manifest["root"]["ref"], *refs]),
+        "sizes": sizes([ROOT_IMAGE, *refs]),
     }
     Path(args.report).parent.mkdir(parents=True, exist_ok=True)
     Path(args.report).write_text(json.dumps(report, indent=2))

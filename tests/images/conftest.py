@@ -22,8 +22,8 @@ from .imagelib import (  # noqa: F401
     REPO,
     dead_url,
     fake_upstream,
+    graph,
     image_ref,
-    manifest,
     podman_env,
     postgres_server,
     redis_server,
@@ -62,9 +62,9 @@ def podman() -> Callable[..., Any]:
         if built.returncode != 0:
             pytest.fail(f"image build failed (see {log}):\n{log.read_text()[-3000:]}")
     missing = [
-        i["name"]
-        for i in manifest()["images"]
-        if podman_env.podman("image", "exists", image_ref(i["name"]), check=False).returncode
+        n.name
+        for n in graph()
+        if podman_env.podman("image", "exists", image_ref(n.name), check=False).returncode
     ]
     if missing:
         pytest.fail(f"images not built: {missing}; run scripts/images/build_all.sh")

@@ -1,4 +1,9 @@
-"""Helpers shared by the image tests."""
+"""Helpers shared by the image tests.
+
+What is built and how each image runs comes from the service catalog
+(stacks/catalog.yaml) through scripts/images/catalog_images.py; test-only
+data (hermetic start env, fake upstreams, real-server runs) is in hermetic.py.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICE_CODE = REPO / "service-code"
@@ -30,35 +34,70 @@ from sutazai_testing import (  # noqa: E402  # pyright: ignore[reportMissingImpo
 )
 
 from scripts.images import podman_env  # noqa: E402 - namespace package from the repo root
+from scripts.images.catalog_images import (  # noqa: E402
+    ImageNode,
+    RunContract,
+    build_graph,
+    built_services,
+    load_catalog,
+    run_contract,
+)
 
 __all__ = ["dead_url", "fake_upstream", "podman_env", "postgres_server", "redis_server"]
 
-# The hardening every workload gets from the Pulumi renderers, as podman flags.
-HARDENED = [
-    "--read-only",
-    "--read-only-tmpfs=false",
-    "--tmpfs",
-    "/tmp:rw,mode=1777,size=64m",
-    "--user",
-    "10001:10001",
-    "--cap-drop",
-    "ALL",
-    "--security-opt",
-    "no-new-privileges",
-]
+
+@cache
+def graph() -> tuple[ImageNode, ...]:
+    """The catalog's build graph, parents first."""
+    return tuple(build_graph(load_catalog()))
 
 
-def manifest() -> dict[str, Any]:
-    return yaml.safe_load((SERVICE_CODE / "images.yaml").read_text())
+@cache
+def contracts() -> tuple[RunContract, ...]:
+    """The run contract of every service the catalog builds."""
+    return tuple(run_contract(s) for s in built_services(load_catalog()))
+
+
+def contract(name: str) -> RunContract:
+    return next(c for c in contracts() if c.name == name)
+
+
+def image_user(node: ImageNode) -> str:
+    """The numeric USER an image ends with: a service's catalog uid:gid; a base
+    image's is the one every service built on it runs as (they must agree)."""
+    if node.kind == "service":
+        return contract(node.name).user
+    catalog = load_catalog()
+    users = {
+        run_contract(spec).user
+        for spec in built_services(catalog)
+        if spec.build is not None
+        and node.name in {b.name for b in catalog.base_chain(spec.build.base)}
+    }
+    assert len(users) == 1, f"services built on {node.name} disagree on uid:gid: {users}"
+    return users.pop()
 
 
 def image_ref(name: str) -> str:
     return f"localhost/sutazai/{name}:latest"
 
 
-def services() -> list[dict[str, Any]]:
-    defaults = manifest()["defaults"]
-    return [{**defaults, **i} for i in manifest()["images"] if i["kind"] == "service"]
+def hardened_flags(svc: RunContract) -> list[str]:
+    """The hardening every workload gets from the Pulumi renderers, as podman flags:
+    read-only root, an empty tmpfs (emptyDir) on each writable path, owned (`U`) by the
+    catalog's uid:gid as fsGroup makes it on Kubernetes, and that uid:gid."""
+    flags = ["--read-only", "--read-only-tmpfs=false"]
+    for path in svc.tmpfs:
+        flags += ["--tmpfs", f"{path}:rw,mode=1777,size=64m,U"]
+    return [
+        *flags,
+        "--user",
+        svc.user,
+        "--cap-drop",
+        "ALL",
+        "--security-opt",
+        "no-new-privileges",
+    ]
 
 
 def http_get(url: str, timeout: float = 5.0) -> tuple[int, str]:
@@ -86,8 +125,9 @@ def http_json(url: str, payload: Any, timeout: float = 15.0) -> tuple[int, Any]:
 @dataclass
 class Container:
     id: str
-    base_url: str | None
+    base_url: str | None  # the contract port
     port: int | None
+    urls: dict[int, str] = field(default_factory=dict)  # container port -> host URL
 
     def exec(self, *cmd: str) -> tuple[int, str]:
         r = podman_env.podman("exec", self.id, *cmd, check=False)
@@ -97,7 +137,8 @@ class Container:
         r = podman_env.podman("logs", self.id, check=False)
         return r.stdout + r.stderr
 
-    def wait_http(self, path: str = "/health", timeout: float = 60.0) -> None:
+    def wait_http(self, path: str | None = "/health", timeout: float = 60.0) -> None:
+        assert path is not None, "the service has no HTTP probe"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -124,29 +165,39 @@ class Container:
 
 @contextmanager
 def run_hardened(
-    ref: str,
+    svc: RunContract,
     *,
-    container_port: int | None = 8080,
     env: dict[str, str] | None = None,
     args: list[str] | None = None,
+    volume: str | None = None,
     host_network: bool = False,
 ) -> Iterator[Container]:
-    cmd = ["run", "-d", "--init", *HARDENED]
+    """Run the service's image as the platform does: its run contract's hardening,
+    its env literals (overridden by `env`), its ports published on loopback, and
+    `volume` (else a tmpfs) on its storage path."""
+    cmd = ["run", "-d", "--init", *hardened_flags(svc)]
+    ports: list[int] = sorted({svc.port} | ({svc.metrics_port} if svc.metrics_port else set()))
     if host_network:
         cmd += ["--network", "host"]
-    elif container_port is not None:
-        cmd += ["-p", f"127.0.0.1::{container_port}"]
-    for k, v in (env or {}).items():
+    else:
+        for p in ports:
+            cmd += ["-p", f"127.0.0.1::{p}"]
+    if svc.storage:
+        if volume:
+            cmd += ["-v", f"{volume}:{svc.storage}"]
+        else:
+            cmd += ["--tmpfs", f"{svc.storage}:rw,mode=1777,U"]
+    for k, v in {**svc.env, **(env or {})}.items():
         cmd += ["-e", f"{k}={v}"]
-    cmd += [*(args or []), ref]
+    cmd += [*(args or []), image_ref(svc.name)]
     cid = podman_env.podman(*cmd).stdout.strip()
     try:
-        port: int | None = None
-        if host_network:
-            port = container_port
-        elif container_port is not None:
-            mapping = podman_env.podman("port", cid, str(container_port)).stdout.strip()
-            port = int(mapping.rsplit(":", 1)[1])
-        yield Container(cid, f"http://127.0.0.1:{port}" if port else None, port)
+        host = {p: p for p in ports}
+        if not host_network:
+            for p in ports:
+                mapping = podman_env.podman("port", cid, str(p)).stdout.strip()
+                host[p] = int(mapping.rsplit(":", 1)[1])
+        urls = {p: f"http://127.0.0.1:{h}" for p, h in host.items()}
+        yield Container(cid, urls[svc.port], host[svc.port], urls)
     finally:
         podman_env.podman("rm", "-f", "-t", "2", cid, check=False)

@@ -1,129 +1,137 @@
-"""Run every built image the way the platform does (read-only root, uid
-10001, no capabilities, no new privileges) and check the service contract
-from the host."""
+"""Run every built image the way the platform does (read-only root, the catalog's
+uid:gid, tmpfs on its writable paths, no capabilities, no new privileges) and check
+the run contract the catalog declares (probes, metrics, writable paths) from the host."""
 
 from __future__ import annotations
 
 import shutil
 import socket
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .imagelib import SERVICE_CODE, http_get, http_json, image_ref, manifest, run_hardened, services
+from . import hermetic
+from .imagelib import (
+    SERVICE_CODE,
+    ImageNode,
+    RunContract,
+    contract,
+    contracts,
+    graph,
+    http_get,
+    http_json,
+    image_ref,
+    image_user,
+    run_hardened,
+)
 
 pytestmark = pytest.mark.images
 
-HTTP_SERVICES = [s for s in services() if s["port"] == 8080]
-DEAD = "127.0.0.1"  # inside the container nothing listens on its own loopback:1
-# Required configuration so each service starts (dependencies deliberately unreachable).
-START_ENV: dict[str, dict[str, str]] = {
-    "agentgpt": {
-        "POSTGRES_HOST": DEAD,
-        "POSTGRES_PORT": "1",
-        "REDIS_URL": f"redis://{DEAD}:1/0",
-        "READY_TIMEOUT_SECONDS": "2",
-    },
-    "backend": {"POSTGRES_HOST": DEAD, "POSTGRES_PORT": "1", "READY_TIMEOUT_SECONDS": "2"},
-    "faiss": {"DIMENSION": "4"},
-}
-EXPECTED_DOWN = {"agentgpt": ["postgres", "redis"], "backend": ["postgres"]}
+HTTP_SERVICES = [c for c in contracts() if c.http]
+BASES = [n for n in graph() if n.kind == "base"]
+# Paths no workload may write (the image's own files under a read-only root), where the
+# image has the directory (/srv/app and /opt/venv are the Python services').
+READ_ONLY = ("/x", "/etc/x", "/usr/x", "/srv/app/x", "/opt/venv/x")
 
 
-@pytest.mark.parametrize(
-    "base,modules",
-    [
-        ("python-base", "fastapi,uvicorn,pydantic,httpx,prometheus_client,sutazai_common"),
-        ("web-base", "jinja2,multipart,sutazai_common"),
-        ("data-base", "psycopg,psycopg_pool,redis,neo4j,sutazai_common"),
-        ("ai-base", "numpy,faiss,psycopg,agent_runtime"),
-        ("monitoring-base", "prometheus_client,httpx,sutazai_common"),
-    ],
-)
-def test_base_images(podman: Callable[..., Any], base: str, modules: str) -> None:
+@pytest.mark.parametrize("base", BASES, ids=lambda n: n.name)
+def test_base_images(podman: Callable[..., Any], base: ImageNode) -> None:
+    user = image_user(base)
     info = podman(
-        "image", "inspect", "--format", "{{.Config.User}}|{{json .Config.Env}}", image_ref(base)
+        "image",
+        "inspect",
+        "--format",
+        "{{.Config.User}}|{{json .Config.Env}}",
+        image_ref(base.name),
     ).stdout.strip()
-    user, env = info.split("|", 1)
-    assert user == "10001:10001"
+    configured, env = info.split("|", 1)
+    assert configured == user
     assert "PYTHONDONTWRITEBYTECODE=1" in env and "PYTHONUNBUFFERED=1" in env
     out = podman(
         "run",
         "--rm",
         "--read-only",
         "--user",
-        "10001:10001",
+        user,
         "--cap-drop",
         "ALL",
-        image_ref(base),
+        image_ref(base.name),
         "python",
         "-c",
-        f"import {modules}, sys; print(sys.prefix)",
+        f"import {hermetic.BASE_MODULES[base.name]}, sys; print(sys.prefix)",
     ).stdout.strip()
     assert out == "/opt/venv"
 
 
-@pytest.mark.parametrize("svc", HTTP_SERVICES, ids=lambda s: s["name"])
-def test_http_service_runs_hardened(podman: Callable[..., Any], svc: dict[str, Any]) -> None:
-    name = svc["name"]
-    args: list[str] = []
-    volume = None
-    if "/data/indices" in svc["writable"]:
-        volume = f"sutazai-test-{name}-data"
-        podman("volume", "rm", "-f", volume, check=False)
-        podman("volume", "create", volume)
-        args += ["-v", f"{volume}:/data/indices"]
-    try:
-        with run_hardened(image_ref(name), env=START_ENV.get(name), args=args) as c:
-            c.wait_http("/health")
-            status, body = http_get(f"{c.base_url}/metrics")
+def _check_hardening(c: Any, svc: RunContract) -> None:
+    assert c.exec("id", "-u") == (0, str(svc.uid)) and c.exec("id", "-g") == (0, str(svc.gid))
+    for path in READ_ONLY:
+        if c.exec("test", "-d", str(Path(path).parent))[0] != 0:
+            continue
+        rc, out = c.exec("touch", path)
+        assert rc != 0 and "Read-only file system" in out, (path, out)
+    for path in svc.writable:
+        rc, out = c.exec("touch", f"{path}/written-by-{svc.uid}")
+        assert rc == 0, f"{path} must be writable by {svc.user}: {out}"
+    assert c.exec("grep", "-E", "^CapEff:\\s+0+$", "/proc/1/status")[0] == 0
+    assert c.exec("grep", "-E", "^NoNewPrivs:\\s+1$", "/proc/1/status")[0] == 0
+    for command in svc.exec_checks:
+        assert c.exec(*command)[0] == 0, command
+
+
+@pytest.fixture
+def volume(podman: Callable[..., Any], request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh named volume (what the platform gives a service's storage path)."""
+    name = f"sutazai-test-{request.node.name}".translate(str.maketrans("[]", "--"))
+    podman("volume", "rm", "-f", name, check=False)
+    podman("volume", "create", name)
+    yield name
+    podman("volume", "rm", "-f", name, check=False)
+
+
+@pytest.mark.parametrize("svc", HTTP_SERVICES, ids=lambda c: c.name)
+def test_http_service_runs_hardened(
+    podman: Callable[..., Any], svc: RunContract, request: pytest.FixtureRequest
+) -> None:
+    volume = request.getfixturevalue("volume") if svc.storage else None
+    with run_hardened(svc, env=hermetic.START_ENV.get(svc.name), volume=volume) as c:
+        c.wait_http(svc.health)
+        if svc.metrics is not None:
+            assert svc.metrics_port is not None
+            status, body = http_get(f"{c.urls[svc.metrics_port]}{svc.metrics}")
             assert status == 200 and "http_requests_total" in body and "process_" in body
-            status, body = http_get(f"{c.base_url}/ready")
-            down = EXPECTED_DOWN.get(name, [])
-            assert status == (503 if down else 200), body
-            if down:
-                assert f'"down":{str(down).replace(chr(39), chr(34)).replace(" ", "")}' in body
-            assert c.exec("id", "-u") == (0, "10001") and c.exec("id", "-g") == (0, "10001")
-            for path in ("/x", "/srv/app/x", "/opt/venv/x", "/etc/x"):
-                rc, out = c.exec("touch", path)
-                assert rc != 0 and "Read-only file system" in out, (path, out)
-            assert c.exec("touch", "/tmp/ok")[0] == 0
-            assert c.exec("grep", "-E", "^CapEff:\\s+0+$", "/proc/1/status")[0] == 0
-            assert c.exec("grep", "-E", "^NoNewPrivs:\\s+1$", "/proc/1/status")[0] == 0
-            if volume:
-                rc, _ = c.exec("touch", "/data/indices/writable")
-                assert rc == 0, "the data volume must be writable by 10001"
-    finally:
-        if volume:
-            podman("volume", "rm", "-f", volume, check=False)
+        status, body = http_get(f"{c.base_url}{svc.ready}")
+        down = hermetic.EXPECTED_DOWN.get(svc.name, [])
+        assert status == (503 if down else 200), body
+        if down:
+            assert f'"down":{str(down).replace(chr(39), chr(34)).replace(" ", "")}' in body
+        _check_hardening(c, svc)
 
 
-def test_faiss_index_survives_restart(podman: Callable[..., Any]) -> None:
-    volume = "sutazai-test-faiss-persist"
-    podman("volume", "rm", "-f", volume, check=False)
-    podman("volume", "create", volume)
-    try:
-        args = ["-v", f"{volume}:/data/indices"]
-        with run_hardened(image_ref("faiss"), env={"DIMENSION": "3"}, args=args) as c:
-            c.wait_http()
-            status, body = http_json(f"{c.base_url}/add", {"vectors": [[1, 2, 3]], "ids": [7]})
-            assert status == 200, body
-        with run_hardened(image_ref("faiss"), env={"DIMENSION": "3"}, args=args) as c:
-            c.wait_http()
-            status, body = http_json(f"{c.base_url}/search", {"vectors": [[1, 2, 3]], "k": 1})
-            assert body["results"][0][0]["id"] == 7
-    finally:
-        podman("volume", "rm", "-f", volume, check=False)
+def test_faiss_index_survives_restart(podman: Callable[..., Any], volume: str) -> None:
+    """The index lives on faiss' storage path, a volume that outlives the container."""
+    svc = contract("faiss")
+    assert svc.storage is not None
+    with run_hardened(svc, env={"DIMENSION": "3"}, volume=volume) as c:
+        c.wait_http(svc.health)
+        status, body = http_json(f"{c.base_url}/add", {"vectors": [[1, 2, 3]], "ids": [7]})
+        assert status == 200, body
+    with run_hardened(svc, env={"DIMENSION": "3"}, volume=volume) as c:
+        c.wait_http(svc.health)
+        status, body = http_json(f"{c.base_url}/search", {"vectors": [[1, 2, 3]], "k": 1})
+        assert body["results"][0][0]["id"] == 7
 
 
 def test_backend_upload_lands_in_tmp(podman: Callable[..., Any]) -> None:
     import urllib.request
 
-    with run_hardened(image_ref("backend")) as c:
-        c.wait_http()
+    svc = contract("backend")
+    with run_hardened(svc) as c:
+        c.wait_http(svc.health)
         boundary = "sutazai"
         data = (
             f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
@@ -142,6 +150,7 @@ def test_backend_upload_lands_in_tmp(podman: Callable[..., Any]) -> None:
 
 
 def test_pgbouncer_runs_hardened_with_mounted_config(podman: Callable[..., Any]) -> None:
+    svc = contract("pgbouncer")
     cfg = SERVICE_CODE / "pgbouncer" / "config" / "pgbouncer.ini"
     with tempfile.TemporaryDirectory() as tmp:
         userlist = Path(tmp) / "userlist.txt"
@@ -149,14 +158,15 @@ def test_pgbouncer_runs_hardened_with_mounted_config(podman: Callable[..., Any])
         userlist.chmod(0o444)
         args = [
             "-v",
-            f"{cfg}:/etc/pgbouncer/pgbouncer.ini:ro",
+            f"{cfg}:{hermetic.PGBOUNCER_CONFIG}:ro",
             "-v",
-            f"{userlist}:/etc/pgbouncer/userlist.txt:ro",
+            f"{userlist}:{hermetic.PGBOUNCER_USERLIST}:ro",
         ]
-        with run_hardened(image_ref("pgbouncer"), container_port=6432, args=args) as c:
+        with run_hardened(svc, args=args) as c:
+            assert svc.liveness.kind == svc.readiness.kind == "tcp"
             c.wait_tcp()
-            assert c.exec("pg_isready", "-h", "127.0.0.1", "-p", "6432")[0] == 0
-            assert c.exec("id", "-u") == (0, "10001")
+            assert c.exec("pg_isready", "-h", "127.0.0.1", "-p", str(svc.port))[0] == 0
+            _check_hardening(c, svc)
             assert "Read-only file system" in c.exec("touch", "/etc/pgbouncer/x")[1]
 
 
@@ -175,7 +185,7 @@ def secrets_dir() -> Iterator[Path]:
 
 @pytest.mark.postgres
 @pytest.mark.redis
-@pytest.mark.parametrize("name", ["backend", "agentgpt"])
+@pytest.mark.parametrize("name", hermetic.REAL_DATA_SERVICES)
 def test_service_image_against_real_postgres_and_redis(
     podman: Callable[..., Any],
     name: str,
@@ -186,8 +196,9 @@ def test_service_image_against_real_postgres_and_redis(
 ) -> None:
     """The image (not the source tree) talks to real servers, with its secrets
     delivered as files the way Vault Agent does (/vault/secrets, *_FILE)."""
-    if not _port_free(8080):
-        pytest.skip("host port 8080 busy (host network is needed to reach loopback servers)")
+    svc = contract(name)
+    if not _port_free(svc.port):
+        pytest.skip(f"host port {svc.port} busy (host network is needed to reach loopback servers)")
     for secret, src in (
         ("postgres-password", postgres_server.password_file),
         ("redis-password", redis_server.password_file),
@@ -203,9 +214,9 @@ def test_service_image_against_real_postgres_and_redis(
         "AGENT_CONSUMER_NAME": "image-test",
     }
     args = ["-v", f"{secrets_dir}:/vault/secrets:ro"]
-    with run_hardened(image_ref(name), env=env, args=args, host_network=True) as c:
-        c.wait_http()
-        status, body = http_get(f"{c.base_url}/ready")
+    with run_hardened(svc, env=env, args=args, host_network=True) as c:
+        c.wait_http(svc.health)
+        status, body = http_get(f"{c.base_url}{svc.ready}")
         assert status == 200, body
         if name == "backend":
             status, reply = http_json(f"{c.base_url}/api/v1/chat", {"message": "ping"})
@@ -215,8 +226,6 @@ def test_service_image_against_real_postgres_and_redis(
         else:
             status, reply = http_json(f"{c.base_url}/tasks", {"goal": "g", "max_steps": 1})
             assert status == 202
-            import time
-
             deadline = time.monotonic() + 30
             while True:
                 task = http_get(f"{c.base_url}/tasks/{reply['task_id']}")[1]
@@ -227,6 +236,15 @@ def test_service_image_against_real_postgres_and_redis(
 
 
 def test_every_service_is_covered() -> None:
-    names = {s["name"] for s in services()}
-    assert names == {s["name"] for s in HTTP_SERVICES} | {"pgbouncer"}
-    assert "root" in {i["parent"] for i in manifest()["images"]}
+    """Every service the catalog builds runs here: the HTTP ones in
+    test_http_service_runs_hardened, the rest (TCP-probed) in a test of their own;
+    the test-only data names only services the catalog builds."""
+    names = {c.name for c in contracts()}
+    assert {c.name for c in contracts() if not c.http} == {"pgbouncer"}
+    test_data = {
+        *hermetic.START_ENV,
+        *hermetic.EXPECTED_DOWN,
+        *hermetic.REAL_DATA_SERVICES,
+    }
+    assert test_data <= names, test_data - names
+    assert set(hermetic.BASE_MODULES) == {n.name for n in BASES}
