@@ -84,9 +84,8 @@ class SutazAI(pulumi.ComponentResource):
             )
         self.infrastructure = infrastructure
 
-        from components.secrets import Secrets
-
         from components.images import ImagesArgs, ServiceImages
+        from components.secrets import Secrets
 
         self.secrets = Secrets(
             f"{name}-secrets",
