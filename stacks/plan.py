@@ -17,14 +17,16 @@ import runpy
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MOCK_ACCOUNT = "123456789012"
+T = TypeVar("T")
 
 
 @dataclass
@@ -55,11 +57,14 @@ class Plan:
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
 
-    def named(self, type_: str, name: str) -> Registration:
-        matches = [r for r in self.resources if r.type == type_ and r.name == name]
+    def one(self, type_: str, name: str | None = None) -> Registration:
+        matches = [r for r in self.of_type(type_) if name is None or r.name == name]
         if len(matches) != 1:
             raise KeyError(f"{len(matches)} resources of type {type_} named {name}")
         return matches[0]
+
+    def by_urn(self, urn: str) -> Registration:
+        return next(r for r in self.resources if r.urn == urn)
 
     def children_of(self, urn: str) -> list[Registration]:
         return [r for r in self.resources if r.parent == urn]
@@ -270,64 +275,81 @@ def _mark_secret_outputs(response: Any, names: list[str]) -> None:
         fields[name].struct_value.CopyFrom(wrapped)
 
 
-def run_plan(
-    stack: str,
-    project_dir: Path = PROJECT_DIR,
-    stack_file: Path | None = None,
-    plan: Plan | None = None,
-) -> Plan:
-    """Run `__main__.py` for `stack` under the recording mock monitor. One per process.
+class _OfflineMocks:
+    """Mock provider answers shared by every run (see _mock_outputs / _mock_invoke)."""
 
-    Pass `plan` to keep what was registered even when the program fails.
+    @staticmethod
+    def build() -> Any:
+        import pulumi
+
+        class Mocks(pulumi.runtime.Mocks):
+            def new_resource(
+                self, args: pulumi.runtime.MockResourceArgs
+            ) -> tuple[str | None, dict[str, Any]]:
+                return f"{args.name}-id", _mock_outputs(args.typ, args.name, args.inputs)
+
+            def call(
+                self, args: pulumi.runtime.MockCallArgs
+            ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+                return _mock_invoke(args.token, args.args), []
+
+        return Mocks()
+
+
+def _registration(request: Any, urn: str) -> Registration:
+    from google.protobuf import json_format
+
+    def optional(field_name: str) -> bool:
+        return bool(getattr(request, field_name)) if request.HasField(field_name) else False
+
+    return Registration(
+        urn=urn,
+        type=request.type,
+        name=request.name,
+        parent=request.parent,
+        custom=request.custom,
+        provider=request.provider,
+        protect=optional("protect"),
+        retain_on_delete=optional("retainOnDelete"),
+        delete_before_replace=request.deleteBeforeReplace,
+        dependencies=list(request.dependencies),
+        additional_secret_outputs=list(request.additionalSecretOutputs),
+        ignore_changes=list(request.ignoreChanges),
+        inputs=json_format.MessageToDict(request.object),
+    )
+
+
+def run_program(
+    fn: Callable[[], T],
+    *,
+    project: str,
+    stack: str,
+    config: Mapping[str, str] | None = None,
+    secret_keys: Sequence[str] = (),
+    plan: Plan | None = None,
+) -> tuple[T, Plan]:
+    """Run `fn` under a fresh recording mock monitor; return its result and the plan.
+
+    set_mocks is process-global: each call replaces the previous monitor. Stack exports
+    made by `fn` are recorded as the plan's outputs.
     """
     import pulumi
     from google.protobuf import json_format
     from pulumi.runtime import mocks as pulumi_mocks
     from pulumi.runtime import settings
+    from pulumi.runtime.settings import get_root_resource
+    from pulumi.runtime.stack import Stack, run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
 
-    project_dir = project_dir.resolve()
-    project = project_settings(project_dir)["name"]
     plan = plan if plan is not None else Plan(project=project, stack=stack)
-    bag, secret_keys = stack_config_bag(stack, project_dir, stack_file)
-
-    class Mocks(pulumi.runtime.Mocks):
-        def new_resource(
-            self, args: pulumi.runtime.MockResourceArgs
-        ) -> tuple[str | None, dict[str, Any]]:
-            return f"{args.name}-id", _mock_outputs(args.typ, args.name, args.inputs)
-
-        def call(
-            self, args: pulumi.runtime.MockCallArgs
-        ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-            return _mock_invoke(args.token, args.args), []
+    results: list[T] = []
 
     class RecordingMonitor(pulumi_mocks.MockMonitor):
         def RegisterResource(self, request: Any) -> Any:
             response = super().RegisterResource(request)
             _mark_secret_outputs(response, list(request.additionalSecretOutputs))
             if request.type != "pulumi:pulumi:Stack":
-                plan.resources.append(
-                    Registration(
-                        urn=response.urn,
-                        type=request.type,
-                        name=request.name,
-                        parent=request.parent,
-                        custom=request.custom,
-                        provider=request.provider,
-                        protect=bool(request.protect) if request.HasField("protect") else False,
-                        retain_on_delete=(
-                            bool(request.retainOnDelete)
-                            if request.HasField("retainOnDelete")
-                            else False
-                        ),
-                        delete_before_replace=request.deleteBeforeReplace,
-                        dependencies=list(request.dependencies),
-                        additional_secret_outputs=list(request.additionalSecretOutputs),
-                        ignore_changes=list(request.ignoreChanges),
-                        inputs=json_format.MessageToDict(request.object),
-                    )
-                )
+                plan.resources.append(_registration(request, response.urn))
             return response
 
         def RegisterResourceOutputs(self, request: Any) -> Any:
@@ -335,33 +357,57 @@ def run_plan(
                 plan.outputs = json_format.MessageToDict(request.outputs)
             return super().RegisterResourceOutputs(request)
 
+    def program() -> None:
+        results.append(fn())
+        # set_mocks registered the root stack before the program ran; register its
+        # outputs again now that the program has exported them.
+        root = get_root_resource()
+        if isinstance(root, Stack):
+            root._outputs_registered = False
+            root._finish()
+
     started = time.perf_counter()
-    pulumi.runtime.set_all_config(bag, secret_keys)
+    mocks = _OfflineMocks.build()
+    pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
     pulumi.runtime.set_mocks(
-        Mocks(), project=project, stack=stack, preview=False, monitor=RecordingMonitor(Mocks())
+        mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks)
     )
+    try:
+        _sync_await(run_pulumi_func(program))
+    finally:
+        settings.reset_options()
+        plan.seconds = time.perf_counter() - started
+    return results[0], plan
+
+
+def run_plan(
+    stack: str,
+    project_dir: Path = PROJECT_DIR,
+    stack_file: Path | None = None,
+    plan: Plan | None = None,
+) -> Plan:
+    """Run `__main__.py` for `stack` with its real stack file. One per process.
+
+    Pass `plan` to keep what was registered even when the program fails.
+    """
+    project_dir = project_dir.resolve()
+    project = project_settings(project_dir)["name"]
+    bag, secret_keys = stack_config_bag(stack, project_dir, stack_file)
     previous = os.getcwd()
     sys.path.insert(0, str(project_dir))
     os.chdir(project_dir)
     try:
-        from pulumi.runtime.settings import get_root_resource
-        from pulumi.runtime.stack import Stack, run_pulumi_func
-
-        def program() -> None:
-            runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
-            # set_mocks registered the root stack before the program ran; register its
-            # outputs again now that the program has exported them.
-            root = get_root_resource()
-            if isinstance(root, Stack):
-                root._outputs_registered = False
-                root._finish()
-
-        _sync_await(run_pulumi_func(program))
+        _, plan = run_program(
+            lambda: runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__"),
+            project=project,
+            stack=stack,
+            config=bag,
+            secret_keys=secret_keys,
+            plan=plan,
+        )
     finally:
         os.chdir(previous)
         sys.path.remove(str(project_dir))
-        settings.reset_options()
-    plan.seconds = time.perf_counter() - started
     return plan
 
 
