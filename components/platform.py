@@ -63,6 +63,9 @@ class DockerVaultBinding:
     provider: pulumi.ProviderResource | None
     # The management network a dev Vault container joins.
     network_name: pulumi.Input[str]
+    # The 127.0.0.1 port a dev Vault container publishes (derived from the stack name like
+    # every published port of the stack); None: the port of `vaultAddress`.
+    host_port: int | None = None
 
 
 VaultTarget = KubernetesVaultBinding | DockerVaultBinding

@@ -18,11 +18,16 @@
 
 The renderers ask it, per service, for `file_env` (env that names files, never values),
 `kubernetes_pod_annotations` + `kubernetes_role` (Vault paths and templates, never values)
-or `docker_secret_files` (the values, as Pulumi secrets, for the Docker engine to upload).
+or `docker_secret_files` (the values, as Pulumi secrets, for the Docker engine to upload),
+and for the paths the container's command names: `env_file` (sourced before the entrypoint
+by products that read credentials from env only) and `provisioning_file` (an issuer's
+server-side client file). Files assembled from several values (the env file, PgBouncer's
+userlist) may name peers' addresses; the renderer passes its `address_of` for those.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -51,21 +56,27 @@ from components.vault.layout import (
     DYNAMIC_DEFAULT_TTL,
     DYNAMIC_MAX_TTL,
     VAULT_IMAGE,
+    VAULT_VALUE,
     ClientCredential,
     CredentialMode,
     IssuerKind,
     ProvisioningFile,
     SecretFile,
     VaultLayout,
+    agent_template,
 )
-from components.vault.server import VAULT_PORT, DevVaultServer
-from stacks.catalog import Catalog, ServiceSpec
+from components.vault.server import VAULT_PORT, DevVaultServer, published_address
+from stacks.catalog import ENV_REFERENCE, Catalog, ServiceSpec
 from stacks.config import StackConfig
 from stacks.errors import ConfigError
+from stacks.wiring import AddressOf, fill_references
 
 __all__ = ["Secrets", "VaultLayout"]
 
 ANNOTATION = "vault.hashicorp.com"
+# On an issuer's pods: a digest of its clients (names only). A new client changes it, so the
+# pods roll and the server takes in the new provisioning file.
+PROVISIONING_ANNOTATION = "sutazai.io/provisioning-clients"
 # A Vault token lives an hour and renews up to a day: never shorter than the database
 # leases it holds (leases die with their token).
 TOKEN_TTL = 3600
@@ -104,6 +115,7 @@ class Secrets(pulumi.ComponentResource):
         self.catalog = catalog
         self.target = target
         self.layout = VaultLayout(config, catalog, pulumi.get_stack())
+        self.vault_address = vault_address_of(config, target)
         self._bound_postgres: vault.database.SecretBackendConnection | None = None
         child = pulumi.ResourceOptions(parent=self)
 
@@ -133,7 +145,7 @@ class Secrets(pulumi.ComponentResource):
                 f"{self.layout.prefix}-vault",
                 network_name=target.network_name,
                 provider=target.provider,
-                host_port=urlparse(config.vault_address).port or VAULT_PORT,
+                host_port=urlparse(self.vault_address).port or VAULT_PORT,
                 labels={"ai.sutazai.stack": pulumi.get_stack(), "ai.sutazai.role": "vault"},
                 opts=child,
             )
@@ -151,7 +163,7 @@ class Secrets(pulumi.ComponentResource):
             self._configure_vault(name)
         else:
             pulumi.log.warn(
-                f"Vault at {config.vault_address} is not bootstrapped yet (VAULT_TOKEN is "
+                f"Vault at {self.vault_address} is not bootstrapped yet (VAULT_TOKEN is "
                 "unset): containers get their generated secrets directly; run the Vault "
                 "bootstrap from the README, then `pulumi up` again to store them in Vault.",
                 resource=self,
@@ -194,7 +206,14 @@ class Secrets(pulumi.ComponentResource):
         """The Vault role (in this stack's Kubernetes auth mount) the service logs in as."""
         return spec.name
 
-    def kubernetes_pod_annotations(self, spec: ServiceSpec) -> dict[str, pulumi.Input[str]]:
+    def env_file(self, spec: ServiceSpec) -> str | None:
+        """Container path of the env file the service sources before its entrypoint."""
+        file = self.layout.env_file(spec)
+        return None if file is None else file.path
+
+    def kubernetes_pod_annotations(
+        self, spec: ServiceSpec, address_of: AddressOf | None = None
+    ) -> dict[str, pulumi.Input[str]]:
         """Vault Agent injector annotations: Vault paths and templates, never values."""
         if not isinstance(self.target, KubernetesVaultBinding):
             raise TypeError("kubernetes_pod_annotations is for the kubernetes platform")
@@ -234,18 +253,29 @@ class Secrets(pulumi.ComponentResource):
             annotations[f"{ANNOTATION}/agent-revoke-on-shutdown"] = "true"
         for file in files:
             key = file.annotation_key
+            template: pulumi.Input[str] = (
+                file.template
+                if file.text is None
+                else (self._filled(spec, file.text, address_of).apply(agent_template))
+            )
             annotations[f"{ANNOTATION}/agent-inject-secret-{key}"] = file.vault_path
-            annotations[f"{ANNOTATION}/agent-inject-template-{key}"] = file.template
+            annotations[f"{ANNOTATION}/agent-inject-template-{key}"] = template
             annotations[f"{ANNOTATION}/agent-inject-file-{key}"] = file.key
             annotations[f"{ANNOTATION}/agent-inject-perms-{key}"] = "0400"
+        provisioning = self.layout.provisioning(spec)
+        if provisioning is not None:
+            annotations[PROVISIONING_ANNOTATION] = provisioning_digest(provisioning)
         return annotations
 
-    def docker_secret_files(self, spec: ServiceSpec) -> dict[str, pulumi.Output[str]]:
+    def docker_secret_files(
+        self, spec: ServiceSpec, address_of: AddressOf | None = None
+    ) -> dict[str, pulumi.Output[str]]:
         """Container path -> secret content (an `Output.secret`), for the Docker engine."""
         if not isinstance(self.target, DockerVaultBinding):
             raise TypeError("docker_secret_files is for the docker platform")
         return {
-            file.path: pulumi.Output.secret(self._content(file)) for file in self.layout.files(spec)
+            file.path: pulumi.Output.secret(self._content(file, spec, address_of))
+            for file in self.layout.files(spec)
         }
 
     # --- introspection (tests, other components) ------------------------------------------
@@ -380,7 +410,7 @@ class Secrets(pulumi.ComponentResource):
         # goes into config or state.
         self.provider = vault.Provider(
             f"{name}-vault",
-            address=config.vault_address,
+            address=self.vault_address,
             auth_login_aws=auth_login_aws,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -504,8 +534,47 @@ class Secrets(pulumi.ComponentResource):
                 return cred
         raise KeyError(f"{client} has no credentials for {peer}")
 
-    def _content(self, file: SecretFile) -> pulumi.Output[str]:
+    def _filled(
+        self, spec: ServiceSpec, text: str, address_of: AddressOf | None
+    ) -> pulumi.Output[str]:
+        """A templated file's text with its peers' addresses filled in (not secret)."""
+        if not ENV_REFERENCE.search(text):
+            return pulumi.Output.from_input(text)
+        if address_of is None:
+            raise ValueError(f"{spec.name}: its secret files name addresses; pass address_of")
+        return fill_references(text, self.catalog, address_of, spec.name)
+
+    def _vault_values(self, spec: ServiceSpec) -> dict[tuple[str, str], pulumi.Output[str]]:
+        """(Vault API path, template field) -> the generated value, for the Docker engine."""
+        layout = self.layout
+        values: dict[tuple[str, str], pulumi.Output[str]] = {}
+        for secret in layout.own_secrets(spec):
+            key = (layout.kv_api_path(secret.kv_name), ".Data.data.value")
+            values[key] = self._own[(secret.owner, secret.name)].result
+        for cred in layout.client_credentials(spec):
+            if cred.mode is CredentialMode.STATIC:
+                key = (layout.kv_api_path(cred.kv_name), ".Data.data.password")
+                values[key] = self._client[(cred.client, cred.peer)].result
+        return values
+
+    def _content(
+        self, file: SecretFile, spec: ServiceSpec, address_of: AddressOf | None = None
+    ) -> pulumi.Output[str]:
         """The value a file holds (Docker delivery)."""
+        if file.text is not None:
+            values = self._vault_values(spec)
+            wanted = [(m.group(1), m.group(2)) for m in VAULT_VALUE.finditer(file.text)]
+            missing = [w for w in wanted if w not in values]
+            if missing:
+                raise KeyError(f"{file.path}: no local value for {missing} (dynamic credentials)")
+            keys = sorted(set(wanted))
+            filled = self._filled(spec, file.text, address_of)
+
+            def render(resolved: list[str]) -> str:
+                by_key = dict(zip(keys, resolved[1:], strict=True))
+                return VAULT_VALUE.sub(lambda m: by_key[(m.group(1), m.group(2))], resolved[0])
+
+            return pulumi.Output.all(filled, *(values[k] for k in keys)).apply(render)
         owner = file.owner
         if (owner, file.name) in self._own:
             return self._own[(owner, file.name)].result
@@ -528,9 +597,11 @@ class Secrets(pulumi.ComponentResource):
         )
         kind = file.kind
 
+        lookup_user = file.lookup_user
+
         def render(clients: Sequence[tuple[str, str]], default: str | None) -> str:
             if kind is IssuerKind.POSTGRES:
-                return provisioning.postgres_client_roles(clients)
+                return provisioning.postgres_client_roles(clients, lookup_user=lookup_user)
             if kind is IssuerKind.REDIS:
                 return provisioning.redis_users_acl(default, clients)
             return provisioning.neo4j_client_users(clients)
@@ -544,6 +615,27 @@ class Secrets(pulumi.ComponentResource):
         if default_password is not None:
             inputs.append(default_password)
         return pulumi.Output.secret(pulumi.Output.all(*inputs).apply(build))
+
+
+def vault_address_of(
+    config: StackConfig, target: KubernetesVaultBinding | DockerVaultBinding
+) -> str:
+    """The Vault this stack talks to. A dev Vault container publishes on the port the
+    Docker infrastructure derived from the stack name (8200 for `dev`, another port for
+    every dev-<owner> stack on the engine); `vaultAddress` names the `dev` stack's."""
+    if (
+        isinstance(target, DockerVaultBinding)
+        and config.vault_mode == "container"
+        and target.host_port is not None
+    ):
+        return published_address(config.vault_address, target.host_port)
+    return config.vault_address
+
+
+def provisioning_digest(file: ProvisioningFile) -> str:
+    """A digest of who an issuer's file lets in (names, not credentials)."""
+    names = ",".join(sorted(c.username for c in file.clients))
+    return hashlib.sha256(f"{file.kind}:{file.lookup_user}:{names}".encode()).hexdigest()[:16]
 
 
 def dynamic_creation_statements(role: str, database: str) -> list[str]:

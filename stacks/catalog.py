@@ -27,6 +27,13 @@ _QUANTITY_MEM = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti)$")
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # ${service.host}, ${service.port}, ${service.port.<name>} in a service's env (see wiring.py).
 ENV_REFERENCE = re.compile(r"\$\{([a-z0-9-]+)\.(host|port)(?:\.([a-z0-9-]+))?\}")
+# ${peer.user}, ${peer.password} in `secret_env` / `secret_files`: the credential this service
+# holds for a peer that issues client credentials (rendered by the Secrets component).
+CREDENTIAL_REFERENCE = re.compile(r"\$\{([a-z0-9-]+)\.(user|password)\}")
+# ${provisioning} in an issuer's command, args or provisioning.apply: the path of its
+# server-side client file (Redis ACL, PostgreSQL roles SQL, Neo4j user script).
+PROVISIONING_REFERENCE = "${provisioning}"
+_SECRET_FILE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
 
 class Tier(StrEnum):
@@ -158,11 +165,49 @@ class Gpu(_Strict):
 
 
 class Secret(_Strict):
-    """A credential the service owns. Generated, stored in Vault, delivered as a file."""
+    """A credential the service owns. Generated, stored in Vault, delivered as a file.
+
+    By default the container gets `<env>_FILE` pointing at the file (or `file_env`, for
+    products with their own convention, e.g. Grafana's `GF_..._PASSWORD__FILE`).
+    `env_from_file`: the product reads the value from `env` only and has no file variant
+    (Dify, Letta, Langflow, Qdrant): the value is exported from the service's env file under
+    /vault/secrets, which the container sources before it execs its entrypoint; the value
+    never appears in the container's env spec, a manifest or state.
+    """
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     env: Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$")]
     length: Annotated[int, Field(ge=16, le=128)] = 32
+    file_env: Annotated[str | None, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] = None
+    env_from_file: bool = False
+
+    @model_validator(mode="after")
+    def _one_delivery(self) -> Self:
+        if self.env_from_file and self.file_env is not None:
+            raise ValueError("a secret is either env_from_file or named by file_env, not both")
+        return self
+
+    @property
+    def path_env(self) -> str | None:
+        """The env var that names the secret's file; None when exported from the env file."""
+        if self.env_from_file:
+            return None
+        return self.file_env or f"{self.env}_FILE"
+
+
+class Provisioning(_Strict):
+    """How an issuer (`issues_client_credentials`) takes in its clients' credentials.
+
+    The Secrets component renders the issuer's server-side file (SCRAM verifiers, an ACL,
+    a user script) into its own /vault/secrets; `${provisioning}` in the service's `command`,
+    `args` or `apply` stands for that file's path (e.g. Redis `--aclfile ${provisioning}`).
+    `apply`: a command run next to the server, against 127.0.0.1, every time the server
+    starts or the file changes (Kubernetes: the container's postStart hook; Docker: a
+    one-shot container in the server's network namespace). It is retried until the server
+    answers, for at most the service's startup allowance.
+    """
+
+    apply: Annotated[list[str] | None, Field(min_length=1)] = None
 
 
 class HardeningException(_Strict):
@@ -226,6 +271,15 @@ class ServiceSpec(_Strict):
     peer_maps: list[PeerMap] = []
     # Read-only files mounted into the container (path -> content), e.g. a neo4j.conf.
     config_files: dict[str, str] = {}
+    # Env the product reads only as values (no *_FILE variant) and that holds credentials:
+    # NAME -> template over ${peer.user}, ${peer.password} (this service's credential for
+    # the peer) and ${peer.host}, ${peer.port}. Exported from the service's env file, which
+    # the container sources before it execs `command` (see Secret.env_from_file).
+    secret_env: dict[str, str] = {}
+    # Secret files in other formats (file name -> the same kind of template), rendered into
+    # /vault/secrets/<service>-<name> like every other secret, e.g. PgBouncer's userlist.txt.
+    secret_files: dict[str, str] = {}
+    provisioning: Provisioning | None = None
     replicas: Annotated[int, Field(ge=1, le=20)] = 1
     critical: bool = False
     # Clients reach this service through the pooler when the pooler is enabled.
@@ -264,7 +318,58 @@ class ServiceSpec(_Strict):
                 raise ValueError(f"at writable_paths: '{path}' must be an absolute path")
         if self.storage and self.storage.path in self.writable_paths:
             raise ValueError(f"at storage.path: '{self.storage.path}' is also in writable_paths")
+        self._check_secret_templates()
+        self._check_provisioning()
         return self
+
+    def _check_secret_templates(self) -> None:
+        for key in self.secret_env:
+            if not re.fullmatch(r"[A-Z][A-Z0-9_]*", key):
+                raise ValueError(f"at secret_env.{key}: not an environment variable name")
+            if key in self.env:
+                raise ValueError(f"at secret_env.{key}: also set in env")
+        own = {s.env for s in self.secrets if s.env_from_file}
+        clash = sorted(own & set(self.secret_env))
+        if clash:
+            raise ValueError(f"at secret_env: {clash} are also env_from_file secrets")
+        for name in self.secret_files:
+            if not _SECRET_FILE_NAME.match(name):
+                raise ValueError(f"at secret_files.{name}: use lowercase letters, digits, . _ -")
+        templates = {
+            **{f"secret_env.{k}": v for k, v in self.secret_env.items()},
+            **{f"secret_files.{k}": v for k, v in self.secret_files.items()},
+        }
+        for where, template in templates.items():
+            for pattern in (CREDENTIAL_REFERENCE, ENV_REFERENCE):
+                for match in pattern.finditer(template):
+                    if match.group(1) not in self.talks_to:
+                        raise ValueError(
+                            f"at {where}: '{match.group(0)}' names {match.group(1)!r}, which "
+                            f"is not in talks_to"
+                        )
+        if self.env_file_needed and not self.command:
+            raise ValueError(
+                "at command: a service with secret_env or env_from_file secrets names its "
+                "image's entrypoint in `command`: the container sources its env file and "
+                "then execs that command"
+            )
+
+    def _check_provisioning(self) -> None:
+        uses = [
+            a for a in [*(self.command or []), *(self.args or [])] if PROVISIONING_REFERENCE in a
+        ]
+        if self.provisioning is not None and self.provisioning.apply:
+            uses += [a for a in self.provisioning.apply if PROVISIONING_REFERENCE in a]
+        if (uses or self.provisioning is not None) and not self.issues_client_credentials:
+            raise ValueError(
+                "at provisioning: only a service that issues_client_credentials has a "
+                "provisioning file"
+            )
+
+    @property
+    def env_file_needed(self) -> bool:
+        """Whether the container sources an env file of secrets before its entrypoint."""
+        return bool(self.secret_env) or any(s.env_from_file for s in self.secrets)
 
     @property
     def segment(self) -> Segment:
@@ -356,6 +461,17 @@ class Catalog(_Strict):
                         raise ValueError(
                             f"at services.{name}.env.{key}: '{match.group(0)}' names no "
                             f"catalog service"
+                        )
+            for where, template in [
+                *((f"secret_env.{k}", v) for k, v in spec.secret_env.items()),
+                *((f"secret_files.{k}", v) for k, v in spec.secret_files.items()),
+            ]:
+                for match in CREDENTIAL_REFERENCE.finditer(template):
+                    peer = self.services.get(match.group(1))
+                    if peer is None or not peer.issues_client_credentials:
+                        raise ValueError(
+                            f"at services.{name}.{where}: '{match.group(0)}': "
+                            f"{match.group(1)!r} issues no client credentials"
                         )
             if spec.pooled_by is not None and spec.pooled_by not in self.services:
                 raise ValueError(

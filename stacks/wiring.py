@@ -67,6 +67,14 @@ def _fill(
     return pulumi.Output.concat(*pieces)
 
 
+def fill_references(
+    template: str, catalog: Catalog, address_of: AddressOf, client: str
+) -> pulumi.Output[str]:
+    """`${service.host}` / `${service.port[.name]}` in `client`'s template, as `_fill` does
+    for its env (pooled services resolve to their pooler). Other `${...}` stay as they are."""
+    return _fill(template, catalog, address_of, client, None)
+
+
 def service_env(
     spec: ServiceSpec,
     catalog: Catalog,

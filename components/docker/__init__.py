@@ -13,10 +13,12 @@ and any number of `dev-<owner>` stacks run side by side on one engine.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import urlparse
 
 import pulumi
 import pulumi_docker as docker
 
+from components.configs import observability
 from components.docker import owners, rules
 from components.docker.platform import (
     LABEL_PREFIX,
@@ -25,6 +27,7 @@ from components.docker.platform import (
     DockerSecretSource,
 )
 from components.platform import DockerVaultBinding
+from components.vault.server import VAULT_PORT, published_address
 from stacks.catalog import Catalog, Segment
 from stacks.config import StackConfig
 
@@ -94,8 +97,23 @@ class DockerInfrastructure(pulumi.ComponentResource):
 
     def vault_target(self) -> DockerVaultBinding:
         return DockerVaultBinding(
-            provider=None, network_name=self.networks[Segment.MANAGEMENT].name
+            provider=None,
+            network_name=self.networks[Segment.MANAGEMENT].name,
+            host_port=self._vault_host_port(),
         )
+
+    def _vault_host_port(self) -> int:
+        """The dev Vault's published port: vaultAddress's port (the dev stack's) plus this
+        stack's offset, like every port the stack publishes."""
+        base = urlparse(self._config.vault_address).port or VAULT_PORT
+        return rules.stack_host_port(base, self._stack)
+
+    def _log_receiver_port(self) -> int | None:
+        """Where containers send their output, when the stack runs Alloy and Loki."""
+        shipping = {observability.LOG_SHIPPER, observability.LOG_STORE} <= set(
+            self._catalog.services
+        )
+        return rules.log_receiver_host_port(self._stack) if shipping else None
 
     def default_registry(self) -> str:
         return LOCAL_REGISTRY
@@ -110,6 +128,7 @@ class DockerInfrastructure(pulumi.ComponentResource):
             networks=self.networks,
             labels=self.labels,
             owner_image=owner_image,
+            log_receiver_port=self._log_receiver_port(),
         )
         self._platform = DockerPlatform(context, images=images, secrets=secrets)
         return self._platform
@@ -122,7 +141,13 @@ class DockerInfrastructure(pulumi.ComponentResource):
             for spec in self._catalog
             if spec.ingress
         }
-        return {
+        result: dict[str, pulumi.Input[object]] = {
             "urls": urls,
             "dockerNetworks": {s.value: n.name for s, n in self.networks.items()},
         }
+        if self._config.vault_mode == "container":
+            # VAULT_ADDR for this stack's dev Vault (bootstrap, CLI).
+            result["vaultAddress"] = published_address(
+                self._config.vault_address, self._vault_host_port()
+            )
+        return result

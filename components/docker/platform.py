@@ -3,8 +3,14 @@
 The hardening lives in one place, `_hardened()`: numeric non-root user, read-only root
 filesystem, tmpfs for exactly the catalog's writable paths, drop ALL capabilities,
 no-new-privileges, memory/CPU limits, a healthcheck, restart `unless-stopped`, an init
-process and bounded logs. Every service container is built from it; the two helper
-containers (volume ownership, model preload) take the same settings and say what differs.
+process and bounded logs. Every service container is built from it; the helper containers
+(volume ownership, model preload, an issuer's provisioning) take the same settings and say
+what differs.
+
+What a container reads comes from the same shared code as on Kubernetes: its config files
+(`components.configs`: the catalog's and the generated ones, uploaded read-only), its
+secrets (the Secrets component's files, uploaded read-only), and how it starts
+(`components.launch`: `${provisioning}` filled in, the env file sourced).
 """
 
 from __future__ import annotations
@@ -16,13 +22,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pulumi
 import pulumi_docker as docker
 
+from components import configs, launch
+from components.configs import observability
 from components.docker import owners, rules
 from components.docker.health import healthcheck_for
 from components.platform import DeployedService
 from stacks.catalog import Catalog, Segment, ServiceSpec
 from stacks.config import StackConfig
 from stacks.errors import ConfigError
-from stacks.wiring import service_env
+from stacks.wiring import AddressOf, service_env
 
 if TYPE_CHECKING:
     from components.images import ServiceImages
@@ -34,17 +42,31 @@ LABEL_PREFIX = "ai.sutazai"
 ROLE_SERVICE = "service"
 ROLE_VOLUME_INIT = "volume-init"
 ROLE_MODEL_PRELOAD = "model-preload"
+ROLE_PROVISIONING = "provisioning"
+# Container output is bounded: json-file rotation, or the same bound for Docker's local copy
+# (dual logging) when it goes to the stack's log receiver.
+LOG_ROTATION = {"max-size": "10m", "max-file": "3"}
 
 
 class DockerSecretSource(Protocol):
     """What the renderer needs from the Secrets component (components/secrets.py)."""
 
-    def docker_secret_files(self, spec: ServiceSpec) -> dict[str, pulumi.Output[str]]:
+    def docker_secret_files(
+        self, spec: ServiceSpec, address_of: AddressOf | None = None
+    ) -> dict[str, pulumi.Output[str]]:
         """Container path under /vault/secrets -> secret content (an Output.secret)."""
         ...
 
     def file_env(self, spec: ServiceSpec) -> dict[str, str]:
         """Env that points the service at its files, e.g. POSTGRES_PASSWORD_FILE."""
+        ...
+
+    def env_file(self, spec: ServiceSpec) -> str | None:
+        """The env file the container sources before its entrypoint, if any."""
+        ...
+
+    def provisioning_file(self, spec: ServiceSpec) -> str | None:
+        """An issuer's server-side client file (its --aclfile, its roles SQL), if any."""
         ...
 
 
@@ -60,6 +82,8 @@ class DockerContext:
     labels: Mapping[str, str] = field(default_factory=dict)
     # The volume-owner helper image (components/docker/owners.py), when any service has storage.
     owner_image: docker.RemoteImage | None = None
+    # 127.0.0.1 UDP port of the stack's log receiver (Alloy's gelf listener), when it runs.
+    log_receiver_port: int | None = None
 
     def container_name(self, service: str) -> str:
         return f"{self.prefix}-{service}"
@@ -76,7 +100,32 @@ def _volume_labels(values: Mapping[str, str]) -> list[docker.VolumeLabelArgs]:
     return [docker.VolumeLabelArgs(label=k, value=v) for k, v in sorted(values.items())]
 
 
-def _hardened(spec: ServiceSpec, *, tmpfs: Mapping[str, str] | None = None) -> dict[str, Any]:
+def logging_for(log_receiver_port: int | None) -> dict[str, Any]:
+    """Where container output goes: rotated json files, or the stack's log receiver.
+
+    With Alloy in the stack, the engine itself sends each line (gelf over UDP, to Alloy's
+    port on the host's loopback) with the container's service and tier labels; no container
+    needs the Docker socket or the host's log files. `docker logs` keeps working from
+    Docker's local copy (dual logging), bounded like json-file.
+    """
+    if log_receiver_port is None:
+        return {"log_driver": "json-file", "log_opts": dict(LOG_ROTATION)}
+    return {
+        "log_driver": "gelf",
+        "log_opts": {
+            "gelf-address": f"udp://127.0.0.1:{log_receiver_port}",
+            "labels": ",".join(observability.GELF_LABELS),
+            **{f"cache-{key}": value for key, value in LOG_ROTATION.items()},
+        },
+    }
+
+
+def _hardened(
+    spec: ServiceSpec,
+    *,
+    tmpfs: Mapping[str, str] | None = None,
+    logging: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The container settings every SutazAI container gets (design invariant 2)."""
     resources = spec.resources
     return {
@@ -92,8 +141,7 @@ def _hardened(spec: ServiceSpec, *, tmpfs: Mapping[str, str] | None = None) -> d
         "cpus": rules.docker_cpus(resources.cpu_limit),
         "cpu_shares": rules.cpu_shares(resources.cpu),
         "init": True,
-        "log_driver": "json-file",
-        "log_opts": {"max-size": "10m", "max-file": "3"},
+        **(logging if logging is not None else logging_for(None)),
     }
 
 
@@ -113,6 +161,13 @@ class DockerPlatform:
         self._secrets = secrets
         self._provider = provider
         self._host_ports = rules.ingress_host_ports(context.catalog, context.stack)
+        self._logging = logging_for(context.log_receiver_port)
+        self.addressing = configs.Addressing(
+            host=lambda spec: context.container_name(spec.name),
+            gelf_port=observability.GELF_PORT if context.log_receiver_port else None,
+            stack_label=context.stack,
+            address_of=context.container_name,
+        )
         self.containers: dict[str, docker.Container] = {}
 
     # --- the Platform interface -----------------------------------------------------------
@@ -148,8 +203,9 @@ class DockerPlatform:
             created += [data, init]
             waits_for.append(init)
 
-        secret_files = self._secrets.docker_secret_files(spec)
-        for mount in rules.file_mounts(spec, sorted(secret_files)):
+        config_files = configs.config_files(spec, ctx.catalog, self.addressing)
+        secret_files = self._secrets.docker_secret_files(spec, ctx.container_name)
+        for mount in rules.file_mounts(spec, sorted(secret_files), sorted(config_files)):
             files = docker.Volume(
                 ctx.volume_name(spec.name, mount.volume_suffix),
                 name=ctx.volume_name(spec.name, mount.volume_suffix),
@@ -161,35 +217,30 @@ class DockerPlatform:
             )
             created.append(files)
 
+        provisioning_file = self._secrets.provisioning_file(spec)
+        command, args = launch.command_and_args(
+            spec, env_file=self._secrets.env_file(spec), provisioning_file=provisioning_file
+        )
         container = docker.Container(
             ctx.container_name(spec.name),
             name=ctx.container_name(spec.name),
             image=image.image_id,
-            entrypoints=spec.command,
-            command=spec.args,
+            entrypoints=command,
+            command=args,
             envs=self._env(spec),
             volumes=volumes,
-            uploads=self._uploads(spec, secret_files),
+            uploads=self._uploads(spec, secret_files, config_files),
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=ctx.networks[s].name, aliases=[spec.name])
                 for s in rules.network_segments(spec, ctx.catalog)
             ],
-            ports=[
-                docker.ContainerPortArgs(
-                    internal=port.port,
-                    external=self._host_ports[(spec.name, port.name)],
-                    ip="127.0.0.1",
-                    protocol=port.protocol.lower(),
-                )
-                for port in spec.ports
-                if spec.ingress
-            ],
+            ports=self._ports(spec),
             gpus=self._gpus(spec),
             restart="unless-stopped",
             destroy_grace_seconds=30,
             labels=_labels({**labels, f"{LABEL_PREFIX}.role": ROLE_SERVICE}),
             **self._health(spec),
-            **_hardened(spec),
+            **_hardened(spec, logging=self._logging),
             opts=pulumi.ResourceOptions.merge(
                 opts,
                 pulumi.ResourceOptions(
@@ -205,6 +256,9 @@ class DockerPlatform:
 
         if spec.image is not None and spec.image.repository in MODEL_SERVER_IMAGES:
             created += self._preload_models(spec, image, container, labels, opts)
+        apply = launch.provisioning_command(spec, provisioning_file)
+        if apply is not None:
+            created += self._provision(spec, image, container, apply, secret_files, labels, opts)
         return DeployedService(spec=spec, host=ctx.container_name(spec.name), resources=created)
 
     # --- pieces ---------------------------------------------------------------------------
@@ -239,7 +293,10 @@ class DockerPlatform:
         return [pulumi.Output.concat(key, "=", env[key]) for key in sorted(env)]
 
     def _uploads(
-        self, spec: ServiceSpec, secret_files: Mapping[str, pulumi.Output[str]]
+        self,
+        spec: ServiceSpec,
+        secret_files: Mapping[str, pulumi.Output[str]],
+        config_files: Mapping[str, pulumi.Input[str]] | None = None,
     ) -> list[docker.ContainerUploadArgs]:
         """Secrets and config files, root-owned and read-only for the service user."""
         uploads = [
@@ -254,9 +311,33 @@ class DockerPlatform:
         ]
         uploads += [
             docker.ContainerUploadArgs(file=path, content=content, owner="0", permissions="0444")
-            for path, content in sorted(spec.config_files.items())
+            for path, content in sorted((config_files or {}).items())
         ]
         return uploads
+
+    def _ports(self, spec: ServiceSpec) -> list[docker.ContainerPortArgs]:
+        """127.0.0.1 only: an ingress service's ports, and the log receiver's UDP port."""
+        ports = [
+            docker.ContainerPortArgs(
+                internal=port.port,
+                external=self._host_ports[(spec.name, port.name)],
+                ip="127.0.0.1",
+                protocol=port.protocol.lower(),
+            )
+            for port in spec.ports
+            if spec.ingress
+        ]
+        receiver = self._ctx.log_receiver_port
+        if receiver is not None and spec.name == observability.LOG_SHIPPER:
+            ports.append(
+                docker.ContainerPortArgs(
+                    internal=observability.GELF_PORT,
+                    external=receiver,
+                    ip="127.0.0.1",
+                    protocol="udp",
+                )
+            )
+        return ports
 
     def _gpus(self, spec: ServiceSpec) -> str | None:
         if spec.gpu is None:
@@ -324,7 +405,7 @@ class DockerPlatform:
             restart="no",
             labels=_labels({**labels, f"{LABEL_PREFIX}.role": ROLE_VOLUME_INIT}),
             **{
-                **_hardened(spec, tmpfs={}),
+                **_hardened(spec, tmpfs={}, logging=self._logging),
                 "memory": 32,
                 "memory_reservation": 16,
                 "memory_swap": 32,
@@ -332,6 +413,64 @@ class DockerPlatform:
             },
             opts=opts,
         )
+
+    def _provision(
+        self,
+        spec: ServiceSpec,
+        image: docker.RemoteImage,
+        server: docker.Container,
+        apply: list[str],
+        secret_files: Mapping[str, pulumi.Output[str]],
+        labels: Mapping[str, str],
+        opts: pulumi.ResourceOptions,
+    ) -> Sequence[pulumi.Resource]:
+        """Apply the issuer's provisioning file (roles SQL, user script) to the running server.
+
+        A one-shot container of the server's image, user and hardening, in the server's
+        network namespace (so the catalog's apply command reaches it on 127.0.0.1, as the
+        postStart hook does on Kubernetes), with the server's env and secret files. It starts
+        once the server is healthy; `pulumi up` waits for it and fails if it does. A changed
+        file (a client added, a password rotated) changes its uploads, so it runs again.
+        """
+        ctx = self._ctx
+        name = ctx.container_name(f"{spec.name}-provisioning")
+        files = docker.Volume(
+            ctx.volume_name(spec.name, "provisioning-secrets"),
+            name=ctx.volume_name(spec.name, "provisioning-secrets"),
+            labels=_volume_labels({**labels, f"{LABEL_PREFIX}.purpose": "secrets"}),
+            opts=opts,
+        )
+        (mount,) = rules.file_mounts(spec, sorted(secret_files), [])
+        job = docker.Container(
+            name,
+            name=name,
+            image=image.image_id,
+            entrypoints=apply,
+            envs=self._env(spec),
+            volumes=[docker.ContainerVolumeArgs(volume_name=files.name, container_path=mount.path)],
+            uploads=self._uploads(spec, secret_files),
+            network_mode=pulumi.Output.concat("container:", server.name),
+            must_run=False,
+            attach=True,
+            restart="no",
+            labels=_labels({**labels, f"{LABEL_PREFIX}.role": ROLE_PROVISIONING}),
+            **{
+                **_hardened(spec, tmpfs={"/tmp": rules.tmpfs_options(spec)}, logging=self._logging),
+                "memory": 512,
+                "memory_reservation": 64,
+                "memory_swap": 512,
+                "cpus": "0.5",
+            },
+            opts=pulumi.ResourceOptions.merge(
+                opts,
+                pulumi.ResourceOptions(
+                    depends_on=[server],
+                    additional_secret_outputs=["uploads"],
+                    custom_timeouts=pulumi.CustomTimeouts(create="15m"),
+                ),
+            ),
+        )
+        return [files, job]
 
     def _preload_models(
         self,
@@ -379,7 +518,11 @@ class DockerPlatform:
                         }
                     ),
                     **{
-                        **_hardened(spec, tmpfs={"/tmp": rules.tmpfs_options(spec)}),
+                        **_hardened(
+                            spec,
+                            tmpfs={"/tmp": rules.tmpfs_options(spec)},
+                            logging=self._logging,
+                        ),
                         "memory": 256,
                         "memory_reservation": 64,
                         "memory_swap": 256,

@@ -19,12 +19,17 @@ from stacks.catalog import Catalog, Segment, ServiceSpec
 # edges (Kubernetes derives NetworkPolicies for them from `scrape` entries the same way).
 METRICS_SCRAPER = "prometheus"
 
-# Host ports for ingress services: the `dev` stack gets this base; every other stack on the
-# same engine (dev-<owner>) gets a stable offset derived from its name, so two stacks do not
-# fight over a port and a developer's URLs stay the same between `pulumi up`s.
+# Every port a stack publishes on the host (127.0.0.1 only) is a base plus the stack's
+# offset: 0 for `dev`, and for every other stack on the same engine (dev-<owner>) a stable
+# offset derived from its name, so two stacks do not fight over a port and a developer's
+# URLs stay the same between `pulumi up`s. The bases are far enough apart that no offset
+# makes two kinds collide: ingress 18000+ (HOST_PORT_SLOTS of them), the dev Vault at its
+# configured port (8200+), the log receiver at 12201+.
 HOST_PORT_BASE = 18000
-HOST_PORT_SLOTS = 10  # ingress ports per stack
+HOST_PORT_SLOTS = 10  # ingress ports per stack, and the step between stack offsets
 HOST_PORT_STACKS = 99  # distinct offsets for non-dev stacks
+LOG_RECEIVER_PORT_BASE = 12201
+DEV_STACK = "dev"
 
 _MEMORY = re.compile(r"^([0-9]+)(Ki|Mi|Gi|Ti)$")
 _MEMORY_FACTOR_KI = {"Ki": 1, "Mi": 1024, "Gi": 1024**2, "Ti": 1024**3}
@@ -87,6 +92,21 @@ def network_segments(spec: ServiceSpec, catalog: Catalog) -> list[Segment]:
     return sorted(segments, key=list(Segment).index)
 
 
+def stack_port_offset(stack: str) -> int:
+    """What a stack adds to every host port it publishes: 0 for dev, stable per name."""
+    if stack == DEV_STACK:
+        return 0
+    return HOST_PORT_SLOTS * (1 + zlib.crc32(stack.encode()) % HOST_PORT_STACKS)
+
+
+def stack_host_port(base: int, stack: str) -> int:
+    """The 127.0.0.1 port `stack` publishes for something `dev` publishes on `base`."""
+    port = base + stack_port_offset(stack)
+    if not 1024 <= port <= 65535:
+        raise ValueError(f"host port {port} (base {base}) is outside 1024-65535")
+    return port
+
+
 def ingress_host_ports(catalog: Catalog, stack: str) -> dict[tuple[str, str], int]:
     """127.0.0.1 host port per (ingress service, port name), stable for a stack."""
     pairs = sorted((s.name, p.name) for s in catalog if s.ingress for p in s.ports)
@@ -94,10 +114,14 @@ def ingress_host_ports(catalog: Catalog, stack: str) -> dict[tuple[str, str], in
         raise ValueError(
             f"{len(pairs)} ingress ports exceed the {HOST_PORT_SLOTS} host ports per stack"
         )
-    offset = 0
-    if stack != "dev":
-        offset = HOST_PORT_SLOTS * (1 + zlib.crc32(stack.encode()) % HOST_PORT_STACKS)
-    return {pair: HOST_PORT_BASE + offset + index for index, pair in enumerate(pairs)}
+    return {
+        pair: stack_host_port(HOST_PORT_BASE + index, stack) for index, pair in enumerate(pairs)
+    }
+
+
+def log_receiver_host_port(stack: str) -> int:
+    """Where the engine's gelf log driver sends a stack's container output (Alloy, UDP)."""
+    return stack_host_port(LOG_RECEIVER_PORT_BASE, stack)
 
 
 @dataclass(frozen=True)
@@ -117,7 +141,9 @@ def _under(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory.rstrip("/") + "/")
 
 
-def file_mounts(spec: ServiceSpec, secret_paths: list[str]) -> list[FileMount]:
+def file_mounts(
+    spec: ServiceSpec, secret_paths: list[str], config_paths: list[str] | None = None
+) -> list[FileMount]:
     """Volumes that uploaded files land in, because a read-only root cannot take uploads.
 
     Docker copies an upload into a created container before it starts; with a read-only
@@ -125,6 +151,8 @@ def file_mounts(spec: ServiceSpec, secret_paths: list[str]) -> list[FileMount]:
     not mounted yet at that moment (the file would be hidden under it). So secrets go into
     a per-container volume at /vault/secrets, and each config file into a volume at its
     directory, unless that directory is already on the service's data volume.
+    `config_paths`: every read-only file (the catalog's and the generated ones); default the
+    catalog's `config_files`.
     """
     mounts: list[FileMount] = []
     if secret_paths:
@@ -133,7 +161,7 @@ def file_mounts(spec: ServiceSpec, secret_paths: list[str]) -> list[FileMount]:
                 raise ValueError(f"{spec.name}: secret file {path} is outside {SECRETS_DIR}")
         mounts.append(FileMount(SECRETS_DIR, "secrets"))
     storage = spec.storage.path if spec.storage else None
-    for path in sorted(spec.config_files):
+    for path in sorted(spec.config_files if config_paths is None else config_paths):
         directory = posixpath.dirname(path)
         if any(_under(path, w) for w in spec.writable_paths):
             raise ValueError(

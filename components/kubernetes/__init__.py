@@ -21,17 +21,18 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.kubernetes import naming, network_policies, observability, workloads
+from components import configs, launch
+from components.configs import observability
+from components.kubernetes import naming, network_policies, workloads
 from components.kubernetes.models import MODEL_SERVER, model_preload
 from components.kubernetes.naming import Naming
 from components.kubernetes.network_policies import Destination, PolicyInputs
-from components.kubernetes.poolers import pooler_config_files
 from components.managed_data import ManagedCredentials
 from components.platform import DeployedService, KubernetesVaultBinding, Platform
 from stacks.catalog import Catalog, Segment, ServiceSpec, Tier
 from stacks.config import StackConfig
 from stacks.errors import ConfigError
-from stacks.wiring import service_env
+from stacks.wiring import AddressOf, service_env
 
 if TYPE_CHECKING:
     from components.cluster import EksCluster
@@ -48,12 +49,22 @@ SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 class KubernetesSecretSource(ManagedCredentials, Protocol):
     """What the renderer needs from the Secrets component (components/secrets.py)."""
 
-    def kubernetes_pod_annotations(self, spec: ServiceSpec) -> dict[str, pulumi.Input[str]]:
+    def kubernetes_pod_annotations(
+        self, spec: ServiceSpec, address_of: AddressOf | None = None
+    ) -> dict[str, pulumi.Input[str]]:
         """Vault Agent injector annotations; files land in /vault/secrets (memory)."""
         ...
 
     def file_env(self, spec: ServiceSpec) -> dict[str, str]:
         """Env that points the service at its files, e.g. POSTGRES_PASSWORD_FILE."""
+        ...
+
+    def env_file(self, spec: ServiceSpec) -> str | None:
+        """The env file the container sources before its entrypoint, if any."""
+        ...
+
+    def provisioning_file(self, spec: ServiceSpec) -> str | None:
+        """An issuer's server-side client file (its --aclfile, its roles SQL), if any."""
         ...
 
     def bind_postgres(
@@ -388,11 +399,13 @@ class KubernetesPlatform:
         self.workload_names = frozenset(
             s.name for s in self.catalog if s.name not in self.managed_endpoints
         )
-        self.addressing = observability.Addressing(
+        self.addressing = configs.Addressing(
             host=self.naming.host_of,
             every_replica=self.naming.pods_host_of,
             log_namespaces=[self.naming.namespace(t) for t in infrastructure.tiers],
             stack_label=pulumi.get_stack(),
+            address_of=self.address_of,
+            managed=frozenset(self.managed_endpoints),
         )
         self.hosts = ingress_hosts(self.catalog, self.config.domain)
         self.policy_inputs = self._policy_inputs()
@@ -431,7 +444,8 @@ class KubernetesPlatform:
         vault_clients = frozenset(
             s.name
             for s in self.catalog
-            if s.name in self.workload_names and self.secrets.kubernetes_pod_annotations(s)
+            if s.name in self.workload_names
+            and self.secrets.kubernetes_pod_annotations(s, self.address_of)
         )
         return PolicyInputs(
             catalog=self.catalog,
@@ -471,14 +485,10 @@ class KubernetesPlatform:
             # Reference the Namespace resource, so objects wait for it (and it outlives them).
             return {**manifest["metadata"], "namespace": ns_resource.metadata.name}
 
-        files: dict[str, pulumi.Input[str]] = {
-            **spec.config_files,
-            **observability.generated_config_files(spec, self.catalog, self.addressing),
-            # A pooler reaches the pooled server itself (in prod: the RDS endpoint).
-            **pooler_config_files(
-                spec, self.catalog, self.address_of, server_tls=bool(self.managed_endpoints)
-            ),
-        }
+        # The catalog's files and the generated ones (a pooler reaches the pooled server
+        # itself: in prod the RDS endpoint, over TLS).
+        files = configs.config_files(spec, self.catalog, self.addressing)
+        provisioning_file = self.secrets.provisioning_file(spec)
         env = self._env(spec)
         image = self._image(spec)
         init = []
@@ -489,11 +499,17 @@ class KubernetesPlatform:
             namespace=namespace,
             image=image,
             env=env,
-            pod_annotations=self.secrets.kubernetes_pod_annotations(spec),
+            pod_annotations=self.secrets.kubernetes_pod_annotations(spec, self.address_of),
             config_files=files,
             storage_class=self.infra.cluster.storage_class,
             retain_volumes=self.infra.protect,
             init_containers=init,
+            launch=launch.command_and_args(
+                spec,
+                env_file=self.secrets.env_file(spec),
+                provisioning_file=provisioning_file,
+            ),
+            post_start=launch.provisioning_command(spec, provisioning_file),
         )
 
         account_manifest = workloads.service_account(spec, namespace)

@@ -52,6 +52,10 @@ class WorkloadInputs:
     retain_volumes: bool = True
     init_containers: Sequence[dict[str, Any]] = ()
     vault_token_audience: str | None = None
+    # (command, args) of the main container (components.launch); None: the catalog's own.
+    launch: tuple[Sequence[str] | None, Sequence[str] | None] | None = None
+    # Run after the main container starts (an issuer's provisioning apply command).
+    post_start: Sequence[str] | None = None
 
 
 # ── containers ───────────────────────────────────────────────────────────────────────────
@@ -141,6 +145,8 @@ def container(
     image: pulumi.Input[str],
     env: Mapping[str, pulumi.Input[str]],
     config_files: Mapping[str, pulumi.Input[str]],
+    launch: tuple[Sequence[str] | None, Sequence[str] | None] | None = None,
+    post_start: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     main: dict[str, Any] = {
         "name": spec.name,
@@ -156,10 +162,15 @@ def container(
         "terminationMessagePolicy": "FallbackToLogsOnError",
         **probes(spec),
     }
-    if spec.command:
-        main["command"] = list(spec.command)
-    if spec.args:
-        main["args"] = list(spec.args)
+    command, args = launch if launch is not None else (spec.command, spec.args)
+    if command:
+        main["command"] = list(command)
+    if args:
+        main["args"] = list(args)
+    if post_start:
+        # The hook runs in this container (same user, files and hardening); the kubelet
+        # starts probing once it has returned, and restarts the container if it fails.
+        main["lifecycle"] = {"postStart": {"exec": {"command": list(post_start)}}}
     return main
 
 
@@ -266,7 +277,16 @@ def pod_template(inputs: WorkloadInputs) -> dict[str, Any]:
         "automountServiceAccountToken": mounts_api_token(spec),
         "enableServiceLinks": False,
         "securityContext": pod_security_context(spec),
-        "containers": [container(spec, inputs.image, inputs.env, inputs.config_files)],
+        "containers": [
+            container(
+                spec,
+                inputs.image,
+                inputs.env,
+                inputs.config_files,
+                inputs.launch,
+                inputs.post_start,
+            )
+        ],
         "volumes": _volumes(inputs, with_vault),
     }
     if inputs.init_containers:

@@ -24,7 +24,7 @@ from enum import StrEnum
 from functools import cached_property
 
 from components.platform import secret_file
-from stacks.catalog import Catalog, ServiceSpec
+from stacks.catalog import CREDENTIAL_REFERENCE, ENV_REFERENCE, Catalog, ServiceSpec
 from stacks.config import StackConfig
 
 # Pinned from hashicorp/vault-helm 0.34.1 (values.yaml: injector.image, injector.agentImage).
@@ -42,6 +42,30 @@ RESERVED_USERNAMES = frozenset({"postgres", "rdsadmin", "rds_superuser", "defaul
 # An annotation name (the part after "vault.hashicorp.com/") is at most 63 characters;
 # "agent-inject-template-" takes 22 of them.
 _MAX_ANNOTATION_KEY = 63 - len("agent-inject-template-")
+
+# The file a service's container sources before it execs its entrypoint (products that read
+# credentials from env only): /vault/secrets/<service>-env.
+ENV_FILE_NAME = "env"
+# A Vault value inside a templated file's text: ${vault:<API path>:<template field>}. The
+# Secrets component turns it into an agent template (Kubernetes) or the value (Docker).
+VAULT_VALUE = re.compile(r"\$\{vault:([^:}]+):([^}]+)\}")
+
+
+def vault_value(path: str, field: str) -> str:
+    return f"${{vault:{path}:{field}}}"
+
+
+def agent_template(text: str) -> str:
+    """A templated file's text as a Vault Agent (consul-template) template: every
+    ${vault:path:field} becomes a `with secret` block over that path; the rest stays text."""
+    return VAULT_VALUE.sub(
+        lambda m: f'{{{{ with secret "{m.group(1)}" }}}}{{{{ {m.group(2)} }}}}{{{{ end }}}}', text
+    )
+
+
+def shell_quote(text: str) -> str:
+    """Single-quote text for a POSIX shell (the env file is sourced by /bin/sh)."""
+    return "'" + text.replace("'", "'\\''") + "'"
 
 
 class IssuerKind(StrEnum):
@@ -123,6 +147,8 @@ class OwnSecret:
     name: str
     env: str
     length: int
+    # The env var naming its file; None: exported from the service's env file instead.
+    path_env: str | None = None
 
     @property
     def kv_name(self) -> str:
@@ -160,6 +186,8 @@ class ProvisioningFile:
     file_name: str
     secret_name: str
     clients: tuple[ClientCredential, ...]
+    # The pooler's user, which may look up (hashed) credentials for PgBouncer's auth_query.
+    lookup_user: str | None = None
 
     @property
     def kv_name(self) -> str:
@@ -178,10 +206,21 @@ class SecretFile:
     field: str
     # The env var that points the service at the file (<ENV>_FILE), if any.
     env: str | None
+    # A file assembled from several values (the env file, a userlist): its text, with
+    # ${vault:...} values and ${peer.host}/${peer.port} addresses still to fill in. None: the
+    # file is exactly one Vault field.
+    text: str | None = None
 
     @property
     def path(self) -> str:
         return secret_file(self.owner, self.name)
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """Every Vault API path the file reads (what the service's policy must grant)."""
+        if self.text is None:
+            return (self.vault_path,)
+        return tuple(sorted({m.group(1) for m in VAULT_VALUE.finditer(self.text)}))
 
     @property
     def key(self) -> str:
@@ -197,7 +236,10 @@ class SecretFile:
 
     @property
     def template(self) -> str:
-        """A Vault Agent (consul-template) template: the path, never the value."""
+        """A Vault Agent (consul-template) template: the path, never the value. (A templated
+        file's ${peer.host} addresses are filled in by the Secrets component.)"""
+        if self.text is not None:
+            return agent_template(self.text)
         return f'{{{{- with secret "{self.vault_path}" -}}}}{{{{ {self.field} }}}}{{{{- end -}}}}'
 
 
@@ -216,7 +258,7 @@ class VaultLayout:
     # --- what each service gets -----------------------------------------------------------
 
     def own_secrets(self, spec: ServiceSpec) -> list[OwnSecret]:
-        return [OwnSecret(spec.name, s.name, s.env, s.length) for s in spec.secrets]
+        return [OwnSecret(spec.name, s.name, s.env, s.length, s.path_env) for s in spec.secrets]
 
     def client_credentials(self, spec: ServiceSpec) -> list[ClientCredential]:
         """One credential per `talks_to` peer that issues client credentials."""
@@ -250,15 +292,30 @@ class VaultLayout:
         ]
 
     def provisioning(self, spec: ServiceSpec) -> ProvisioningFile | None:
-        """The issuer's server-side file for its static clients, if it has any."""
+        """The issuer's server-side file for its static clients.
+
+        Every issuer has one, even with no static client yet: the server's command may name
+        it (Redis `--aclfile`), and it carries the server's own settings (Redis' default
+        user, the pooler's lookup function).
+        """
         kind = issuer_kind(spec)
         if kind is None:
             return None
         static = tuple(c for c in self.issued_by(spec.name) if c.mode is CredentialMode.STATIC)
-        if not static:
-            return None
         file_name, secret_name = PROVISIONING[kind]
-        return ProvisioningFile(spec.name, kind, file_name, secret_name, static)
+        return ProvisioningFile(
+            spec.name, kind, file_name, secret_name, static, self._lookup_user(spec, static)
+        )
+
+    def _lookup_user(self, spec: ServiceSpec, static: tuple[ClientCredential, ...]) -> str | None:
+        """The pooler's user on a pooled PostgreSQL server (PgBouncer's auth_user)."""
+        pooler = spec.pooled_by
+        if pooler is None or pooler not in self.catalog.services:
+            return None
+        for cred in static:
+            if cred.client == pooler:
+                return cred.username
+        return None
 
     @cached_property
     def dynamic_credentials(self) -> list[ClientCredential]:
@@ -271,10 +328,9 @@ class VaultLayout:
 
     def files(self, spec: ServiceSpec) -> list[SecretFile]:
         files: list[SecretFile] = [
-            SecretFile(
-                s.owner, s.name, self.kv_api_path(s.kv_name), ".Data.data.value", f"{s.env}_FILE"
-            )
+            SecretFile(s.owner, s.name, self.kv_api_path(s.kv_name), ".Data.data.value", s.path_env)
             for s in self.own_secrets(spec)
+            if s.path_env is not None
         ]
         for cred in self.client_credentials(spec):
             user_env, password_env = cred.env_names
@@ -319,7 +375,71 @@ class VaultLayout:
                     None,
                 )
             )
+        for name, template in sorted(spec.secret_files.items()):
+            text = self._template_text(spec, template, quote=False)
+            if text is not None:
+                files.append(self._templated(spec, name, text))
+        env_file = self._env_file_text(spec)
+        if env_file is not None:
+            files.append(self._templated(spec, ENV_FILE_NAME, env_file))
         return files
+
+    def env_file(self, spec: ServiceSpec) -> SecretFile | None:
+        """The env file the container sources before its entrypoint, if it has one."""
+        return next((f for f in self.files(spec) if f.name == ENV_FILE_NAME and f.text), None)
+
+    def _templated(self, spec: ServiceSpec, name: str, text: str) -> SecretFile:
+        reads = sorted({m.group(1) for m in VAULT_VALUE.finditer(text)})
+        if not reads:
+            raise ValueError(f"services.{spec.name}: secret file {name!r} holds no secret")
+        return SecretFile(spec.name, name, reads[0], "", None, text)
+
+    def _credential_value(self, cred: ClientCredential, what: str) -> str:
+        """A client credential's user or password, as text or a ${vault:...} value."""
+        if cred.mode is CredentialMode.DYNAMIC:
+            path = self.database_creds_path(cred.client)
+            return vault_value(path, ".Data.username" if what == "user" else ".Data.password")
+        if what == "user":
+            return cred.username
+        return vault_value(self.kv_api_path(cred.kv_name), ".Data.data.password")
+
+    def _template_text(self, spec: ServiceSpec, template: str, *, quote: bool) -> str | None:
+        """A catalog template with credentials as ${vault:...} values (addresses stay
+        ${peer.host}/${peer.port} for the renderer); None when it names a disabled peer."""
+        named = {
+            m.group(1) for p in (CREDENTIAL_REFERENCE, ENV_REFERENCE) for m in p.finditer(template)
+        }
+        if not named <= set(spec.talks_to) & set(self.catalog.services):
+            return None
+        credentials = {c.peer: c for c in self.client_credentials(spec)}
+        if "{{" in template or "}}" in template:
+            raise ValueError(f"services.{spec.name}: '{{{{' in a secret template: {template!r}")
+        pieces: list[str] = []
+        position = 0
+        for match in CREDENTIAL_REFERENCE.finditer(template):
+            literal = template[position : match.start()]
+            pieces.append(shell_quote(literal)[1:-1] if quote else literal)
+            pieces.append(self._credential_value(credentials[match.group(1)], match.group(2)))
+            position = match.end()
+        tail = template[position:]
+        pieces.append(shell_quote(tail)[1:-1] if quote else tail)
+        return "".join(pieces)
+
+    def _env_file_text(self, spec: ServiceSpec) -> str | None:
+        """`export NAME='value'` lines: env_from_file secrets, then secret_env, by name."""
+        lines: dict[str, str] = {}
+        for secret in self.own_secrets(spec):
+            if secret.path_env is None:
+                lines[secret.env] = vault_value(
+                    self.kv_api_path(secret.kv_name), ".Data.data.value"
+                )
+        for key, template in spec.secret_env.items():
+            text = self._template_text(spec, template, quote=True)
+            if text is not None:
+                lines[key] = text
+        if not lines:
+            return None
+        return "".join(f"export {key}='{value}'\n" for key, value in sorted(lines.items()))
 
     def file_env(self, spec: ServiceSpec) -> dict[str, str]:
         """Env for the container: <ENV>_FILE paths, and static client user names."""
@@ -347,7 +467,7 @@ class VaultLayout:
 
     def policy_paths(self, spec: ServiceSpec) -> list[str]:
         """Exactly the API paths the service's files read: no wildcard, nothing else."""
-        return sorted({f.vault_path for f in self.files(spec)})
+        return sorted({path for f in self.files(spec) for path in f.reads})
 
     def policy_document(self, spec: ServiceSpec) -> str:
         lines = [

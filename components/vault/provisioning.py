@@ -60,12 +60,27 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def postgres_client_roles(clients: Sequence[tuple[str, str]]) -> str:
+# Where the pooler's credential lookup lives: a schema of the superuser, not of any client.
+AUTH_SCHEMA = "sutazai_auth"
+AUTH_FUNCTION = f"{AUTH_SCHEMA}.user_lookup"
+# What PgBouncer runs (as its auth_user) for a user that is not in its auth_file.
+PGBOUNCER_AUTH_QUERY = f"SELECT username, password FROM {AUTH_FUNCTION}($1)"
+
+
+def postgres_client_roles(
+    clients: Sequence[tuple[str, str]], lookup_user: str | None = None
+) -> str:
     """SQL that creates (or updates) one LOGIN role and one owned schema per client.
 
     Run as the superuser (or the RDS master user) in the application database:
     `psql -v ON_ERROR_STOP=1 -d <db> -f client-roles.sql`. A client can connect to that
     database only, and owns only its own schema; `search_path` points at it.
+
+    `lookup_user` (the connection pooler's own user) may call one SECURITY DEFINER function
+    that returns a login user's SCRAM verifier: PgBouncer's `auth_query`, so it authenticates
+    every client, the static ones here and Vault's short-lived users alike, without a list of
+    passwords, and logs in to the server with the client's own SCRAM keys (pass-through).
+    Superusers and expired users are never returned.
     """
     lines = [
         f"-- SutazAI PostgreSQL client roles. {_HEADER}",
@@ -95,7 +110,28 @@ def postgres_client_roles(clients: Sequence[tuple[str, str]]) -> str:
             f"{_literal(username)});",
             "END $$;",
         ]
+    if lookup_user is not None:
+        lines += _pooler_lookup(lookup_user)
     return "\n".join(lines) + "\n"
+
+
+def _pooler_lookup(lookup_user: str) -> list[str]:
+    role = _identifier(lookup_user)
+    return [
+        f"-- {lookup_user} (the pooler) looks up SCRAM verifiers for PgBouncer's auth_query.",
+        f"CREATE SCHEMA IF NOT EXISTS {AUTH_SCHEMA};",
+        f"REVOKE ALL ON SCHEMA {AUTH_SCHEMA} FROM PUBLIC;",
+        f"CREATE OR REPLACE FUNCTION {AUTH_FUNCTION}(p_username text)",
+        "  RETURNS TABLE (username text, password text) LANGUAGE sql STABLE SECURITY DEFINER",
+        "  SET search_path = pg_catalog, pg_temp AS $$",
+        "    SELECT usename::text, passwd::text FROM pg_catalog.pg_shadow",
+        "    WHERE usename = p_username AND NOT usesuper",
+        "      AND (valuntil IS NULL OR valuntil > now())",
+        "  $$;",
+        f"REVOKE ALL ON FUNCTION {AUTH_FUNCTION}(text) FROM PUBLIC;",
+        f"GRANT USAGE ON SCHEMA {AUTH_SCHEMA} TO {role};",
+        f"GRANT EXECUTE ON FUNCTION {AUTH_FUNCTION}(text) TO {role};",
+    ]
 
 
 def redis_users_acl(default_password: str | None, clients: Sequence[tuple[str, str]]) -> str:

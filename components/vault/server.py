@@ -13,6 +13,7 @@ no-new-privileges, `disable_mlock = true` instead of IPC_LOCK, published on 127.
 from __future__ import annotations
 
 import json
+from urllib.parse import urlparse, urlunparse
 
 import pulumi
 import pulumi_docker as docker
@@ -22,6 +23,13 @@ from components.vault.layout import VAULT_IMAGE
 VAULT_PORT = 8200
 VAULT_UID = 100
 VAULT_GID = 1000
+
+
+def published_address(vault_address: str, host_port: int) -> str:
+    """`vaultAddress` (the `dev` stack's dev Vault) with the port this stack publishes."""
+    parts = urlparse(vault_address)
+    host = parts.hostname or "127.0.0.1"
+    return urlunparse(parts._replace(netloc=f"{host}:{host_port}"))
 
 
 def server_config(api_address: str) -> str:

@@ -1,20 +1,27 @@
 """Monitoring configuration generated from the catalog, in one place.
 
 Prometheus scrapes exactly `catalog.scrape_targets` and alerts when one of them (and so a
-dependency of its clients) is down; Alertmanager routes those alerts; Alloy ships the logs of
-the stack's namespaces to Loki; the OpenTelemetry collector forwards OTLP to the trace store
-it `talks_to`; Grafana gets a data source per monitoring peer. The renderers only say how a
-service is addressed (`Addressing`), so the same generator serves any platform.
+dependency of its clients) is down; Alertmanager routes those alerts; Alloy ships logs to
+Loki; the OpenTelemetry collector forwards OTLP to the trace store it `talks_to`; Grafana
+gets a data source per monitoring peer. The renderers only say how a service is addressed
+and where logs come from (`Addressing`), so the same generator serves any platform.
+
+Logs: on Kubernetes Alloy reads the pod logs of the stack's namespaces through the API
+(`loki.source.kubernetes`, no hostPath). On Docker the equivalent would be
+`loki.source.docker`, which needs the engine's socket, i.e. root on the host: never. Instead
+the engine pushes: every container of a stack with Alloy logs through Docker's `gelf` driver
+(the daemon sends, so no container gets any access) to a UDP port Alloy publishes on the
+host's loopback only, and Alloy labels each line with the container's service and tier.
+`docker logs` keeps working (Docker's dual logging keeps a local copy).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import yaml
 
+from components.configs.addressing import Addressing
 from stacks.catalog import Catalog, ServiceSpec
 
 SCRAPER = "prometheus"
@@ -31,21 +38,10 @@ _DEFAULT_PATHS = {
     TRACE_COLLECTOR: ("--config=", "/etc/otelcol/config.yaml"),
 }
 GRAFANA_DATASOURCES = "/etc/grafana/provisioning/datasources/sutazai.yaml"
-
-
-@dataclass(frozen=True)
-class Addressing:
-    """How the generated configs address services on one platform."""
-
-    # host:port-less name of a service (Service DNS name, container name).
-    host: Callable[[ServiceSpec], str]
-    # A name that resolves to every replica (headless Service) for per-pod scraping, or None
-    # to scrape `host` statically.
-    every_replica: Callable[[ServiceSpec], str] | None = None
-    # Namespaces whose pod logs Alloy ships (Kubernetes); empty: none.
-    log_namespaces: Sequence[str] = ()
-    # external label that tells stacks apart in shared dashboards
-    stack_label: str = "sutazai"
+# Docker: Alloy's GELF listener (UDP) inside its container.
+GELF_PORT = 12201
+# Container labels (set by the Docker renderer) the gelf driver forwards with each line.
+GELF_LABELS = ("ai.sutazai.service", "ai.sutazai.tier")
 
 
 def _dump(document: object) -> str:
@@ -196,12 +192,21 @@ def loki_config(spec: ServiceSpec) -> str:
     )
 
 
-def alloy_config(catalog: Catalog, addressing: Addressing) -> str:
+def _loki_write(catalog: Catalog, addressing: Addressing) -> str:
     loki = catalog[LOG_STORE]
     url = f"http://{addressing.host(loki)}:{loki.primary_port.port}/loki/api/v1/push"
+    return f"""loki.write "default" {{
+  endpoint {{
+    url = "{url}"
+  }}
+  external_labels = {{ stack = "{addressing.stack_label}" }}
+}}
+"""
+
+
+def _kubernetes_sources(addressing: Addressing) -> str:
     namespaces = json.dumps(sorted(addressing.log_namespaces))
-    return f"""// Generated from the service catalog (components/kubernetes/observability.py).
-discovery.kubernetes "pods" {{
+    return f"""discovery.kubernetes "pods" {{
   role = "pod"
   namespaces {{
     names = {namespaces}
@@ -232,14 +237,47 @@ loki.source.kubernetes "pods" {{
   targets    = discovery.relabel.pods.output
   forward_to = [loki.write.default.receiver]
 }}
+"""
 
-loki.write "default" {{
-  endpoint {{
-    url = "{url}"
+
+def _gelf_sources(port: int) -> str:
+    # JMESPath: keys with dots are quoted identifiers ("_ai.sutazai.service").
+    service, tier = (json.dumps(json.dumps(f"_{label}")) for label in GELF_LABELS)
+    return f"""// The Docker engine's gelf log driver pushes each container's output here (UDP).
+loki.source.gelf "containers" {{
+  listen_address = "0.0.0.0:{port}"
+  forward_to     = [loki.process.containers.receiver]
+}}
+
+loki.process "containers" {{
+  stage.json {{
+    expressions = {{
+      message   = "short_message",
+      container = "_container_name",
+      service   = {service},
+      tier      = {tier},
+    }}
   }}
-  external_labels = {{ stack = "{addressing.stack_label}" }}
+  stage.labels {{
+    values = {{ container = "", service = "", tier = "" }}
+  }}
+  stage.output {{
+    source = "message"
+  }}
+  forward_to = [loki.write.default.receiver]
 }}
 """
+
+
+def alloy_config(catalog: Catalog, addressing: Addressing) -> str:
+    if addressing.log_namespaces:
+        sources = _kubernetes_sources(addressing)
+    elif addressing.gelf_port is not None:
+        sources = _gelf_sources(addressing.gelf_port)
+    else:
+        sources = "// This platform gives Alloy no log source.\n"
+    header = "// Generated from the service catalog (components/configs/observability.py).\n"
+    return f"{header}{sources}\n{_loki_write(catalog, addressing)}"
 
 
 def otel_config(catalog: Catalog, addressing: Addressing) -> str:
