@@ -48,3 +48,49 @@ def prod_plan_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def dev_plan_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return load_plan("dev", tmp_path_factory.mktemp("plan-dev"))
+
+
+# ── the local Docker stacks (tests/docker_stacks.py) ────────────────────────────────────
+
+
+@pytest.fixture(scope="session")
+def docker_dev(dev_plan_json: dict[str, Any]) -> Any:
+    from tests.docker_stacks import Stack
+
+    return Stack(dev_plan_json, "dev", None)
+
+
+@pytest.fixture(scope="session")
+def docker_everything(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Every tier and service on, a GPU host: what an all-enabled dev stack file plans."""
+    from tests.docker_stacks import Stack, write_stack_file
+
+    folder = tmp_path_factory.mktemp("plan-all")
+    stack_file = write_stack_file(
+        folder / "Pulumi.all.yaml",
+        disabledTiers=[],
+        services={},
+        dockerHostGpu=True,
+        ollamaModels=["tinyllama", "llama3.1:8b"],
+    )
+    return Stack(load_plan("dev", folder, stack_file), "dev", stack_file)
+
+
+@pytest.fixture(scope="session")
+def docker_toggles(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """An ephemeral dev-bob stack that switches single services on and off."""
+    from tests.docker_stacks import EXPIRES, Stack, write_stack_file
+
+    folder = tmp_path_factory.mktemp("plan-toggles")
+    stack_file = write_stack_file(
+        folder / "Pulumi.dev-bob.yaml",
+        ephemeralOwner="bob",
+        ephemeralExpiresAt=EXPIRES,
+        disabledTiers=["agent", "platform", "monitoring"],
+        services={
+            "qdrant": {"enabled": False},  # a peer of the backend: its edge must go
+            "letta": {"enabled": True},  # on, although the agent tier is off
+            "prometheus": {"enabled": True},
+        },
+    )
+    return Stack(load_plan("dev-bob", folder, stack_file), "dev-bob", stack_file)

@@ -158,3 +158,61 @@ def test_env_reference_to_an_unknown_service_is_refused(tmp_path: Path) -> None:
 
     message = _broken(tmp_path, mutate)
     assert "services.backend.env.MONGO_URL: '${mongo.host}' names no catalog service" in message
+
+
+# ── secrets the product reads from env, secret files, provisioning ───────────────────────
+
+
+def _with(catalog: Catalog, name: str, **changes: object) -> dict[str, object]:
+    data = catalog.model_dump(mode="json")
+    data["services"][name].update(changes)
+    return data
+
+
+def _refused(data: dict[str, object], match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        Catalog.model_validate(data)
+
+
+def test_secret_templates_name_only_peers_the_service_talks_to(catalog: Catalog) -> None:
+    _refused(
+        _with(catalog, "dify", secret_env={"X_URL": "http://${neo4j.host}"}), "not in talks_to"
+    )
+    _refused(_with(catalog, "dify", secret_env={"X_PW": "${ollama.password}"}), "issues no client")
+    _refused(_with(catalog, "dify", secret_env={"x-pw": "${postgres.password}"}), "variable name")
+    _refused(_with(catalog, "dify", secret_env={"MODE": "${postgres.password}"}), "also set in env")
+    _refused(
+        _with(catalog, "pgbouncer", secret_files={"User List": "${postgres.password}"}),
+        "lowercase",
+    )
+
+
+def test_sourcing_an_env_file_needs_the_images_entrypoint(catalog: Catalog) -> None:
+    _refused(_with(catalog, "dify", command=None), "entrypoint")
+    secrets = [{"name": "k", "env": "K", "env_from_file": True}]
+    _refused(_with(catalog, "qdrant", secrets=secrets), "entrypoint")
+
+
+def test_a_secret_has_one_delivery(catalog: Catalog) -> None:
+    both = [{"name": "k", "env": "K", "env_from_file": True, "file_env": "K__FILE"}]
+    _refused(_with(catalog, "langflow", secrets=both), "either env_from_file")
+    _refused(
+        _with(catalog, "dify", secret_env={"SECRET_KEY": "${postgres.password}"}),
+        "also env_from_file",
+    )
+
+
+def test_only_issuers_have_a_provisioning_file(catalog: Catalog) -> None:
+    _refused(_with(catalog, "backend", provisioning={"apply": ["true"]}), "issues_client")
+    _refused(_with(catalog, "backend", args=["--acl", "${provisioning}"]), "issues_client")
+
+
+def test_secret_delivery_of_the_catalog(catalog: Catalog) -> None:
+    grafana = {s.name: s for s in catalog["grafana"].secrets}["admin_password"]
+    assert grafana.path_env == "GF_SECURITY_ADMIN_PASSWORD__FILE"  # Grafana's convention
+    dify = {s.name: s for s in catalog["dify"].secrets}["secret_key"]
+    assert dify.env_from_file and dify.path_env is None
+    assert catalog["postgres"].secrets[0].path_env == "POSTGRES_PASSWORD_FILE"
+    # Every product that reads a credential from env only says so, and how it starts.
+    for name in ("dify", "letta", "langflow"):
+        assert catalog[name].env_file_needed and catalog[name].command, name

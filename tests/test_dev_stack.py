@@ -14,115 +14,41 @@ from __future__ import annotations
 
 import hashlib
 import re
-from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 
+from components.configs.observability import GELF_PORT
 from components.docker.health import PROBE_TOOLS, Tool
-from stacks.catalog import Catalog, Segment, ServiceSpec, load_catalog
-from stacks.composition import effective_catalog
-from stacks.config import StackConfig, parse_config_bag
-from stacks.plan import stack_config_bag
-from tests.conftest import PROJECT_DIR, load_plan
+from stacks.catalog import Catalog, Segment, ServiceSpec
+from tests.docker_stacks import (
+    BUILD,
+    CONTAINER,
+    EXPIRES,
+    NETWORK,
+    REMOTE_IMAGE,
+    ROLE,
+    SECRET_SIG,
+    VOLUME,
+    Stack,
+    labels_of,
+)
 
-CONTAINER = "docker:index/container:Container"
-NETWORK = "docker:index/network:Network"
-VOLUME = "docker:index/volume:Volume"
-REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
-BUILD = "docker-build:index:Image"
-SECRET_SIG = "4dabf18193072939515e22adb298388d"
-ROLE = "ai.sutazai.role"
-DEV_FILE = PROJECT_DIR / "Pulumi.dev.yaml"
-EXPIRES = "2099-01-01T00:00:00Z"
-
-
-# ── the plans ───────────────────────────────────────────────────────────────────────────
-
-
-def _write_stack_file(path: Path, **overrides: Any) -> Path:
-    doc = yaml.safe_load(DEV_FILE.read_text())
-    for key, value in overrides.items():
-        doc["config"][f"sutazai:{key}"] = value
-    path.write_text(yaml.safe_dump(doc))
-    return path
-
-
-class Stack:
-    """One plan and the stack config and catalog it was made from."""
-
-    def __init__(self, plan: dict[str, Any], stack: str, stack_file: Path | None) -> None:
-        self.plan = plan
-        self.stack = stack
-        bag, _ = stack_config_bag(stack, PROJECT_DIR, stack_file)
-        self.config: StackConfig = parse_config_bag(bag)
-        self.catalog: Catalog = effective_catalog(load_catalog(), self.config)
-        self.prefix = f"sutazai-{stack}"
-
-    def of_type(self, type_: str) -> list[dict[str, Any]]:
-        return [r for r in self.plan["resources"] if r["type"] == type_]
-
-    def containers(self, role: str) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for r in self.of_type(CONTAINER):
-            labels = labels_of(r)
-            if labels.get(ROLE) == role:
-                key = labels["ai.sutazai.service"]
-                if role == "model-preload":
-                    key = labels["ai.sutazai.model"]
-                assert key not in found, f"two {role} containers for {key}"
-                found[key] = r["inputs"]
-        return found
-
-    @property
-    def services(self) -> dict[str, dict[str, Any]]:
-        return self.containers("service")
-
-    def network_names(self) -> dict[Segment, str]:
-        return {
-            Segment(labels_of(r)["ai.sutazai.segment"]): r["inputs"]["name"]
-            for r in self.of_type(NETWORK)
-        }
-
-
-def labels_of(resource: dict[str, Any]) -> dict[str, str]:
-    return {x["label"]: x["value"] for x in resource["inputs"].get("labels", [])}
+# ── the plans (tests/conftest.py runs each once per session) ────────────────────────────
 
 
 @pytest.fixture(scope="session")
-def dev(dev_plan_json: dict[str, Any]) -> Stack:
-    return Stack(dev_plan_json, "dev", None)
+def dev(docker_dev: Stack) -> Stack:
+    return docker_dev
 
 
 @pytest.fixture(scope="session")
-def everything(tmp_path_factory: pytest.TempPathFactory) -> Stack:
-    folder = tmp_path_factory.mktemp("plan-all")
-    stack_file = _write_stack_file(
-        folder / "Pulumi.all.yaml",
-        disabledTiers=[],
-        services={},
-        dockerHostGpu=True,
-        ollamaModels=["tinyllama", "llama3.1:8b"],
-    )
-    return Stack(load_plan("dev", folder, stack_file), "dev", stack_file)
+def everything(docker_everything: Stack) -> Stack:
+    return docker_everything
 
 
 @pytest.fixture(scope="session")
-def toggles(tmp_path_factory: pytest.TempPathFactory) -> Stack:
-    folder = tmp_path_factory.mktemp("plan-toggles")
-    stack_file = _write_stack_file(
-        folder / "Pulumi.dev-bob.yaml",
-        ephemeralOwner="bob",
-        ephemeralExpiresAt=EXPIRES,
-        disabledTiers=["agent", "platform", "monitoring"],
-        services={
-            "qdrant": {"enabled": False},  # a peer of the backend: its edge must go
-            "letta": {"enabled": True},  # on, although the agent tier is off
-            "prometheus": {"enabled": True},
-        },
-    )
-    return Stack(load_plan("dev-bob", folder, stack_file), "dev-bob", stack_file)
+def toggles(docker_toggles: Stack) -> Stack:
+    return docker_toggles
 
 
 ALL_STACKS = ["dev", "everything", "toggles"]
@@ -283,13 +209,23 @@ def test_the_frontend_cannot_reach_the_data_network(dev: Stack) -> None:
 
 
 def test_only_ingress_services_publish_ports_and_only_on_loopback(stack: Stack) -> None:
+    """Ingress services publish their ports; the log receiver (Alloy) its gelf UDP port, for
+    the engine's log driver; nothing else publishes anything, and only on 127.0.0.1."""
     for name, inputs in stack.services.items():
         ports = inputs.get("ports", [])
+        assert all(p["ip"] == "127.0.0.1" and p["external"] >= 1024 for p in ports), name
+        tcp = [p for p in ports if p["protocol"] == "tcp"]
+        udp = [p for p in ports if p["protocol"] == "udp"]
         if stack.catalog[name].ingress:
-            assert ports, name
-            assert all(p["ip"] == "127.0.0.1" and p["external"] >= 1024 for p in ports), name
+            assert tcp, name
         else:
-            assert not ports, f"{name} publishes {ports}"
+            assert not tcp, f"{name} publishes {tcp}"
+        if name == "alloy" and "loki" in stack.catalog.services:
+            assert [(p["internal"], p["external"]) for p in udp] == [
+                (GELF_PORT, stack.log_receiver_port)
+            ]
+        else:
+            assert not udp, f"{name} publishes {udp}"
 
 
 def test_dev_urls_are_exported_and_nothing_secret(dev: Stack) -> None:
@@ -318,9 +254,14 @@ def test_secrets_are_files_whose_content_is_secret_in_state(stack: Stack) -> Non
         envs = dict(e.split("=", 1) for e in inputs.get("envs", []))
         uploads = {u["file"]: u for u in inputs.get("uploads", [])}
         for secret in spec.secrets:
-            path = envs[f"{secret.env}_FILE"]
-            assert path.startswith("/vault/secrets/"), (name, path)
             assert secret.env not in envs, f"{name}: {secret.env} as a plain env var"
+            if secret.env_from_file:
+                # Exported from the env file the container sources (tests/test_integration.py).
+                path = f"/vault/secrets/{name}-env"
+                assert f"{secret.env}_FILE" not in envs
+            else:
+                path = envs[secret.file_env or f"{secret.env}_FILE"]
+            assert path.startswith("/vault/secrets/"), (name, path)
             upload = uploads[path]
             assert SECRET_SIG in upload["content"], f"{name}: {path} is not a secret"
             assert upload["permissions"] == "0440" and upload["owner"] == "0"
@@ -342,7 +283,11 @@ def test_storage_is_a_named_volume_of_the_stack(stack: Stack) -> None:
     volumes = {r["inputs"]["name"] for r in stack.of_type(VOLUME)}
     for name, inputs in stack.services.items():
         spec = stack.catalog[name]
-        data = [v for v in inputs.get("volumes", []) if v["containerPath"] != "/vault/secrets"]
+        data = [
+            v
+            for v in inputs.get("volumes", [])
+            if v["containerPath"] != "/vault/secrets" and "-config-" not in v["volumeName"]
+        ]
         if spec.storage is None:
             assert not data, name
             continue

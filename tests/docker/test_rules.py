@@ -230,3 +230,44 @@ def test_tcp_probe_commands_work(catalog: Catalog, http_port: int, repository: s
     closed = _spec_on(catalog, repository, 1)
     command = probe_command(closed, Probe(tcp=True, port="http"))
     assert command is not None and _run(command) != 0
+
+
+# ── published ports: one offset per stack ───────────────────────────────────────────────
+
+
+def test_every_published_port_of_a_stack_moves_by_the_same_offset(catalog: Catalog) -> None:
+    assert rules.stack_port_offset("dev") == 0
+    for stack in ("dev-bob", "dev-alice", "dev-x1"):
+        offset = rules.stack_port_offset(stack)
+        assert offset == rules.stack_port_offset(stack)  # stable
+        assert offset % rules.HOST_PORT_SLOTS == 0 and 0 < offset < 1000
+        ingress = rules.ingress_host_ports(catalog, stack)
+        assert min(ingress.values()) == rules.HOST_PORT_BASE + offset
+        assert rules.stack_host_port(8200, stack) == 8200 + offset
+        assert rules.log_receiver_host_port(stack) == rules.LOG_RECEIVER_PORT_BASE + offset
+    assert rules.log_receiver_host_port("dev") == rules.LOG_RECEIVER_PORT_BASE
+    # The kinds of ports never collide, whatever the offset.
+    worst = rules.HOST_PORT_SLOTS * rules.HOST_PORT_STACKS
+    assert 8200 + worst < rules.LOG_RECEIVER_PORT_BASE
+    assert rules.LOG_RECEIVER_PORT_BASE + worst < rules.HOST_PORT_BASE
+
+
+def test_a_port_outside_the_unprivileged_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="outside"):
+        rules.stack_host_port(65500, "dev-bob")
+    with pytest.raises(ValueError, match="outside"):
+        rules.stack_host_port(80, "dev")
+
+
+def test_generated_config_files_get_their_directories_mounted(catalog: Catalog) -> None:
+    mounts = rules.file_mounts(
+        catalog["pgbouncer"],
+        ["/vault/secrets/pgbouncer-userlist.txt"],
+        ["/etc/pgbouncer/pgbouncer.ini"],
+    )
+    assert [(m.path, m.purpose) for m in mounts] == [
+        ("/vault/secrets", "secrets"),
+        ("/etc/pgbouncer", "config"),
+    ]
+    # Default: the catalog's own config_files.
+    assert [m.path for m in rules.file_mounts(catalog["neo4j"], [])] == ["/config"]

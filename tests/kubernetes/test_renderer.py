@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import configparser
-
 import pytest
-import yaml
 
-from components.kubernetes import ingress_hosts, observability, poolers, workloads
+from components.kubernetes import ingress_hosts, workloads
 from components.kubernetes.models import model_preload
 from components.kubernetes.naming import Naming
 from components.kubernetes.security import container_security_context, pod_security_context
@@ -126,57 +123,3 @@ def test_ingress_hosts_come_from_the_graph(catalog: Catalog) -> None:
         "frontend": "example.com",
         "backend": "api.example.com",
     }
-
-
-def test_prometheus_scrapes_exactly_the_catalogs_targets(catalog: Catalog) -> None:
-    naming = Naming("sutazai")
-    addressing = observability.Addressing(
-        host=naming.host_of, every_replica=naming.pods_host_of, log_namespaces=["sutazai-core"]
-    )
-    files = observability.generated_config_files(catalog["prometheus"], catalog, addressing)
-    config = yaml.safe_load(files["/etc/prometheus/prometheus.yml"])
-    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert set(jobs) == {s.name for s in catalog.scrape_targets}
-    assert jobs["backend"]["dns_sd_configs"][0]["names"] == [
-        "backend-pods.sutazai-core.svc.cluster.local"
-    ]
-    assert config["rule_files"] == ["/etc/prometheus/rules.yml"]
-    rules = yaml.safe_load(files["/etc/prometheus/rules.yml"])["groups"][0]["rules"]
-    assert len(rules) == len(catalog.scrape_targets)
-    otel = yaml.safe_load(
-        observability.generated_config_files(catalog["otel-collector"], catalog, addressing)[
-            "/etc/otelcol/config.yaml"
-        ]
-    )
-    assert (
-        otel["exporters"]["otlp/jaeger"]["endpoint"]
-        == "jaeger.sutazai-monitoring.svc.cluster.local:4317"
-    )
-    alloy = observability.generated_config_files(catalog["alloy"], catalog, addressing)
-    assert '"sutazai-core"' in alloy["/etc/alloy/config.alloy"]
-    grafana = yaml.safe_load(
-        observability.generated_config_files(catalog["grafana"], catalog, addressing)[
-            observability.GRAFANA_DATASOURCES
-        ]
-    )
-    assert {d["type"] for d in grafana["datasources"]} == {"prometheus", "loki", "jaeger"}
-
-
-def test_pgbouncer_points_at_the_pooled_server(catalog: Catalog) -> None:
-    files = poolers.pooler_config_files(
-        catalog["pgbouncer"], catalog, lambda name: f"{name}.example", server_tls=True
-    )
-    assert list(files) == [poolers.PGBOUNCER_INI]
-    assert poolers.pooled_servers(catalog["pgbouncer"], catalog) == [catalog["postgres"]]
-    assert poolers.pooler_config_files(catalog["backend"], catalog, str, server_tls=False) == {}
-
-
-def test_pgbouncer_ini_is_valid(catalog: Catalog) -> None:
-    text = poolers.pgbouncer_ini(
-        catalog["pgbouncer"], catalog["postgres"], "db.example", server_tls=True
-    )
-    parser = configparser.ConfigParser(delimiters=("=",), comment_prefixes=(";",))
-    parser.read_string(text)
-    assert parser["databases"]["*"] == "host=db.example port=5432"
-    assert parser["pgbouncer"]["listen_port"] == "6432"
-    assert parser["pgbouncer"]["server_tls_sslmode"] == "require"

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
-from components.platform import SECRETS_DIR
-from components.secrets import Secrets
-from components.vault.layout import INJECTOR_IMAGE, VAULT_IMAGE
+from components.platform import SECRETS_DIR, DockerVaultBinding
+from components.secrets import (
+    PROVISIONING_ANNOTATION,
+    Secrets,
+    provisioning_digest,
+    vault_address_of,
+)
+from components.vault.layout import INJECTOR_IMAGE, VAULT_IMAGE, VaultLayout
 from stacks.catalog import Catalog, load_catalog
 from stacks.composition import effective_catalog
 from stacks.config import StackConfig, parse_config_bag
@@ -494,3 +500,86 @@ def test_the_scan_finds_a_leak_when_there_is_one() -> None:
     assert [f.what for f in find_secretish_env_literals(run)] == ["API_TOKEN"]
     with pytest.raises(AssertionError, match="in plain text"):
         assert_no_plaintext_secrets(run)
+
+
+# --- files assembled from several values: env files, PgBouncer's userlist ----------------
+
+
+def _address(name: str) -> str:
+    return f"sutazai-dev-{name}"
+
+
+def test_docker_gets_the_env_file_rendered_with_values_and_addresses() -> None:
+    config = fakes.stack_config("dev")
+    secrets, _ = docker_run(config, load_catalog(), vault_configured=True)
+    dify = secrets.catalog["dify"]
+    assert secrets.env_file(dify) == f"{SECRETS_DIR}/dify-env"
+    files = secrets.docker_secret_files(dify, _address)
+    text, secret = resolve(files[f"{SECRETS_DIR}/dify-env"])
+    assert secret
+    lines = dict(line.removeprefix("export ").split("=", 1) for line in text.splitlines())
+    assert lines["DB_USERNAME"] == "'dify'"
+    assert lines["DB_PASSWORD"] == "'mock-random-sutazai-dev-secrets-dify-postgres'"
+    assert lines["SECRET_KEY"] == "'mock-random-sutazai-dev-secrets-dify-secret_key'"
+    assert lines["CELERY_BROKER_URL"] == (
+        "'redis://dify:mock-random-sutazai-dev-secrets-dify-redis@sutazai-dev-redis:6379/1'"
+    )
+    userlist, _ = resolve(
+        secrets.docker_secret_files(secrets.catalog["pgbouncer"], _address)[
+            f"{SECRETS_DIR}/pgbouncer-userlist.txt"
+        ]
+    )
+    assert userlist == '"pgbouncer" "mock-random-sutazai-dev-secrets-pgbouncer-postgres"'
+    # A file that names addresses cannot be rendered without them.
+    with pytest.raises(ValueError, match="address_of"):
+        secrets.docker_secret_files(dify)
+    assert secrets.env_file(secrets.catalog["backend"]) is None
+
+
+def test_kubernetes_gets_the_env_file_as_an_agent_template(prod_real: tuple[Secrets, Run]) -> None:
+    secrets, run = prod_real
+    langflow = secrets.catalog["langflow"]
+    annotations = secrets.kubernetes_pod_annotations(
+        langflow, lambda name: f"{name}.sutazai-data.svc.cluster.local"
+    )
+    template, secret = resolve(
+        annotations["vault.hashicorp.com/agent-inject-template-langflow-env"]
+    )
+    assert not secret  # paths and addresses, no value
+    assert (
+        "export LANGFLOW_DATABASE_URL='postgresql://langflow:"
+        '{{ with secret "sutazai-prod/data/langflow/postgres" }}{{ .Data.data.password }}'
+        "{{ end }}@pgbouncer.sutazai-data.svc.cluster.local:6432/sutazai'"
+    ) in template
+    assert (
+        "export LANGFLOW_SECRET_KEY='"
+        '{{ with secret "sutazai-prod/data/langflow/secret_key" }}{{ .Data.data.value }}{{ end }}'
+        "'"
+    ) in template
+    assert not any(v in template for v in generated_values(run))
+    assert annotations["vault.hashicorp.com/agent-inject-file-langflow-env"] == "langflow-env"
+    # Every path the template reads is in the service's policy.
+    for path in re.findall(r'with secret "([^"]+)"', template):
+        assert path in secrets.policy_paths["langflow"]
+
+
+def test_issuers_pods_roll_when_their_clients_change(prod_real: tuple[Secrets, Run]) -> None:
+    secrets, _ = prod_real
+    neo4j = secrets.catalog["neo4j"]
+    digest = secrets.kubernetes_pod_annotations(neo4j)[PROVISIONING_ANNOTATION]
+    fewer = secrets.layout.catalog.without({"backend"})
+    layout = VaultLayout(secrets.config, fewer, "prod")
+    file = layout.provisioning(fewer["neo4j"])
+    assert file is not None and provisioning_digest(file) != digest
+    assert PROVISIONING_ANNOTATION not in secrets.kubernetes_pod_annotations(
+        secrets.catalog["backend"]
+    )
+
+
+def test_a_dev_vault_container_is_addressed_on_the_stacks_own_port() -> None:
+    config = fakes.stack_config("dev")
+    binding = DockerVaultBinding(provider=None, network_name="net", host_port=8730)
+    assert vault_address_of(config, binding) == "http://127.0.0.1:8730"
+    assert vault_address_of(config, fakes.docker_binding()) == config.vault_address
+    existing = fakes.stack_config("dev", vault_mode="existing")
+    assert vault_address_of(existing, binding) == config.vault_address

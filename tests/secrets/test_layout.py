@@ -200,3 +200,109 @@ def test_long_names_get_short_annotation_keys() -> None:
         assert len(f"agent-inject-template-{file.annotation_key}") <= 63
     keys = [f.annotation_key for f in layout.files(layout.catalog[long_name])]
     assert len(set(keys)) == len(keys)
+
+
+# ── env files, secret files, provisioning for every issuer ──────────────────────────────
+
+
+def full_layout(stack: str) -> VaultLayout:
+    return VaultLayout(fakes.stack_config(stack), load_catalog(), stack)
+
+
+def test_env_only_products_get_an_env_file_of_vault_values() -> None:
+    layout = full_layout("dev")
+    dify = layout.catalog["dify"]
+    env_file = layout.env_file(dify)
+    assert env_file is not None and env_file.path == f"{SECRETS_DIR}/dify-env"
+    assert env_file.env is None  # its path is in the command, not in env
+    text = env_file.text or ""
+    lines = dict(line.removeprefix("export ").split("=", 1) for line in text.splitlines())
+    assert set(lines) == {
+        "SECRET_KEY",
+        "DB_USERNAME",
+        "DB_PASSWORD",
+        "REDIS_PASSWORD",
+        "CELERY_BROKER_URL",
+    }
+    assert lines["DB_USERNAME"] == "'dify'"
+    assert lines["DB_PASSWORD"] == "'${vault:sutazai-dev/data/dify/postgres:.Data.data.password}'"
+    assert lines["SECRET_KEY"] == "'${vault:sutazai-dev/data/dify/secret_key:.Data.data.value}'"
+    # Addresses stay references; the renderer fills them in (a pooled service: its pooler).
+    assert lines["CELERY_BROKER_URL"] == (
+        "'redis://dify:${vault:sutazai-dev/data/dify/redis:.Data.data.password}"
+        "@${redis.host}:${redis.port}/1'"
+    )
+    # An env_from_file secret is exported, not pointed at.
+    env = layout.file_env(dify)
+    assert "SECRET_KEY_FILE" not in env and "SECRET_KEY" not in env
+    assert {f.name for f in layout.files(dify)} >= {"env", "postgres-password", "redis-password"}
+    assert "secret_key" not in {f.name for f in layout.files(dify)}
+    # The policy grants exactly what the files read, the env file's paths included.
+    assert set(layout.policy_paths(dify)) == {
+        "sutazai-dev/data/dify/secret_key",
+        "sutazai-dev/data/dify/postgres",
+        "sutazai-dev/data/dify/redis",
+    }
+
+
+def test_env_file_values_are_single_quoted_for_the_shell() -> None:
+    layout = full_layout("dev")
+    spec = layout.catalog["letta"].model_copy(
+        update={"secret_env": {"LETTA_PG_PASSWORD": "it's ${postgres.password}"}}
+    )
+    text = layout._env_file_text(spec)
+    assert text is not None
+    assert "export LETTA_PG_PASSWORD='it'\\''s ${vault:" in text
+
+
+def test_entries_naming_a_disabled_peer_are_dropped() -> None:
+    layout = full_layout("dev")
+    catalog = layout.catalog.without({"redis"})
+    smaller = VaultLayout(layout.config, catalog, "dev")
+    text = (smaller.env_file(catalog["dify"]) or pytest.fail("no env file")).text or ""
+    assert "REDIS_PASSWORD" not in text and "CELERY_BROKER_URL" not in text
+    assert "DB_PASSWORD" in text
+
+
+def test_in_prod_in_house_clients_get_dynamic_users_in_their_templates() -> None:
+    layout = full_layout("prod")
+    spec = layout.catalog["agentgpt"].model_copy(
+        update={
+            "secret_env": {
+                "DATABASE_URL": "postgresql://${postgres.user}:${postgres.password}@h/db"
+            }
+        }
+    )
+    text = layout._template_text(spec, spec.secret_env["DATABASE_URL"], quote=False)
+    assert text == (
+        "postgresql://${vault:sutazai-prod-database/creds/agentgpt:.Data.username}"
+        ":${vault:sutazai-prod-database/creds/agentgpt:.Data.password}@h/db"
+    )
+
+
+def test_the_pooler_gets_its_userlist_and_the_server_its_lookup_user() -> None:
+    for stack in ("dev", "prod"):
+        layout = full_layout(stack)
+        pgbouncer = layout.catalog["pgbouncer"]
+        (userlist,) = [f for f in layout.files(pgbouncer) if f.name == "userlist.txt"]
+        assert userlist.text == (
+            f'"pgbouncer" "${{vault:sutazai-{stack}/data/pgbouncer/postgres:.Data.data.password}}"'
+        )
+        assert 'with secret "sutazai-' in userlist.template
+        provisioning = layout.provisioning(layout.catalog["postgres"])
+        assert provisioning is not None and provisioning.lookup_user == "pgbouncer"
+
+
+def test_every_issuer_has_a_provisioning_file_even_without_clients() -> None:
+    layout = full_layout("dev")
+    alone = layout.catalog.without({s.name for s in layout.catalog if s.name != "redis"})
+    smaller = VaultLayout(layout.config, alone, "dev")
+    provisioning = smaller.provisioning(alone["redis"])
+    assert provisioning is not None and provisioning.clients == ()
+    assert f"{SECRETS_DIR}/redis-users.acl" in {f.path for f in smaller.files(alone["redis"])}
+
+
+def test_a_product_with_its_own_file_convention_gets_its_variable() -> None:
+    layout = full_layout("dev")
+    env = layout.file_env(layout.catalog["grafana"])
+    assert env == {"GF_SECURITY_ADMIN_PASSWORD__FILE": f"{SECRETS_DIR}/grafana-admin_password"}

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from components.configs.poolers import pgbouncer_ini
+from components.platform import SECRETS_DIR
 from components.secrets import dynamic_creation_statements
 from components.vault.provisioning import (
     neo4j_client_users,
@@ -26,6 +28,7 @@ from components.vault.provisioning import (
     redis_users_acl,
     scram_sha256_verifier,
 )
+from stacks.catalog import load_catalog
 
 ADMIN_PASSWORD = "admin-test-password"  # a throwaway local instance
 
@@ -331,3 +334,103 @@ def test_neo4j_script_is_idempotent_cypher() -> None:
     assert "CREATE OR REPLACE USER backend SET PLAINTEXT PASSWORD 'Passw0rd''quote'" in script
     with pytest.raises(ValueError):
         neo4j_client_users([("bad name", "x")])
+
+
+# --- PgBouncer in front: the generated pgbouncer.ini, auth_query, static and Vault users --
+
+
+@pytest.fixture(scope="module")
+def pgbouncer_binary() -> str:
+    binary = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    if not Path(binary).exists():
+        pytest.skip("pgbouncer absent (make system-deps)")
+    return binary
+
+
+def _generated_ini(pg: Postgres, listen: int, rundir: Path) -> str:
+    """The catalog's pgbouncer.ini, with only the local paths and ports changed."""
+    catalog = load_catalog()
+    text = pgbouncer_ini(catalog["pgbouncer"], catalog["postgres"], "127.0.0.1", server_tls=False)
+    text = text.replace("port=5432", f"port={pg.port}")
+    text = text.replace("listen_addr = 0.0.0.0", "listen_addr = 127.0.0.1")
+    text = text.replace(
+        f"listen_port = {catalog['pgbouncer'].primary_port.port}", f"listen_port = {listen}"
+    )
+    text = text.replace("unix_socket_dir = /var/run/pgbouncer", f"unix_socket_dir = {rundir}")
+    return text.replace(
+        f"auth_file = {SECRETS_DIR}/pgbouncer-userlist.txt", f"auth_file = {rundir}/userlist.txt"
+    )
+
+
+def test_pgbouncer_lets_static_and_short_lived_users_in_through_the_server(
+    postgres: Postgres, pgbouncer_binary: str
+) -> None:
+    """The pooler's own user (its Vault-rendered userlist) looks every other user up with
+    auth_query: the static clients' SCRAM verifiers and Vault's leases alike."""
+    sql = postgres_client_roles(
+        [("pgbouncer", "PoolerPassw0rd1"), ("dify", "DifyPassw0rdViaPool")],
+        lookup_user="pgbouncer",
+    )
+    # The lookup reads pg_shadow: applied by a superuser (on RDS, the master user must be
+    # able to read it, see the report), idempotently.
+    for _ in range(2):
+        done = postgres.psql("superuser", ADMIN_PASSWORD, sql)
+        assert done.returncode == 0, done.stderr
+    lease = "\n".join(
+        s.replace("{{name}}", "v-agentgpt-pool")
+        .replace("{{password}}", "LeasePassw0rdPool")
+        .replace("{{expiration}}", "2100-01-01 00:00:00+00")
+        for s in dynamic_creation_statements("agentgpt", "sutazai")
+    )
+    assert (
+        postgres.psql("superuser", ADMIN_PASSWORD, lease, single_transaction=True).returncode == 0
+    )
+    expired = (
+        "CREATE ROLE \"v-old\" LOGIN PASSWORD 'ExpiredPassw0rd' VALID UNTIL '2000-01-01';"
+        'GRANT CONNECT ON DATABASE sutazai TO "v-old";'
+    )
+    assert postgres.psql("superuser", ADMIN_PASSWORD, expired).returncode == 0
+    # The lookup function is the pooler's only: a client cannot read verifiers.
+    denied = postgres.psql(
+        "dify", "DifyPassw0rdViaPool", "SELECT * FROM sutazai_auth.user_lookup('pgbouncer')"
+    )
+    assert denied.returncode != 0 and "permission denied" in denied.stderr
+
+    rundir = Path(tempfile.mkdtemp(prefix="sutazai-pgbouncer-"))
+    listen = _free_port()
+    (rundir / "pgbouncer.ini").write_text(_generated_ini(postgres, listen, rundir))
+    # What the Vault agent renders from the catalog's secret_files template.
+    (rundir / "userlist.txt").write_text('"pgbouncer" "PoolerPassw0rd1"')
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # pgbouncer refuses to run as root
+        user = next((u for u in ("postgres", "nobody") if _user_exists(u)), None)
+        if user is None:
+            pytest.skip("running as root without an unprivileged user for PgBouncer")
+        run_as = ["runuser", "-u", user, "--"]
+        shutil.chown(rundir, user)
+        for file in rundir.iterdir():
+            shutil.chown(file, user)
+    proc = subprocess.Popen(
+        [*run_as, pgbouncer_binary, str(rundir / "pgbouncer.ini")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    pooled = Postgres(postgres.bindir, listen)
+    try:
+        _wait(listen)
+        static = pooled.psql(
+            "dify", "DifyPassw0rdViaPool", "SELECT current_user, inet_server_port()"
+        )
+        assert static.returncode == 0, static.stderr
+        assert static.stdout.strip() == f"dify|{postgres.port}"
+        leased = pooled.psql("v-agentgpt-pool", "LeasePassw0rdPool", "SELECT current_schema()")
+        assert leased.returncode == 0, leased.stderr
+        assert leased.stdout.strip() == "agentgpt"
+        assert pooled.psql("dify", "wrong-password", "SELECT 1").returncode != 0
+        assert pooled.psql("v-old", "ExpiredPassw0rd", "SELECT 1").returncode != 0
+        # Superusers are never looked up: no way in through the pooler.
+        assert pooled.psql("superuser", ADMIN_PASSWORD, "SELECT 1").returncode != 0
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(rundir, ignore_errors=True)
