@@ -166,8 +166,6 @@ def test_docker_logs_reach_loki_through_the_engine_not_a_socket(
 ) -> None:
     # Without Alloy: bounded json files.
     for resource in dev.of_type(CONTAINER):
-        if labels_of(resource).get(ROLE) == "vault":
-            continue  # the dev Vault server, which the Secrets component runs
         assert resource["inputs"]["logDriver"] == "json-file", resource["name"]
         assert resource["inputs"]["logOpts"] == {"max-size": "10m", "max-file": "3"}
     # With Alloy and Loki: every container of the stack (helpers too) sends its output,

@@ -122,6 +122,9 @@ class DevVaultServer(pulumi.ComponentResource):
             ),
             wait=False,
             memory=256,
+            # Bounded, like every container of the stack.
+            log_driver="json-file",
+            log_opts={"max-size": "10m", "max-file": "3"},
             restart="unless-stopped",
             destroy_grace_seconds=30,
             labels=label_args,

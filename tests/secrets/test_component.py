@@ -418,6 +418,7 @@ def test_dev_vault_container_is_a_hardened_server_not_dev_mode(dev: tuple[Secret
         {"external": 8200, "internal": 8200, "ip": "127.0.0.1", "protocol": "tcp"}
     ]
     assert inputs["healthcheck"]["tests"] == ["CMD", "vault", "status"]
+    assert inputs["logDriver"] == "json-file" and inputs["logOpts"]["max-size"] == "10m"
     image = run.one("docker:index/remoteImage:RemoteImage")
     assert image.inputs["name"] == VAULT_IMAGE
 
