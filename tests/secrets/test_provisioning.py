@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from components.configs.poolers import pgbouncer_ini
+from components.launch import provisioning_command
 from components.platform import SECRETS_DIR
 from components.secrets import dynamic_creation_statements
 from components.vault.provisioning import (
@@ -434,3 +435,36 @@ def test_pgbouncer_lets_static_and_short_lived_users_in_through_the_server(
         proc.terminate()
         proc.wait(10)
         shutil.rmtree(rundir, ignore_errors=True)
+
+
+def test_the_catalogs_apply_command_creates_the_database_and_the_roles(
+    postgres: Postgres, tmp_path: Path
+) -> None:
+    """components.launch's provisioning command for the catalog's postgres, run by a real
+    sh against a real server: a missing database is created, the file applied, twice."""
+    catalog = load_catalog()
+    done = postgres.psql(
+        "superuser",
+        ADMIN_PASSWORD,
+        f"CREATE ROLE postgres SUPERUSER LOGIN PASSWORD '{ADMIN_PASSWORD}';",
+        db="postgres",
+    )
+    assert done.returncode == 0, done.stderr
+    password_file = tmp_path / "postgres-superuser_password"
+    password_file.write_text(ADMIN_PASSWORD)
+    sql_file = tmp_path / "postgres-client-roles.sql"
+    sql_file.write_text(postgres_client_roles([("letta", "LettaPassw0rdApply")], lookup_user=None))
+    command = provisioning_command(catalog["postgres"], str(sql_file))
+    assert command is not None
+    env = {
+        "PATH": f"{postgres.bindir}:/usr/bin:/bin",
+        "POSTGRES_PASSWORD_FILE": str(password_file),
+        "POSTGRES_DB": "sutazai_apply",
+        "PGPORT": str(postgres.port),
+        "PGSSLMODE": "disable",
+    }
+    for _ in range(2):
+        run = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        assert run.returncode == 0, run.stderr
+    ok = postgres.psql("letta", "LettaPassw0rdApply", "SELECT current_schema()", db="sutazai_apply")
+    assert ok.returncode == 0 and ok.stdout.strip() == "letta", ok.stderr
