@@ -253,11 +253,11 @@ class Secrets(pulumi.ComponentResource):
             annotations[f"{ANNOTATION}/agent-revoke-on-shutdown"] = "true"
         for file in files:
             key = file.annotation_key
-            template: pulumi.Input[str] = (
-                file.template
-                if file.text is None
-                else (self._filled(spec, file.text, address_of).apply(agent_template))
-            )
+            # A templated file that names addresses gets them filled in (an Output when one
+            # is an RDS endpoint); everything else is a plain template.
+            template: pulumi.Input[str] = file.template
+            if file.text is not None and ENV_REFERENCE.search(file.text):
+                template = self._filled(spec, file.text, address_of).apply(agent_template)
             annotations[f"{ANNOTATION}/agent-inject-secret-{key}"] = file.vault_path
             annotations[f"{ANNOTATION}/agent-inject-template-{key}"] = template
             annotations[f"{ANNOTATION}/agent-inject-file-{key}"] = file.key
