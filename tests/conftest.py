@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +23,33 @@ def catalog() -> Catalog:
 
 
 def run_plan_subprocess(
-    stack: str, out: Path, stack_file: Path | None = None
+    stack: str,
+    out: Path,
+    stack_file: Path | None = None,
+    *,
+    env: Mapping[str, str | None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the offline plan in a fresh process (the mock runtime is process-global)."""
+    """Run the offline plan in a fresh process (the mock runtime is process-global).
+
+    `env` adds (or, with None, removes) environment variables for that process.
+    """
     command = [sys.executable, "-m", "stacks.plan", "--stack", stack, "--json", str(out), "--quiet"]
     if stack_file is not None:
         command += ["--stack-file", str(stack_file)]
+    environment = dict(os.environ)
+    for key, value in (env or {}).items():
+        if value is None:
+            environment.pop(key, None)
+        else:
+            environment[key] = value
     return subprocess.run(
-        command, cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300, check=False
+        command,
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env=environment,
     )
 
 

@@ -16,8 +16,8 @@ import pytest
 from components.vault.layout import VaultLayout
 from stacks.catalog import load_catalog
 from stacks.composition import effective_catalog
+from tests.conftest import run_plan_subprocess
 from tests.secrets import fakes
-from tests.secrets.harness import run_plan_subprocess
 from tests.secrets.scan import (
     assert_no_plaintext_secrets,
     generated_values,
