@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STACK ?= prod
 CHECKOV_VENV ?= .venv-checkov
 
-.PHONY: setup plan test lint bench validate system-deps docs clean
+.PHONY: setup plan policy test lint bench validate system-deps docs clean
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 
@@ -26,6 +26,10 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt
 ## The offline plan: the real program under Pulumi's mock runtime with Pulumi.$(STACK).yaml.
 plan: $(VENV)/.installed
 	$(PY) -m stacks.plan --stack $(STACK) --json build/plan-$(STACK).json
+
+## The CrossGuard pack over the offline plan, as `pulumi preview --policy-pack` runs it.
+policy: $(VENV)/.installed
+	$(PY) -m stacks.policy_check --stack $(STACK)
 
 ## Every test: config, catalog, whole stacks, policies, validators, images, services.
 test: setup

@@ -3,8 +3,9 @@
     .venv/bin/python scripts/bench_policy.py [--stack prod] [--plan build/plan-prod.json]
                                              [--fixture [--scale N]] [--repeat 3]
 
-Without --plan, uses build/plan-<stack>.json, generating it with `python -m stacks.plan`
-when missing. --fixture times the test fixture plan instead (x --scale copies, unique URNs).
+Without --plan, plans the stack afresh into build/plan-<stack>.json with
+`python -m stacks.plan`. --fixture times the test fixture plan instead (x --scale copies,
+unique URNs).
 Prints pack start-up, Configure, Analyze (total, per resource: mean/p50/p95/max) and
 AnalyzeStack times.
 """
@@ -24,7 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from tests.policy.analyzer_client import (  # noqa: E402
+from stacks.policy_check import (  # noqa: E402
     PolicyPackProcess,
     load_config,
     load_plan,
@@ -46,7 +47,7 @@ def _plan(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
                 resources.append(r)
         return {**base, "resources": resources}, f"test fixture plan x{args.scale}"
     path = Path(args.plan) if args.plan else REPO_ROOT / "build" / f"plan-{args.stack}.json"
-    if not path.exists():
+    if not args.plan:  # always plan afresh: a stale build/ file would time the wrong program
         path.parent.mkdir(exist_ok=True)
         cmd = [
             sys.executable,

@@ -284,7 +284,9 @@ class StackConfig(_Model):
     )
     policy_enforcement: Literal["mandatory", "advisory"] = Field(
         default="advisory",
-        description="Level of the non-mandatory hardening policies for this stack.",
+        description="How the policy pack checks this stack: mandatory uses "
+        "policies/config/prod.json (every rule blocks), advisory uses policies/config/dev.json "
+        "(non-root/read-only and plain-text secrets still block).",
     )
 
     @field_validator("image_tag")
@@ -334,6 +336,8 @@ class StackConfig(_Model):
                 raise ValueError("at vaultMode: prod uses an existing Vault, never a container")
             if self.platform != "kubernetes":
                 raise ValueError("at platform: prod runs on kubernetes (EKS)")
+            if self.policy_enforcement != "mandatory":
+                raise ValueError("at policyEnforcement: prod enforces every policy (mandatory)")
         return self
 
     # --- derived ------------------------------------------------------------------------

@@ -117,6 +117,10 @@ NET = StackConfig().network.model_dump(mode="json", by_alias=True)
             "sutazai:vaultMode: prod uses an existing Vault, never a container",
         ),
         (
+            {"environment": "prod", "policyEnforcement": "advisory"},
+            "sutazai:policyEnforcement: prod enforces every policy (mandatory)",
+        ),
+        (
             {"disabledTiers": ["agents"]},
             "sutazai:disabledTiers[0]: Input should be 'data', 'core', 'vector', 'agent'",
         ),
@@ -233,3 +237,23 @@ def test_pulumi_yaml_declares_every_key_with_its_model_default() -> None:
 def config_reference_value(declaration: dict[str, object]) -> str:
     value = declaration.get("default", declaration.get("value"))
     return value if isinstance(value, str) else json.dumps(value)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "dev-alice"])
+def test_policy_enforcement_matches_the_pack_config_the_stack_is_checked_with(stack: str) -> None:
+    from stacks.policy_check import config_path, load_config
+
+    file_stack = "prod" if stack == "prod" else "dev"
+    config = parse_config_bag(stack_config_bag(file_stack)[0])
+    pack_config = load_config(stack)
+    levels = {
+        v["enforcementLevel"] if isinstance(v, dict) else v
+        for k, v in pack_config.items()
+        if k != "all" and (not isinstance(v, dict) or "enforcementLevel" in v)
+    }
+    if config.policy_enforcement == "mandatory":
+        assert config_path(stack).name == "prod.json"
+        assert pack_config.get("all", "mandatory") == "mandatory"
+    else:
+        assert config_path(stack).name == "dev.json"
+        assert pack_config["all"] == "advisory" and "advisory" in levels

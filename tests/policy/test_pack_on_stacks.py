@@ -1,48 +1,27 @@
 """The pack over every resource the real program registers (offline plan, mock runtime).
 
-Plans come from build/plan-<stack>.json when present (set SUTAZAI_REPLAN=1 to rebuild),
-otherwise from `python -m stacks.plan --stack <stack> --json build/plan-<stack>.json`.
+The plans are the session's own (tests/conftest.py: one fresh plan per stack per run).
 """
 
 from __future__ import annotations
 
 import copy
-import os
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .analyzer_client import PolicyPackProcess, Violation, load_config, load_plan, mandatory
+from stacks.policy_check import PolicyPackProcess, Violation, load_config, mandatory
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NON_ROOT = "workload-non-root-read-only"
 
 
-def plan_for(stack: str) -> dict[str, Any]:
-    path = REPO_ROOT / "build" / f"plan-{stack}.json"
-    if not path.exists() or os.environ.get("SUTAZAI_REPLAN") == "1":
-        if not (REPO_ROOT / "stacks" / "plan.py").exists():
-            pytest.skip(
-                "stacks/plan.py does not exist yet: no offline plan of the real program to check"
-            )
-        path.parent.mkdir(exist_ok=True)
-        result = subprocess.run(
-            [sys.executable, "-m", "stacks.plan", "--stack", stack, "--json", str(path)],
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if result.returncode != 0:
-            pytest.fail(
-                f"offline plan for {stack} failed:\n"
-                f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-            )
-    return load_plan(path)
+@pytest.fixture
+def plan_for(request: pytest.FixtureRequest) -> Callable[[str], dict[str, Any]]:
+    """The session's fresh offline plans (tests/conftest.py), never a stale build/ file."""
+    return lambda stack: request.getfixturevalue(f"{stack}_plan_json")
 
 
 def _report(violations: list[Violation]) -> str:
@@ -73,7 +52,9 @@ def _broken_copy(resources: list[dict[str, Any]]) -> tuple[dict[str, Any], str]:
 
 
 @pytest.mark.parametrize("stack", ["prod", "dev"])
-def test_real_stack_has_no_mandatory_violations(stack: str) -> None:
+def test_real_stack_has_no_mandatory_violations(
+    stack: str, plan_for: Callable[[str], dict[str, Any]]
+) -> None:
     plan = plan_for(stack)
     resources: list[dict[str, Any]] = plan["resources"]
     assert resources, "the plan registered no resources"

@@ -11,9 +11,7 @@ import pytest
 from pulumi_policy import EnforcementLevel
 
 from policies.sutazai_policies import all_policies
-
-from . import fixtures as fx
-from .analyzer_client import (
+from stacks.policy_check import (
     PolicyConfigError,
     PolicyPackProcess,
     Violation,
@@ -21,6 +19,8 @@ from .analyzer_client import (
     mandatory,
     resolve_config,
 )
+
+from . import fixtures as fx
 from .harness import UNKNOWN, secret
 
 NON_ROOT = "workload-non-root-read-only"

@@ -35,7 +35,7 @@ import jsonschema
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 POLICIES_DIR = REPO_ROOT / "policies"
 CONFIG_DIR = POLICIES_DIR / "config"
 UNUSED_ENGINE_ADDRESS = "127.0.0.1:1"  # parsed by pulumi.policy, never dialled
@@ -389,3 +389,50 @@ def load_plan(path: Path) -> dict[str, Any]:
     if not isinstance(plan, dict) or not isinstance(plan.get("resources"), list):
         raise ValueError(f"{path}: expected {{'stack', 'project', 'resources': [...]}}")
     return plan
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m stacks.policy_check --stack prod`: the pack over the offline plan."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m stacks.policy_check",
+        description="Run the CrossGuard pack, as `pulumi preview --policy-pack` would, over "
+        "every resource the program registers for a stack (offline plan, mock runtime).",
+    )
+    parser.add_argument("--stack", required=True)
+    parser.add_argument("--plan", type=Path, help="plan JSON (default: plan the stack now)")
+    options = parser.parse_args(argv)
+    plan_path = options.plan
+    if plan_path is None:
+        plan_path = REPO_ROOT / "build" / f"plan-{options.stack}.json"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "stacks.plan",
+                "--stack",
+                options.stack,
+                "--json",
+                str(plan_path),
+                "--quiet",
+            ],
+            cwd=REPO_ROOT,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    plan = load_plan(plan_path)
+    config = load_config(options.stack)
+    violations = analyze_resources(plan["resources"], options.stack, config)
+    for violation in sorted(violations, key=lambda v: (v.level != "mandatory", v.policy)):
+        print(f"{violation.urn}\n    {violation}")
+    blocking = mandatory(violations)
+    print(
+        f"{len(plan['resources'])} resources, config {config_path(options.stack).name}: "
+        f"{len(blocking)} mandatory, {len(violations) - len(blocking)} advisory violations"
+    )
+    return 1 if blocking else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
