@@ -38,7 +38,7 @@ test: setup
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/pyright
+	$(VENV)/bin/pyright -p pyproject.toml
 
 bench: $(VENV)/.installed
 	$(PY) scripts/bench_plan.py --stack prod
