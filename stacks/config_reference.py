@@ -94,9 +94,8 @@ def render_reference() -> str:
         key = info.alias or name
         kind = _pulumi_type(info.annotation)
         default = json.dumps(_jsonable(info.get_default(call_default_factory=True)))
-        if len(default) > 40:
-            default = "see `Pulumi.yaml`"
+        shown = "see Pulumi.yaml" if len(default) > 40 else f"`{default}`"
         allowed = _allowed(info)
         meaning = (info.description or "") + (f" Allowed: `{allowed}`." if allowed else "")
-        rows.append(f"| `{NAMESPACE}:{key}` | {kind} | `{default}` | {meaning} |")
+        rows.append(f"| `{NAMESPACE}:{key}` | {kind} | {shown} | {meaning} |")
     return "\n".join(rows)
