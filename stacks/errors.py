@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
+from typing import get_origin
 
 import pulumi
 from pydantic import BaseModel, ValidationError
@@ -36,14 +37,24 @@ def _key_path(prefix: str, loc: Iterable[int | str]) -> str:
 
 
 def _model_at(model: type[BaseModel], loc: Sequence[int | str]) -> type[BaseModel] | None:
-    """Walk the model's fields along `loc` (aliases) to the model that holds the last key."""
+    """Walk the model's fields along `loc` (aliases) to the model that holds the last key.
+
+    List indexes and the keys of dict-valued fields (service names) are stepped over.
+    """
     current: type[BaseModel] | None = model
+    dict_key_next = False
     for part in loc:
-        if current is None or isinstance(part, int):
+        if current is None:
+            return None
+        if isinstance(part, int):
+            continue
+        if dict_key_next:
+            dict_key_next = False
             continue
         field = next((f for n, f in current.model_fields.items() if (f.alias or n) == part), None)
         if field is None:
             return current if part == loc[-1] else None
+        dict_key_next = get_origin(field.annotation) is dict
         current = _nested_model(field.annotation)
     return current
 

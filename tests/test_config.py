@@ -107,6 +107,11 @@ NET = StackConfig().network.model_dump(mode="json", by_alias=True)
             {"clusterPublicAccessCidrs": ["0.0.0.0/0"]},
             "sutazai:clusterPublicAccessCidrs: 0.0.0.0/0 opens the EKS API to the world",
         ),
+        (
+            {"services": {"ollama": {"replica": 2}}},
+            "sutazai:services.ollama.replica: unknown key. Did you mean 'replicas'? "
+            "Allowed keys here: enabled, replicas, resources.",
+        ),
         ({"imageTag": "latest"}, "sutazai:imageTag: in-house images are never tagged 'latest'"),
         (
             {"ephemeralOwner": "alice", "ephemeralExpiresAt": "next tuesday"},
