@@ -4,6 +4,7 @@
 # Run as root (CI runs as root). Idempotent: installed packages are skipped quickly.
 set -euo pipefail
 packages=(
+  python3-venv make
   podman buildah skopeo runc uidmap debootstrap iptables catatonit netavark aardvark-dns
   postgresql redis-server pgbouncer
 )

@@ -27,7 +27,7 @@ runtime:
   name: python
   options:
     toolchain: pip
-    virtualenv: venv
+    virtualenv: .venv
 # Generated from stacks/config.py (StackConfig) by `python -m stacks.generated_docs --write`.
 """
 
