@@ -44,6 +44,8 @@ class Registration:
     additional_secret_outputs: list[str]
     ignore_changes: list[str]
     inputs: dict[str, Any]
+    # A read of an existing resource (ReadResource), not one the stack manages.
+    read: bool = False
 
 
 @dataclass
@@ -350,6 +352,21 @@ def run_program(
             _mark_secret_outputs(response, list(request.additionalSecretOutputs))
             if request.type != "pulumi:pulumi:Stack":
                 plan.resources.append(_registration(request, response.urn))
+            return response
+
+        def ReadResource(self, request: Any) -> Any:
+            # Reads (a StackReference, a `get`) are part of what a stack depends on.
+            response = super().ReadResource(request)
+            plan.resources.append(
+                Registration(
+                    urn=response.urn, type=request.type, name=request.name,
+                    parent=request.parent, custom=True, provider=request.provider,
+                    protect=False, retain_on_delete=False, delete_before_replace=False,
+                    dependencies=list(request.dependencies), additional_secret_outputs=[],
+                    ignore_changes=[], inputs=json_format.MessageToDict(request.properties),
+                    read=True,
+                )
+            )  # fmt: skip
             return response
 
         def RegisterResourceOutputs(self, request: Any) -> Any:
