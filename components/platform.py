@@ -23,6 +23,11 @@ def secret_file(owner: str, name: str) -> str:
     return f"{SECRETS_DIR}/{owner}-{name}"
 
 
+def shared_secret_file(holder: str, owner: str, secret: str) -> str:
+    """Where `holder` finds `owner`'s own secret it presents to `owner` (an API key)."""
+    return secret_file(holder, f"{owner}-{secret}")
+
+
 @dataclass
 class DeployedService:
     """What a tier gets back for one service."""

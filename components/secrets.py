@@ -542,7 +542,7 @@ class Secrets(pulumi.ComponentResource):
             return pulumi.Output.from_input(text)
         if address_of is None:
             raise ValueError(f"{spec.name}: its secret files name addresses; pass address_of")
-        return fill_references(text, self.catalog, address_of, spec.name)
+        return fill_references(text, self.catalog, address_of, spec.name, self.layout.managed)
 
     def _vault_values(self, spec: ServiceSpec) -> dict[tuple[str, str], pulumi.Output[str]]:
         """(Vault API path, template field) -> the generated value, for the Docker engine."""
@@ -575,6 +575,8 @@ class Secrets(pulumi.ComponentResource):
                 return VAULT_VALUE.sub(lambda m: by_key[(m.group(1), m.group(2))], resolved[0])
 
             return pulumi.Output.all(filled, *(values[k] for k in keys)).apply(render)
+        if file.shares is not None:
+            return self._own[file.shares].result
         owner = file.owner
         if (owner, file.name) in self._own:
             return self._own[(owner, file.name)].result

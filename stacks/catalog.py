@@ -25,8 +25,20 @@ SERVICE_CODE_DIR = Path(__file__).resolve().parent.parent / "service-code"
 _QUANTITY_CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
 _QUANTITY_MEM = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti)$")
 _DNS_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-# ${service.host}, ${service.port}, ${service.port.<name>} in a service's env (see wiring.py).
-ENV_REFERENCE = re.compile(r"\$\{([a-z0-9-]+)\.(host|port)(?:\.([a-z0-9-]+))?\}")
+# A peer in a service's env, secret_env or secret_files (see wiring.py): ${service.host},
+# ${service.port}, ${service.port.<name>}, or ${service.<fact>}, one of the service's
+# `connection` facts (${redis.scheme}). ${service.user} / ${service.password} are credentials
+# (CREDENTIAL_REFERENCE), never addresses.
+ENV_REFERENCE = re.compile(
+    r"\$\{([a-z0-9-]+)\.(?!(?:user|password)\})([a-z][a-z0-9_]*)(?:\.([a-z0-9-]+))?\}"
+)
+# The same in a service's own `client_env`, which names no service: ${host}, ${port.bolt},
+# ${scheme}.
+SELF_REFERENCE = re.compile(r"\$\{([a-z][a-z0-9_]*)(?:\.([a-z0-9-]+))?\}")
+# What a reference may name besides `connection` facts.
+ADDRESS_PARTS = frozenset({"host", "port"})
+_RESERVED_FACTS = ADDRESS_PARTS | {"user", "password", "provisioning"}
+_FACT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # ${peer.user}, ${peer.password} in `secret_env` / `secret_files`: the credential this service
 # holds for a peer that issues client credentials (rendered by the Secrets component).
 CREDENTIAL_REFERENCE = re.compile(r"\$\{([a-z0-9-]+)\.(user|password)\}")
@@ -173,6 +185,11 @@ class Secret(_Strict):
     (Dify, Letta, Langflow, Qdrant): the value is exported from the service's env file under
     /vault/secrets, which the container sources before it execs its entrypoint; the value
     never appears in the container's env spec, a manifest or state.
+
+    `clients_env`: the secret is also the key its clients present (Qdrant's API key): every
+    service that `talks_to` the owner gets it as a file named by `<clients_env>_FILE`, and
+    its Vault policy reads the owner's path. Health pollers (services whose `peer_maps` poll
+    health URLs, which products leave unauthenticated) do not.
     """
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
@@ -180,6 +197,7 @@ class Secret(_Strict):
     length: Annotated[int, Field(ge=16, le=128)] = 32
     file_env: Annotated[str | None, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] = None
     env_from_file: bool = False
+    clients_env: Annotated[str | None, Field(pattern=r"^[A-Z][A-Z0-9_]*$")] = None
 
     @model_validator(mode="after")
     def _one_delivery(self) -> Self:
@@ -216,8 +234,15 @@ class HardeningException(_Strict):
 
 
 class Scrape(_Strict):
+    """Prometheus scrapes `path` on `port`.
+
+    `token`: one of the service's own `secrets` that its metrics endpoint requires (Qdrant's
+    API key guards /metrics): the scraper gets it as a file and sends it as a bearer token.
+    """
+
     port: str
     path: str = "/metrics"
+    token: str | None = None
 
 
 class PeerMap(_Strict):
@@ -231,12 +256,17 @@ class PeerMap(_Strict):
 
 
 class Managed(_Strict):
-    """In prod this service is an AWS managed service instead of a workload."""
+    """In prod this service is an AWS managed service instead of a workload.
+
+    `connection`: the facts that differ when clients reach the managed service, replacing
+    the service's own `connection` entries (ElastiCache speaks TLS only: `scheme: rediss`,
+    `tls: "true"`; RDS forces TLS: `sslmode: require`). Every key must be one the service's
+    `connection` declares, so a reference resolves on every stack.
+    """
 
     kind: Literal["rds-postgresql", "elasticache-redis"]
     engine_version: str
-    # Replaces entries of the service's client_env when it runs managed (e.g. TLS URLs).
-    client_env: dict[str, str] = {}
+    connection: dict[str, str] = {}
 
 
 _SECRETISH_ENV = re.compile(r"(PASSWORD|SECRET|TOKEN|API_KEY|PRIVATE_KEY|CREDENTIAL)", re.I)
@@ -268,6 +298,13 @@ class ServiceSpec(_Strict):
     env: dict[str, str] = {}
     # Env every client of this service gets, e.g. OLLAMA_BASE_URL: http://${host}:${port}.
     client_env: dict[str, str] = {}
+    # Facts clients build their connection settings from, besides host and port: the URL
+    # scheme, whether the server speaks TLS, the libpq sslmode. A client's env, secret_env
+    # and secret_files name them as ${<service>.<fact>}, this service's client_env as
+    # ${<fact>}. Like ${host}, they are the facts of what the client actually reaches: its
+    # pooler when the service is pooled, the managed service's (`managed_in_prod.connection`)
+    # where it runs managed. E.g. redis: {scheme: redis, tls: "false"}.
+    connection: dict[str, str] = {}
     peer_maps: list[PeerMap] = []
     # Read-only files mounted into the container (path -> content), e.g. a neo4j.conf.
     config_files: dict[str, str] = {}
@@ -320,7 +357,35 @@ class ServiceSpec(_Strict):
             raise ValueError(f"at storage.path: '{self.storage.path}' is also in writable_paths")
         self._check_secret_templates()
         self._check_provisioning()
+        self._check_connection()
         return self
+
+    def _check_connection(self) -> None:
+        for key in self.connection:
+            if key in _RESERVED_FACTS or not _FACT_NAME.match(key):
+                raise ValueError(
+                    f"at connection.{key}: a fact is a lowercase name other than "
+                    f"{sorted(_RESERVED_FACTS)}"
+                )
+        if self.managed_in_prod is not None:
+            extra = sorted(set(self.managed_in_prod.connection) - set(self.connection))
+            if extra:
+                raise ValueError(
+                    f"at managed_in_prod.connection: {extra} are not facts of the service's "
+                    f"own `connection` {sorted(self.connection)}"
+                )
+        secret_names = {s.name for s in self.secrets}
+        token = self.scrape.token if self.scrape is not None else None
+        if token is not None and token not in secret_names:
+            raise ValueError(
+                f"at scrape.token: {token!r} is not one of its secrets {sorted(secret_names)}"
+            )
+        for secret in self.secrets:
+            if secret.clients_env is not None and secret.clients_env == secret.env:
+                raise ValueError(
+                    f"at secrets.{secret.name}.clients_env: name the clients' variable, not "
+                    f"the server's own {secret.env}"
+                )
 
     def _check_secret_templates(self) -> None:
         for key in self.secret_env:
@@ -463,6 +528,23 @@ class Catalog(_Strict):
                             f"catalog service"
                         )
             for where, template in [
+                *((f"env.{k}", v) for k, v in spec.env.items()),
+                *((f"secret_env.{k}", v) for k, v in spec.secret_env.items()),
+                *((f"secret_files.{k}", v) for k, v in spec.secret_files.items()),
+            ]:
+                for match in ENV_REFERENCE.finditer(template):
+                    self._check_reference(
+                        f"services.{name}.{where}", match.group(0), *match.group(1, 2, 3)
+                    )
+            for key, value in spec.client_env.items():
+                for match in SELF_REFERENCE.finditer(value):
+                    self._check_reference(
+                        f"services.{name}.client_env.{key}",
+                        match.group(0),
+                        name,
+                        *match.group(1, 2),
+                    )
+            for where, template in [
                 *((f"secret_env.{k}", v) for k, v in spec.secret_env.items()),
                 *((f"secret_files.{k}", v) for k, v in spec.secret_files.items()),
             ]:
@@ -478,6 +560,32 @@ class Catalog(_Strict):
                     f"at services.{name}.pooled_by: '{spec.pooled_by}' is not a service"
                 )
         return self
+
+    def _check_reference(
+        self, where: str, reference: str, service: str, what: str, port_name: str | None
+    ) -> None:
+        """A reference names a port the service has, or a fact it (and its pooler) declare."""
+        target = self.services.get(service)
+        if target is None:
+            return  # reported above (env) or by the talks_to check (secret templates)
+        if what == "port":
+            if port_name is not None and port_name not in {p.name for p in target.ports}:
+                raise ValueError(f"at {where}: '{reference}': {service} has no port {port_name!r}")
+            return
+        if port_name is not None:
+            raise ValueError(f"at {where}: '{reference}': only a port takes a name")
+        if what == "host":
+            return
+        # Clients of a pooled service reach the pooler: it must state the same fact.
+        holders = [target]
+        if target.pooled_by is not None and target.pooled_by in self.services:
+            holders.append(self.services[target.pooled_by])
+        for holder in holders:
+            if what not in holder.connection:
+                raise ValueError(
+                    f"at {where}: '{reference}': {holder.name} declares no connection fact "
+                    f"{what!r} ({sorted(holder.connection) or 'none'})"
+                )
 
     # --- queries -------------------------------------------------------------------------
 

@@ -4,24 +4,44 @@ Both renderers use this, so a Kubernetes pod and a Docker container of the same 
 the same variables; only the host names differ (a Service DNS name vs a container name).
 
 References in env values:
-- in a service's own `env`: `${postgres.host}`, `${postgres.port}`, `${neo4j.port.bolt}`;
-- in a service's `client_env` (what its clients get): `${host}`, `${port}`, `${port.bolt}`.
+- in a service's own `env` (and its `secret_env` / `secret_files`, filled by the Secrets
+  component the same way): `${postgres.host}`, `${postgres.port}`, `${neo4j.port.bolt}`,
+  and the peer's `connection` facts, `${redis.scheme}`, `${redis.tls}`;
+- in a service's `client_env` (what its clients get): `${host}`, `${port}`, `${port.bolt}`,
+  `${scheme}`.
+
+Every reference resolves at what the client actually reaches: the pooler of a pooled
+service, the managed endpoint of a service that runs managed in this stack (whose
+`managed_in_prod.connection` facts replace the in-cluster ones: ElastiCache's `rediss`).
+One code path, so a URL in a Vault-rendered env file and a plain env variable agree.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Mapping
 
 import pulumi
 
 from stacks.catalog import ENV_REFERENCE as _REFERENCE
+from stacks.catalog import SELF_REFERENCE as _SELF_REFERENCE
 from stacks.catalog import Catalog, ServiceSpec
 
-_SELF_REFERENCE = re.compile(r"\$\{(host|port)(?:\.([a-z0-9-]+))?\}")
-
 AddressOf = Callable[[str], pulumi.Input[str]]
+
+
+def managed_services(catalog: Catalog, *, is_prod: bool) -> frozenset[str]:
+    """The services that run as AWS managed services in a stack: prod's `managed_in_prod`."""
+    return frozenset(s.name for s in catalog if is_prod and s.managed_in_prod is not None)
+
+
+def connection_facts(spec: ServiceSpec, managed: bool) -> dict[str, str]:
+    """What clients know about reaching `spec`: its `connection`, with the managed service's
+    facts where it runs managed."""
+    facts = dict(spec.connection)
+    if managed and spec.managed_in_prod is not None:
+        facts.update(spec.managed_in_prod.connection)
+    return facts
 
 
 def reachable_as(catalog: Catalog, target: str, client: str | None = None) -> str:
@@ -37,7 +57,12 @@ def reachable_as(catalog: Catalog, target: str, client: str | None = None) -> st
 
 
 def _fill(
-    template: str, catalog: Catalog, address_of: AddressOf, client: str, peer: str | None
+    template: str,
+    catalog: Catalog,
+    address_of: AddressOf,
+    client: str,
+    peer: str | None,
+    managed: frozenset[str],
 ) -> pulumi.Output[str]:
     """Substitute service references in one env value (peer: the client_env's owner)."""
     pieces: list[pulumi.Input[str]] = []
@@ -54,7 +79,7 @@ def _fill(
         connect_to = reachable_as(catalog, service, client)
         if what == "host":
             pieces.append(address_of(connect_to))
-        else:
+        elif what == "port":
             target = catalog[connect_to]
             # A named port of the logical service maps to the pooler's primary port.
             if port_name and connect_to == service:
@@ -62,17 +87,30 @@ def _fill(
             else:
                 port = target.primary_port
             pieces.append(str(port.port))
+        else:
+            facts = connection_facts(catalog[connect_to], connect_to in managed)
+            if what not in facts:
+                raise ValueError(
+                    f"{client}: env reference '{match.group(0)}': {connect_to} declares no "
+                    f"connection fact {what!r}"
+                )
+            pieces.append(facts[what])
         position = match.end()
     pieces.append(template[position:])
     return pulumi.Output.concat(*pieces)
 
 
 def fill_references(
-    template: str, catalog: Catalog, address_of: AddressOf, client: str
+    template: str,
+    catalog: Catalog,
+    address_of: AddressOf,
+    client: str,
+    managed: frozenset[str] = frozenset(),
 ) -> pulumi.Output[str]:
-    """`${service.host}` / `${service.port[.name]}` in `client`'s template, as `_fill` does
-    for its env (pooled services resolve to their pooler). Other `${...}` stay as they are."""
-    return _fill(template, catalog, address_of, client, None)
+    """`${service.host}`, `${service.port[.name]}` and `${service.<fact>}` in `client`'s
+    template, as `_fill` does for its env (pooled services resolve to their pooler, managed
+    ones to their managed facts). Other `${...}` (Vault values) stay as they are."""
+    return _fill(template, catalog, address_of, client, None, managed)
 
 
 def service_env(
@@ -83,26 +121,22 @@ def service_env(
 ) -> dict[str, pulumi.Output[str]]:
     """The full non-secret env of a service: its peers' client_env, then its own env.
 
-    `managed`: peers that run as AWS managed services in this stack; their
-    `managed_in_prod.client_env` entries (e.g. a TLS URL) replace the in-cluster ones.
+    `managed`: peers that run as AWS managed services in this stack (`managed_services`);
+    references to them resolve to their managed `connection` facts (e.g. a TLS URL scheme).
     """
     env: dict[str, pulumi.Output[str]] = {}
     for peer in spec.talks_to:
         if peer not in catalog.services:
             continue
-        peer_spec = catalog[peer]
-        templates = dict(peer_spec.client_env)
-        if peer in managed and peer_spec.managed_in_prod is not None:
-            templates.update(peer_spec.managed_in_prod.client_env)
-        for key, template in templates.items():
-            env[key] = _fill(template, catalog, address_of, spec.name, peer)
+        for key, template in catalog[peer].client_env.items():
+            env[key] = _fill(template, catalog, address_of, spec.name, peer, managed)
     for peer_map in spec.peer_maps:
         env[peer_map.env] = _peer_map(spec, catalog, address_of, peer_map.url)
     for key, template in spec.env.items():
         named = {m.group(1) for m in _REFERENCE.finditer(template)}
         if named - set(catalog.services):
             continue  # it points at a disabled service, like a dropped talks_to edge
-        env[key] = _fill(template, catalog, address_of, spec.name, None)
+        env[key] = _fill(template, catalog, address_of, spec.name, None, managed)
     return env
 
 

@@ -190,7 +190,7 @@ def test_secret_templates_name_only_peers_the_service_talks_to(catalog: Catalog)
 def test_sourcing_an_env_file_needs_the_images_entrypoint(catalog: Catalog) -> None:
     _refused(_with(catalog, "dify", command=None), "entrypoint")
     secrets = [{"name": "k", "env": "K", "env_from_file": True}]
-    _refused(_with(catalog, "qdrant", secrets=secrets), "entrypoint")
+    _refused(_with(catalog, "chromadb", secrets=secrets), "entrypoint")
 
 
 def test_a_secret_has_one_delivery(catalog: Catalog) -> None:
@@ -214,5 +214,44 @@ def test_secret_delivery_of_the_catalog(catalog: Catalog) -> None:
     assert dify.env_from_file and dify.path_env is None
     assert catalog["postgres"].secrets[0].path_env == "POSTGRES_PASSWORD_FILE"
     # Every product that reads a credential from env only says so, and how it starts.
-    for name in ("dify", "letta", "langflow"):
+    for name in ("dify", "letta", "langflow", "qdrant"):
         assert catalog[name].env_file_needed and catalog[name].command, name
+    # Qdrant has no *_FILE variant: its API key is exported from its env file; its clients
+    # and its scraper present the same key.
+    qdrant = {s.name: s for s in catalog["qdrant"].secrets}["api_key"]
+    assert qdrant.env == "QDRANT__SERVICE__API_KEY" and qdrant.path_env is None
+    assert qdrant.clients_env == "QDRANT_API_KEY"
+    assert catalog["qdrant"].scrape is not None and catalog["qdrant"].scrape.token == "api_key"
+
+
+# ── connection facts: ${redis.scheme}, ${sslmode} ───────────────────────────────────────
+
+
+def test_connection_facts_are_declared_where_they_are_referenced(catalog: Catalog) -> None:
+    _refused(
+        _with(catalog, "dify", env={**catalog["dify"].env, "X": "${redis.colour}"}),
+        "redis declares no connection fact 'colour'",
+    )
+    # A pooled server's clients reach the pooler: it must state the fact too.
+    _refused(_with(catalog, "pgbouncer", connection={}), "pgbouncer declares no connection fact")
+    _refused(
+        _with(catalog, "backend", env={"X": "${neo4j.scheme.bolt}"}), "only a port takes a name"
+    )
+    _refused(_with(catalog, "backend", env={"X": "${neo4j.port.https}"}), "has no port 'https'")
+    _refused(_with(catalog, "redis", connection={"host": "x"}), "a fact is a lowercase name")
+    managed = {**catalog["redis"].model_dump(mode="json")["managed_in_prod"]}
+    managed["connection"] = {**managed["connection"], "colour": "blue"}
+    _refused(_with(catalog, "redis", managed_in_prod=managed), r"\['colour'\] are not facts")
+    _refused(
+        _with(catalog, "qdrant", scrape={"port": "http", "token": "nope"}),
+        "scrape.token: 'nope' is not one of its secrets",
+    )
+
+
+def test_managed_facts_are_the_tls_ones(catalog: Catalog) -> None:
+    redis, postgres = catalog["redis"], catalog["postgres"]
+    assert redis.connection == {"scheme": "redis", "tls": "false"}
+    assert redis.managed_in_prod is not None
+    assert redis.managed_in_prod.connection == {"scheme": "rediss", "tls": "true"}
+    assert postgres.managed_in_prod is not None
+    assert postgres.managed_in_prod.connection == {"sslmode": "require"}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pulumi
+import pytest
 from pulumi.runtime.sync_await import _sync_await
 
 from stacks.catalog import Catalog
-from stacks.wiring import reachable_as, service_env
+from stacks.wiring import fill_references, managed_services, reachable_as, service_env
 
 
 def resolve(env: dict[str, pulumi.Output[str]]) -> dict[str, str]:
@@ -75,7 +77,56 @@ def test_env_referring_to_a_disabled_service_is_dropped(catalog: Catalog) -> Non
 
 
 def test_managed_redis_is_reached_over_tls(catalog: Catalog) -> None:
-    env = resolve(service_env(catalog["backend"], catalog, address, frozenset({"redis"})))
+    managed = managed_services(catalog, is_prod=True)
+    assert managed == {"postgres", "redis"}
+    assert managed_services(catalog, is_prod=False) == frozenset()
+    env = resolve(service_env(catalog["backend"], catalog, address, managed))
     assert env["REDIS_URL"] == "rediss://redis.svc:6379/0"
     in_cluster = resolve(service_env(catalog["backend"], catalog, address))
     assert in_cluster["REDIS_URL"] == "redis://redis.svc:6379/0"
+
+
+def test_products_tls_switches_follow_the_same_facts(catalog: Catalog) -> None:
+    """Dify's REDIS_USE_SSL/BROKER_USE_SSL and every credential URL template use the one
+    reference path: the scheme and TLS of what the client reaches."""
+    managed = managed_services(catalog, is_prod=True)
+    dify = catalog["dify"]
+    prod = resolve(service_env(dify, catalog, address, managed))
+    dev = resolve(service_env(dify, catalog, address))
+    assert prod["REDIS_USE_SSL"] == prod["BROKER_USE_SSL"] == "true"
+    assert dev["REDIS_USE_SSL"] == dev["BROKER_USE_SSL"] == "false"
+    for client, key in (("dify", "CELERY_BROKER_URL"), ("langflow", "LANGFLOW_REDIS_URL")):
+        template = catalog[client].secret_env[key]
+        assert template.startswith("${redis.scheme}://"), (client, key)
+        filled = resolve(
+            {
+                "tls": fill_references(template, catalog, address, client, managed),
+                "plain": fill_references(template, catalog, address, client),
+            }
+        )
+        assert re.fullmatch(
+            r"rediss://\$\{redis\.user\}:\$\{redis\.password\}@redis\.svc:6379/[01]", filled["tls"]
+        )
+        assert filled["plain"].startswith("redis://")
+
+
+def test_postgres_sslmode_is_that_of_what_the_client_reaches(catalog: Catalog) -> None:
+    managed = managed_services(catalog, is_prod=True)
+    # In-house clients reach PgBouncer (in-cluster): no TLS on that hop, in every stack.
+    for stack in (managed, frozenset()):
+        env = resolve(service_env(catalog["backend"], catalog, address, stack))
+        assert env["POSTGRES_SSLMODE"] == "prefer"
+    # The pooler (and anything reaching RDS directly) requires TLS from RDS.
+    assert (
+        resolve(service_env(catalog["pgbouncer"], catalog, address, managed))["POSTGRES_SSLMODE"]
+        == "require"
+    )
+    # Without the pooler, clients reach RDS themselves, and require TLS too.
+    smaller = catalog.without({"pgbouncer"})
+    env = resolve(service_env(smaller["backend"], smaller, address, managed))
+    assert env["POSTGRES_HOST"] == "postgres.svc" and env["POSTGRES_SSLMODE"] == "require"
+
+
+def test_a_fact_nobody_declares_is_an_error(catalog: Catalog) -> None:
+    with pytest.raises(ValueError, match="declares no connection fact 'colour'"):
+        resolve({"x": fill_references("${redis.colour}", catalog, address, "backend")})

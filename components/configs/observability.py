@@ -1,7 +1,8 @@
 """Monitoring configuration generated from the catalog, in one place.
 
-Prometheus scrapes exactly `catalog.scrape_targets` and alerts when one of them (and so a
-dependency of its clients) is down; Alertmanager routes those alerts; Alloy ships logs to
+Prometheus scrapes exactly `catalog.scrape_targets` (with the target's Vault-delivered
+`scrape.token` as a bearer token where its metrics need one) and alerts when one of them
+(and so a dependency of its clients) is down; Alertmanager routes those alerts; Alloy ships logs to
 Loki; the OpenTelemetry collector forwards OTLP to the trace store it `talks_to`; Grafana
 gets a data source per monitoring peer. The renderers only say how a service is addressed
 and where logs come from (`Addressing`), so the same generator serves any platform.
@@ -22,6 +23,7 @@ import json
 import yaml
 
 from components.configs.addressing import Addressing
+from components.platform import shared_secret_file
 from stacks.catalog import Catalog, ServiceSpec
 
 SCRAPER = "prometheus"
@@ -99,6 +101,12 @@ def prometheus_config(catalog: Catalog, addressing: Addressing) -> str:
             "job_name": target.name,
             "metrics_path": target.scrape.path,
         }
+        if target.scrape.token is not None:
+            # Read on every scrape, so a rotated key is picked up without a restart.
+            job["authorization"] = {
+                "type": "Bearer",
+                "credentials_file": shared_secret_file(SCRAPER, target.name, target.scrape.token),
+            }
         if addressing.every_replica is not None:
             job["dns_sd_configs"] = [
                 {"names": [addressing.every_replica(target)], "type": "A", "port": port}

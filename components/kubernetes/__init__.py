@@ -32,7 +32,7 @@ from components.platform import DeployedService, KubernetesVaultBinding, Platfor
 from stacks.catalog import Catalog, Segment, ServiceSpec, Tier
 from stacks.config import StackConfig
 from stacks.errors import ConfigError
-from stacks.wiring import AddressOf, service_env
+from stacks.wiring import AddressOf, managed_services, service_env
 
 if TYPE_CHECKING:
     from components.cluster import EksCluster
@@ -144,7 +144,8 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
                     "set the ACM certificate ARN for the ingress load balancer"
                 ],
             )
-        self.managed_specs = [s for s in catalog if config.is_prod and s.managed_in_prod]
+        managed = managed_services(catalog, is_prod=config.is_prod)
+        self.managed_specs = [s for s in catalog if s.name in managed]
         self.network: SegmentedNetwork | None = None
         self.eks: EksCluster | None = None
         self.managed: ManagedData | None = None

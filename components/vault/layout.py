@@ -8,6 +8,8 @@ Layout for stack `prod` (mount names carry the stack, so ephemeral stacks never 
 
     sutazai-prod/                         KV v2 mount
       <service>/<secret>                  {"value": ...}       a secret the service owns
+                                          (read by its clients too: `clients_env`, scrape
+                                          `token`)
       <client>/<peer>                     {"username", "password"}  static client credential
       <issuer>/<provisioning>             server-side file (SCRAM verifiers, ACL hashes, ...)
     sutazai-prod-database/creds/<client>  dynamic PostgreSQL credentials (prod, in-house)
@@ -23,9 +25,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 
-from components.platform import secret_file
+from components.platform import secret_file, shared_secret_file
 from stacks.catalog import CREDENTIAL_REFERENCE, ENV_REFERENCE, Catalog, ServiceSpec
 from stacks.config import StackConfig
+from stacks.wiring import managed_services
 
 # Pinned from hashicorp/vault-helm 0.34.1 (values.yaml: injector.image, injector.agentImage).
 VAULT_IMAGE = "hashicorp/vault:2.0.4"
@@ -156,6 +159,22 @@ class OwnSecret:
 
 
 @dataclass(frozen=True)
+class SharedSecret:
+    """Another service's own secret that `holder` presents to it (Qdrant's API key)."""
+
+    holder: str
+    owner: str
+    name: str
+    # The env var naming the holder's file (<clients_env>_FILE); None for the scraper,
+    # whose generated config names the file.
+    env: str | None
+
+    @property
+    def kv_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass(frozen=True)
 class ClientCredential:
     """The credentials `client` uses for `peer` (a service that issues client credentials)."""
 
@@ -210,6 +229,8 @@ class SecretFile:
     # ${vault:...} values and ${peer.host}/${peer.port} addresses still to fill in. None: the
     # file is exactly one Vault field.
     text: str | None = None
+    # (owner, secret) when the file holds another service's own secret (SharedSecret).
+    shares: tuple[str, str] | None = None
 
     @property
     def path(self) -> str:
@@ -253,6 +274,8 @@ class VaultLayout:
         self.kv_mount = self.prefix
         self.database_mount = f"{self.prefix}-database"
         self.kubernetes_auth_path = f"{self.prefix}-kubernetes"
+        # Services that run as AWS managed services in this stack (prod's RDS, ElastiCache).
+        self.managed = managed_services(catalog, is_prod=config.is_prod)
         self._validate()
 
     # --- what each service gets -----------------------------------------------------------
@@ -269,10 +292,7 @@ class VaultLayout:
                 continue
             kind = issuer_kind(peer_spec)
             dynamic = (
-                self.config.is_prod
-                and kind is IssuerKind.POSTGRES
-                and peer_spec.managed_in_prod is not None
-                and rereads_secret_files(spec)
+                kind is IssuerKind.POSTGRES and peer in self.managed and rereads_secret_files(spec)
             )
             result.append(
                 ClientCredential(
@@ -283,6 +303,28 @@ class VaultLayout:
                     mode=CredentialMode.DYNAMIC if dynamic else CredentialMode.STATIC,
                 )
             )
+        return result
+
+    def shared_secrets(self, spec: ServiceSpec) -> list[SharedSecret]:
+        """Peers' own secrets `spec` presents to them: a `clients_env` secret of every peer it
+        talks to (unless it only polls health URLs, which stay unauthenticated), and, for
+        the scraper, each scrape target's `token`."""
+        # Imported here: components.configs imports this module (poolers: username_for).
+        from components.configs.observability import SCRAPER
+
+        result: list[SharedSecret] = []
+        polls_health = any(m.url == "health" for m in spec.peer_maps)
+        for peer in spec.talks_to:
+            peer_spec = self.catalog.services.get(peer)
+            if peer_spec is None or polls_health:
+                continue
+            for secret in peer_spec.secrets:
+                if secret.clients_env is not None:
+                    result.append(SharedSecret(spec.name, peer, secret.name, secret.clients_env))
+        if spec.name == SCRAPER:
+            for target in self.catalog.scrape_targets:
+                if target.scrape is not None and target.scrape.token is not None:
+                    result.append(SharedSecret(spec.name, target.name, target.scrape.token, None))
         return result
 
     def issued_by(self, issuer: str) -> list[ClientCredential]:
@@ -364,6 +406,17 @@ class VaultLayout:
                         f"{password_env}_FILE",
                     )
                 )
+        for shared in self.shared_secrets(spec):
+            file = SecretFile(
+                spec.name,
+                f"{shared.owner}-{shared.name}",
+                self.kv_api_path(shared.kv_name),
+                ".Data.data.value",
+                None if shared.env is None else f"{shared.env}_FILE",
+                shares=(shared.owner, shared.name),
+            )
+            assert file.path == shared_secret_file(spec.name, shared.owner, shared.name)
+            files.append(file)
         provisioning = self.provisioning(spec)
         if provisioning is not None:
             files.append(

@@ -135,7 +135,9 @@ def _ini(text: str) -> configparser.ConfigParser:
 def test_pgbouncer_authenticates_clients_through_the_server(catalog: Catalog) -> None:
     pgbouncer = catalog["pgbouncer"]
     parser = _ini(
-        poolers.pgbouncer_ini(pgbouncer, catalog["postgres"], "db.example", server_tls=True)
+        poolers.pgbouncer_ini(
+            pgbouncer, catalog["postgres"], "db.example", server_sslmode="require"
+        )
     )
     assert parser["databases"]["*"] == "host=db.example port=5432"
     section = parser["pgbouncer"]
@@ -147,14 +149,14 @@ def test_pgbouncer_authenticates_clients_through_the_server(catalog: Catalog) ->
     assert poolers.USERLIST in pgbouncer.secret_files
     assert section["auth_user"] == "pgbouncer"
     assert section["auth_query"] == PGBOUNCER_AUTH_QUERY
-    in_cluster = _ini(poolers.pgbouncer_ini(pgbouncer, catalog["postgres"], "pg", server_tls=False))
+    in_cluster = _ini(poolers.pgbouncer_ini(pgbouncer, catalog["postgres"], "pg"))
     assert in_cluster["pgbouncer"]["server_tls_sslmode"] == "prefer"
 
 
 def test_a_pooler_without_its_userlist_is_refused(catalog: Catalog) -> None:
     bare = catalog["pgbouncer"].model_copy(update={"secret_files": {}})
     with pytest.raises(ValueError, match=r"userlist\.txt"):
-        poolers.pgbouncer_ini(bare, catalog["postgres"], "pg", server_tls=False)
+        poolers.pgbouncer_ini(bare, catalog["postgres"], "pg")
 
 
 def _neo4j_conf(catalog: Catalog) -> dict[str, list[str]]:

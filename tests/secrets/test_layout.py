@@ -105,10 +105,14 @@ def test_every_service_with_secrets_has_a_path_and_a_policy(
     label: str, layout: VaultLayout
 ) -> None:
     for spec in layout.catalog:
-        wants = bool(spec.secrets) or any(
-            layout.catalog.services[p].issues_client_credentials
-            for p in spec.talks_to
-            if p in layout.catalog.services
+        wants = (
+            bool(spec.secrets)
+            or any(
+                layout.catalog.services[p].issues_client_credentials
+                for p in spec.talks_to
+                if p in layout.catalog.services
+            )
+            or bool(layout.shared_secrets(spec))
         )
         assert layout.needs_vault(spec) == (wants or layout.provisioning(spec) is not None)
         if wants:
@@ -120,21 +124,62 @@ def test_no_policy_grants_another_services_path(label: str, layout: VaultLayout)
     own = {s.name: set(layout.policy_paths(s)) for s in layout.services_with_secrets()}
     assert own, "the catalog has secrets"
     for service, paths in own.items():
-        grants = parse_policy(layout.policy_document(layout.catalog[service]))
+        spec = layout.catalog[service]
+        grants = parse_policy(layout.policy_document(spec))
         assert set(grants) == paths, service
         assert all(caps == {"read"} for caps in grants.values()), service
+        # The one exception: a peer's own key it presents to that peer (clients_env, scrape
+        # token), exactly that path.
+        shared = {layout.kv_api_path(s.kv_name) for s in layout.shared_secrets(spec)}
         for other, other_paths in own.items():
             if other == service:
                 continue
             for pattern, path in itertools.product(grants, other_paths):
-                assert not path_matches(pattern, path), f"{service} may read {other}'s {path}"
+                if path_matches(pattern, path):
+                    # Its own path that a client reads too, or the client's shared key.
+                    assert path in shared | paths and pattern == path, f"{service}: {path}"
+
+
+def test_qdrant_clients_and_its_scraper_get_its_api_key_and_nothing_else() -> None:
+    layout = VaultLayout(fakes.stack_config("prod"), load_catalog(), "prod")
+    qdrant_key = "sutazai-prod/data/qdrant/api_key"
+    holders = {
+        spec.name: layout.file_env(spec).get("QDRANT_API_KEY_FILE")
+        for spec in layout.catalog
+        if qdrant_key in layout.policy_paths(spec)
+    }
+    # Its API clients (talks_to) and Prometheus (scrape token); health-monitor polls the
+    # unauthenticated /livez only.
+    assert holders == {
+        "backend": "/vault/secrets/backend-qdrant-api_key",
+        "mcp-server": "/vault/secrets/mcp-server-qdrant-api_key",
+        "prometheus": None,
+        "qdrant": None,
+    }
+    assert "qdrant" in layout.catalog["health-monitor"].talks_to
+    prometheus = layout.files(layout.catalog["prometheus"])
+    assert [f.path for f in prometheus] == ["/vault/secrets/prometheus-qdrant-api_key"]
+    # Qdrant itself: the key in its env file, no *_FILE variable the product ignores.
+    qdrant = layout.catalog["qdrant"]
+    assert "QDRANT__SERVICE__API_KEY_FILE" not in layout.file_env(qdrant)
+    env_file = layout.env_file(qdrant)
+    assert env_file is not None and env_file.text == (
+        "export QDRANT__SERVICE__API_KEY="
+        "'${vault:sutazai-prod/data/qdrant/api_key:.Data.data.value}'\n"
+    )
+    # Without Qdrant nobody gets its key.
+    smaller = VaultLayout(fakes.stack_config("prod"), load_catalog().without({"qdrant"}), "prod")
+    assert not any(smaller.shared_secrets(spec) for spec in smaller.catalog)
 
 
 def test_paths_of_different_services_never_overlap() -> None:
     for _, layout in LAYOUTS:
         seen: dict[str, str] = {}
         for spec in layout.services_with_secrets():
+            shared = {layout.kv_api_path(s.kv_name) for s in layout.shared_secrets(spec)}
             for path in layout.policy_paths(spec):
+                if path in shared:
+                    continue  # another service's own key, read on purpose (its owner's path)
                 assert path not in seen, f"{path}: {seen.get(path)} and {spec.name}"
                 seen[path] = spec.name
 
@@ -227,9 +272,10 @@ def test_env_only_products_get_an_env_file_of_vault_values() -> None:
     assert lines["DB_USERNAME"] == "'dify'"
     assert lines["DB_PASSWORD"] == "'${vault:sutazai-dev/data/dify/postgres:.Data.data.password}'"
     assert lines["SECRET_KEY"] == "'${vault:sutazai-dev/data/dify/secret_key:.Data.data.value}'"
-    # Addresses stay references; the renderer fills them in (a pooled service: its pooler).
+    # Addresses and connection facts stay references; the renderer fills them in (a pooled
+    # service: its pooler; a managed one: its managed scheme).
     assert lines["CELERY_BROKER_URL"] == (
-        "'redis://dify:${vault:sutazai-dev/data/dify/redis:.Data.data.password}"
+        "'${redis.scheme}://dify:${vault:sutazai-dev/data/dify/redis:.Data.data.password}"
         "@${redis.host}:${redis.port}/1'"
     )
     # An env_from_file secret is exported, not pointed at.

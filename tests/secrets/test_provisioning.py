@@ -351,7 +351,7 @@ def pgbouncer_binary() -> str:
 def _generated_ini(pg: Postgres, listen: int, rundir: Path) -> str:
     """The catalog's pgbouncer.ini, with only the local paths and ports changed."""
     catalog = load_catalog()
-    text = pgbouncer_ini(catalog["pgbouncer"], catalog["postgres"], "127.0.0.1", server_tls=False)
+    text = pgbouncer_ini(catalog["pgbouncer"], catalog["postgres"], "127.0.0.1")
     text = text.replace("port=5432", f"port={pg.port}")
     text = text.replace("listen_addr = 0.0.0.0", "listen_addr = 127.0.0.1")
     text = text.replace(
