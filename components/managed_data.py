@@ -14,6 +14,10 @@
 
 Both live in the data subnets (no route to the internet) behind their own security group from
 `SegmentedNetwork`. Everything stateful here is `protect`ed when the stack protects.
+
+RDS gets its client roles the way the in-cluster server does, from the same Vault-delivered
+provisioning file and the catalog's `provisioning.apply` command: the Kubernetes renderer runs
+it in a one-shot Job as the master user (`admin_env`), since nothing runs next to RDS.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import pulumi_aws as aws
 
 from components.network import SegmentedNetwork, customer_key
 from stacks.catalog import Catalog, Segment, ServiceSpec
+from stacks.wiring import connection_facts
 
 BACKUP_RETENTION_DAYS = 14
 SNAPSHOT_RETENTION_DAYS = 7
@@ -68,6 +73,25 @@ class ManagedEndpoint:
     host: pulumi.Output[str]
     port: int
     resources: list[pulumi.Resource]
+
+
+def admin_env(endpoint: ManagedEndpoint) -> dict[str, pulumi.Input[str]]:
+    """How an admin tool reaches the managed server as its master user (libpq's variables
+    for RDS, which the catalog's apply command honours); {} for a kind without one.
+
+    TLS is the service's managed `connection` fact (`sslmode: require`, rds.force_ssl).
+    """
+    managed = endpoint.spec.managed_in_prod
+    if managed is None or managed.kind != "rds-postgresql":
+        return {}
+    facts = connection_facts(endpoint.spec, managed=True)
+    return {
+        "PGHOST": endpoint.host,
+        "PGPORT": str(endpoint.port),
+        "PGUSER": POSTGRES_MASTER_USER,
+        "PGSSLMODE": facts.get("sslmode", "require"),
+        "PGCONNECT_TIMEOUT": "10",
+    }
 
 
 def _storage_gib(spec: ServiceSpec, default: int = 50) -> int:

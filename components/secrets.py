@@ -304,6 +304,21 @@ class Secrets(pulumi.ComponentResource):
         file = self._provisioning.get(spec.name)
         return None if file is None else secret_file(spec.name, file[0].file_name)
 
+    def provisioning_fingerprint(self, spec: ServiceSpec) -> pulumi.Output[str] | None:
+        """A short digest of the issuer's provisioning file as rendered: it changes with any
+        client, pooler or password (rotation). Not secret: 12 hex digits of a SHA-256 over
+        SCRAM verifiers and hashes, which reveal nothing a verifier does not."""
+        file = self._provisioning.get(spec.name)
+        if file is None:
+            return None
+        digest = file[1].apply(lambda text: hashlib.sha256(text.encode()).hexdigest()[:12])
+        return pulumi.Output.unsecret(digest)
+
+    def vault_dependencies(self) -> list[pulumi.Resource]:
+        """What a pod must wait for to get its files: this component (Vault's mounts, values,
+        policies, roles and the injector, all its children)."""
+        return [self]
+
     # --- PostgreSQL dynamic credentials (prod) --------------------------------------------
 
     def bind_postgres(
@@ -380,7 +395,7 @@ class Secrets(pulumi.ComponentResource):
                 name=cred.client,
                 db_name=connection.name,
                 creation_statements=dynamic_creation_statements(cred.username, database),
-                revocation_statements=['DROP ROLE IF EXISTS "{{name}}";'],
+                revocation_statements=dynamic_revocation_statements(),
                 default_ttl=DYNAMIC_DEFAULT_TTL,
                 max_ttl=DYNAMIC_MAX_TTL,
                 opts=opts,
@@ -647,9 +662,14 @@ def dynamic_creation_statements(role: str, database: str) -> list[str]:
     database; every lease's user is a member that acts as the group (`SET role`), so the
     objects it creates outlive the user and the next user owns them too. Statements with a
     dollar-quoted block run whole (Vault executes `$$` statements as one).
+
+    The connection's `password_authentication = scram-sha-256` makes Vault hash the password
+    itself: `{{password}}` is the SCRAM verifier, which the role gets and which is recorded
+    for PgBouncer's lookup (`provisioning.AUTH_TABLE`; RDS lets nobody read pg_shadow).
     """
     group = f'"{role}"'
     return [
+        *provisioning.auth_table_statements(),
         "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = "
         f"'{role}') THEN CREATE ROLE {group} NOLOGIN; END IF; END $$;",
         f"GRANT {group} TO CURRENT_USER;",
@@ -660,6 +680,15 @@ def dynamic_creation_statements(role: str, database: str) -> list[str]:
         f"VALID UNTIL '{{{{expiration}}}}' IN ROLE {group};",
         f'ALTER ROLE "{{{{name}}}}" SET role TO {group};',
         f'ALTER ROLE "{{{{name}}}}" SET search_path TO {group};',
+        provisioning.verifier_upsert("'{{name}}'", "'{{password}}'"),
+    ]
+
+
+def dynamic_revocation_statements() -> list[str]:
+    """SQL Vault runs when a lease ends: its recorded verifier, then the user."""
+    return [
+        provisioning.verifier_delete("'{{name}}'"),
+        'DROP ROLE IF EXISTS "{{name}}";',
     ]
 
 

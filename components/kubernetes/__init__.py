@@ -13,6 +13,8 @@ shared cluster's kubeconfig from that stack and deploys into namespaces named af
 from __future__ import annotations
 
 import base64
+import dataclasses
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -37,7 +39,7 @@ from stacks.wiring import AddressOf, managed_services, service_env
 if TYPE_CHECKING:
     from components.cluster import EksCluster
     from components.images import ServiceImages
-    from components.managed_data import ManagedData
+    from components.managed_data import ManagedData, ManagedEndpoint
     from components.network import SegmentedNetwork
 
 __all__ = ["KubernetesInfrastructure", "KubernetesPlatform", "KubernetesSecretSource"]
@@ -65,6 +67,14 @@ class KubernetesSecretSource(ManagedCredentials, Protocol):
 
     def provisioning_file(self, spec: ServiceSpec) -> str | None:
         """An issuer's server-side client file (its --aclfile, its roles SQL), if any."""
+        ...
+
+    def provisioning_fingerprint(self, spec: ServiceSpec) -> pulumi.Output[str] | None:
+        """A non-secret digest of the issuer's provisioning file content."""
+        ...
+
+    def vault_dependencies(self) -> list[pulumi.Resource]:
+        """Resources a pod must wait for before Vault can render its files."""
         ...
 
     def bind_postgres(
@@ -370,6 +380,12 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
         return result
 
 
+def _job_name(prefix: str, parts: list[str]) -> str:
+    """<prefix>-<digest>: 10 hex digits over the Job's inputs (a DNS label, < 63)."""
+    digest = hashlib.sha256("\0".join(parts).encode()).hexdigest()[:10]
+    return f"{prefix}-{digest}"
+
+
 def _pem(data: str) -> str:
     """EKS returns the cluster CA base64-encoded; Vault wants the PEM itself."""
     try:
@@ -475,7 +491,12 @@ class KubernetesPlatform:
     def deploy(self, spec: ServiceSpec, parent: pulumi.Resource) -> DeployedService:
         endpoint = self.managed_endpoints.get(spec.name)
         if endpoint is not None:
-            return DeployedService(spec=spec, host=endpoint.host, resources=endpoint.resources)
+            job = self._managed_provisioning(spec, endpoint, parent)
+            return DeployedService(
+                spec=spec,
+                host=endpoint.host,
+                resources=[*endpoint.resources, *([job] if job is not None else [])],
+            )
 
         namespace = self.naming.namespace_of(spec)
         base = f"{self.infra._name}-{spec.name}"
@@ -580,6 +601,79 @@ class KubernetesPlatform:
             spec=spec,
             host=self.naming.host_of(spec),
             resources=[workload, *service_resources],
+        )
+
+    def _managed_provisioning(
+        self, spec: ServiceSpec, endpoint: ManagedEndpoint, parent: pulumi.Resource
+    ) -> k8s.batch.v1.Job | None:
+        """A managed issuer (RDS) gets its clients the way its in-cluster twin does: the
+        catalog's `provisioning.apply` command and the same Vault-delivered file, run by a
+        one-shot Job against the managed endpoint as the master user. The Job's name carries
+        a digest of everything it runs with (the file's content included), so a new client,
+        a rotated password or a new image is a new Job, which runs again."""
+        from components.managed_data import admin_env
+
+        provisioning_file = self.secrets.provisioning_file(spec)
+        command = launch.provisioning_command(spec, provisioning_file)
+        fingerprint = self.secrets.provisioning_fingerprint(spec)
+        admin = admin_env(endpoint)
+        if command is None or fingerprint is None or not admin:
+            return None
+        namespace = self.naming.namespace_of(spec)
+        base = f"{self.infra._name}-{spec.name}-provisioning"
+        ns_resource = self.infra.namespaces[spec.tier]
+        opts = pulumi.ResourceOptions(parent=parent, provider=self.provider)
+
+        def in_namespace(manifest: dict[str, Any]) -> Any:
+            return {**manifest["metadata"], "namespace": ns_resource.metadata.name}
+
+        # The issuer's ServiceAccount: its Vault role (and policy) is bound to it.
+        account_manifest = workloads.service_account(spec, namespace)
+        account = k8s.core.v1.ServiceAccount(
+            f"{self.infra._name}-{spec.name}",
+            metadata=in_namespace(account_manifest),
+            automount_service_account_token=account_manifest["automountServiceAccountToken"],
+            opts=opts,
+        )
+        policy_manifest = network_policies.provisioning_policy(self.policy_inputs, spec)
+        policy = k8s.networking.v1.NetworkPolicy(
+            base, metadata=in_namespace(policy_manifest), spec=policy_manifest["spec"], opts=opts
+        )
+        env: dict[str, pulumi.Input[str]] = {**self._env(spec), **admin}
+        tries = launch.provisioning_tries(spec)
+        attempt = tries * launch.RETRY_INTERVAL_SECONDS + 120
+        inputs = workloads.ProvisioningJobInputs(
+            spec=spec,
+            namespace=namespace,
+            name="",
+            image=self._image(spec),
+            command=command,
+            env=env,
+            pod_annotations=self.secrets.kubernetes_pod_annotations(spec, self.address_of),
+            deadline_seconds=(workloads.PROVISIONING_BACKOFF_LIMIT + 1) * attempt,
+        )
+        unnamed = workloads.provisioning_job(inputs)
+        name = pulumi.Output.all(
+            fingerprint, pulumi.Output.from_input(unnamed).apply(json.dumps)
+        ).apply(lambda parts: _job_name(naming.provisioning_name(spec), parts))
+        manifest = workloads.provisioning_job(dataclasses.replace(inputs, name=name))
+        return k8s.batch.v1.Job(
+            base,
+            metadata=in_namespace(manifest),
+            spec=manifest["spec"],
+            opts=pulumi.ResourceOptions.merge(
+                opts,
+                pulumi.ResourceOptions(
+                    # Its egress, its identity, the server, and Vault (values, policy, role,
+                    # the injector that mutates its pod) before its pod starts.
+                    depends_on=[
+                        account,
+                        policy,
+                        *endpoint.resources,
+                        *self.secrets.vault_dependencies(),
+                    ],
+                ),
+            ),
         )
 
     def _ingress(

@@ -99,3 +99,26 @@ def labels(spec: ServiceSpec) -> dict[str, str]:
 
 def headless_name(spec: ServiceSpec) -> str:
     return f"{spec.name}-pods"
+
+
+# ── the provisioning Job of a managed issuer (prod: RDS) ─────────────────────────────────
+
+PROVISIONING_COMPONENT = "provisioning"
+
+
+def provisioning_name(spec: ServiceSpec) -> str:
+    """The app name of an issuer's provisioning Job pods (never a workload's selector)."""
+    return f"{spec.name}-{PROVISIONING_COMPONENT}"
+
+
+def provisioning_selector(spec: ServiceSpec) -> dict[str, str]:
+    return {APP_LABEL: provisioning_name(spec)}
+
+
+def provisioning_labels(spec: ServiceSpec) -> dict[str, str]:
+    return {
+        **labels(spec),
+        APP_LABEL: provisioning_name(spec),
+        "app.kubernetes.io/component": PROVISIONING_COMPONENT,
+        "app.kubernetes.io/instance": spec.name,
+    }

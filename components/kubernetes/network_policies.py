@@ -165,9 +165,23 @@ def egress_rules(inputs: PolicyInputs, spec: ServiceSpec) -> list[dict[str, Any]
         for target in catalog.scrape_targets:
             if target.name in inputs.workloads and target.scrape is not None:
                 by_target.setdefault(target.name, []).append(target.port(target.scrape.port))
+    rules += _to_targets(inputs, by_target)
+    extra: list[Destination] = []
+    if spec.name in inputs.vault_clients and inputs.vault is not None:
+        extra.append(inputs.vault)
+    if spec.exempt_from("kube-api-token"):
+        extra.extend(inputs.api_server)
+    extra.extend(inputs.extra_egress.get(spec.name, ()))
+    rules += _to_destinations(extra)
+    return rules
+
+
+def _to_targets(inputs: PolicyInputs, by_target: Mapping[str, list[Port]]) -> list[dict[str, Any]]:
+    """Egress to catalog services: their pods, or the data subnets of managed ones."""
+    rules: list[dict[str, Any]] = []
     for target, ports in sorted(by_target.items()):
         if target in inputs.workloads:
-            rules.append({"to": [_pods_of(inputs, catalog[target])], "ports": _ports(ports)})
+            rules.append({"to": [_pods_of(inputs, inputs.catalog[target])], "ports": _ports(ports)})
         elif target in inputs.managed:
             rules.append(
                 {
@@ -175,17 +189,11 @@ def egress_rules(inputs: PolicyInputs, spec: ServiceSpec) -> list[dict[str, Any]
                     "ports": _ports(ports),
                 }
             )
-    extra: list[Destination] = []
-    if spec.name in inputs.vault_clients and inputs.vault is not None:
-        extra.append(inputs.vault)
-    if spec.exempt_from("kube-api-token"):
-        extra.extend(inputs.api_server)
-    extra.extend(inputs.extra_egress.get(spec.name, ()))
-    for destination in extra:
-        rules.append(
-            {"to": destination.peers(), "ports": [{"port": destination.port, "protocol": "TCP"}]}
-        )
     return rules
+
+
+def _to_destinations(destinations: Iterable[Destination]) -> list[dict[str, Any]]:
+    return [{"to": d.peers(), "ports": [{"port": d.port, "protocol": "TCP"}]} for d in destinations]
 
 
 def service_policy(inputs: PolicyInputs, spec: ServiceSpec) -> dict[str, Any]:
@@ -202,6 +210,30 @@ def service_policy(inputs: PolicyInputs, spec: ServiceSpec) -> dict[str, Any]:
             "policyTypes": ["Ingress", "Egress"],
             "ingress": ingress_rules(inputs, spec),
             "egress": egress_rules(inputs, spec),
+        },
+    }
+
+
+def provisioning_policy(inputs: PolicyInputs, spec: ServiceSpec) -> dict[str, Any]:
+    """The provisioning Job of a managed issuer (prod: RDS): no ingress; egress to DNS, the
+    issuer itself (as every client reaches it: the data subnets on its ports) and Vault,
+    which renders the issuer's files into the Job's pod."""
+    egress: list[dict[str, Any]] = [{"to": [KUBE_DNS], "ports": [dict(p) for p in DNS_PORTS]}]
+    egress += _to_targets(inputs, {spec.name: list(spec.ports)})
+    egress += _to_destinations([inputs.vault] if inputs.vault is not None else [])
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": naming.provisioning_name(spec),
+            "namespace": inputs.naming.namespace_of(spec),
+            "labels": naming.provisioning_labels(spec),
+        },
+        "spec": {
+            "podSelector": {"matchLabels": naming.provisioning_selector(spec)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [],
+            "egress": egress,
         },
     }
 

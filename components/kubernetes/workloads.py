@@ -455,3 +455,95 @@ def ingress(
             ],
         },
     }
+
+
+# ── a managed issuer's provisioning Job (prod: RDS) ──────────────────────────────────────
+
+# psql applying one SQL file: a small, fixed footprint whatever the server's own resources.
+PROVISIONING_RESOURCES = {
+    "requests": {"cpu": "50m", "memory": "64Mi"},
+    "limits": {"cpu": "500m", "memory": "256Mi"},
+}
+PROVISIONING_SCRATCH = "/tmp"
+# Pod retries after the command's own bounded retry loop gave up (server or Vault away).
+PROVISIONING_BACKOFF_LIMIT = 3
+PRE_POPULATE_ONLY = "vault.hashicorp.com/agent-pre-populate-only"
+
+
+@dataclass(frozen=True)
+class ProvisioningJobInputs:
+    """An issuer's provisioning command, run once against its managed endpoint."""
+
+    spec: ServiceSpec
+    namespace: str
+    # <issuer>-provisioning-<digest of every input>: a change is a new Job, so it runs again.
+    name: pulumi.Input[str]
+    image: pulumi.Input[str]
+    command: Sequence[str]
+    env: Mapping[str, pulumi.Input[str]]
+    # The issuer's Vault Agent annotations: its own files (admin password, provisioning file).
+    pod_annotations: Mapping[str, pulumi.Input[str]]
+    # The longest the command may take (its retry loop), before Kubernetes stops the Job.
+    deadline_seconds: int = 900
+
+
+def provisioning_job(inputs: ProvisioningJobInputs) -> dict[str, Any]:
+    """A one-shot Job that applies the issuer's provisioning file to its managed endpoint.
+
+    It runs as the issuer (its ServiceAccount, so its Vault role and policy; its uid/gid),
+    with the same hardening as every workload. The Vault Agent only pre-populates: a sidecar
+    would keep the Job from completing. No probes: it serves nothing.
+    """
+    spec = inputs.spec
+    annotations: dict[str, pulumi.Input[str]] = {
+        **inputs.pod_annotations,
+        PRE_POPULATE_ONLY: "true",
+        VAULT_TOKEN_ANNOTATION: VAULT_TOKEN_VOLUME,
+        "kubectl.kubernetes.io/default-container": naming.PROVISIONING_COMPONENT,
+    }
+    scratch = writable_volume_name(PROVISIONING_SCRATCH)
+    pod = {
+        "serviceAccountName": spec.name,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "restartPolicy": "Never",
+        "securityContext": pod_security_context(spec),
+        "containers": [
+            {
+                "name": naming.PROVISIONING_COMPONENT,
+                "image": inputs.image,
+                "imagePullPolicy": "IfNotPresent",
+                "command": list(inputs.command),
+                "env": [{"name": key, "value": value} for key, value in inputs.env.items()],
+                "resources": PROVISIONING_RESOURCES,
+                "securityContext": container_security_context(spec),
+                "volumeMounts": [{"name": scratch, "mountPath": PROVISIONING_SCRATCH}],
+                "terminationMessagePolicy": "FallbackToLogsOnError",
+            }
+        ],
+        "volumes": [
+            {"name": scratch, "emptyDir": {"sizeLimit": "64Mi"}},
+            {
+                "name": VAULT_TOKEN_VOLUME,
+                "projected": {
+                    "sources": [
+                        {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}}
+                    ]
+                },
+            },
+        ],
+    }
+    labels = naming.provisioning_labels(spec)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": inputs.name, "namespace": inputs.namespace, "labels": labels},
+        "spec": {
+            "backoffLimit": PROVISIONING_BACKOFF_LIMIT,
+            "activeDeadlineSeconds": inputs.deadline_seconds,
+            "template": {
+                "metadata": {"labels": labels, "annotations": annotations},
+                "spec": pod,
+            },
+        },
+    }

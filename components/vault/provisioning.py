@@ -60,11 +60,41 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-# Where the pooler's credential lookup lives: a schema of the superuser, not of any client.
+# Where the pooler's credential lookup lives: a schema of the admin (superuser or RDS master
+# user), not of any client.
 AUTH_SCHEMA = "sutazai_auth"
 AUTH_FUNCTION = f"{AUTH_SCHEMA}.user_lookup"
+# The login users' SCRAM verifiers, as their roles were given them. PostgreSQL's own copy
+# (pg_authid, pg_shadow) is readable by superusers only, and RDS has none: its master user
+# (rds_superuser) is refused too, SECURITY DEFINER or not. So whoever sets a password writes
+# the same verifier here: this file for the static clients, Vault's creation statements for
+# its leases (components/secrets.py). Never a password: the CHECK refuses anything else.
+AUTH_TABLE = f"{AUTH_SCHEMA}.scram_verifiers"
 # What PgBouncer runs (as its auth_user) for a user that is not in its auth_file.
 PGBOUNCER_AUTH_QUERY = f"SELECT username, password FROM {AUTH_FUNCTION}($1)"
+
+
+def auth_table_statements() -> list[str]:
+    """Idempotent DDL of the verifier table (run by the provisioning file and by Vault)."""
+    return [
+        f"CREATE SCHEMA IF NOT EXISTS {AUTH_SCHEMA};",
+        f"REVOKE ALL ON SCHEMA {AUTH_SCHEMA} FROM PUBLIC;",
+        f"CREATE TABLE IF NOT EXISTS {AUTH_TABLE} (username text PRIMARY KEY, "
+        "verifier text NOT NULL CHECK (verifier LIKE 'SCRAM-SHA-256$%'));",
+        f"REVOKE ALL ON TABLE {AUTH_TABLE} FROM PUBLIC;",
+    ]
+
+
+def verifier_upsert(username_literal: str, verifier_literal: str) -> str:
+    """Record a login user's verifier (SQL literals, or Vault's '{{name}}'/'{{password}}')."""
+    return (
+        f"INSERT INTO {AUTH_TABLE} (username, verifier) VALUES ({username_literal}, "
+        f"{verifier_literal}) ON CONFLICT (username) DO UPDATE SET verifier = EXCLUDED.verifier;"
+    )
+
+
+def verifier_delete(username_literal: str) -> str:
+    return f"DELETE FROM {AUTH_TABLE} WHERE username = {username_literal};"
 
 
 def postgres_client_roles(
@@ -80,7 +110,8 @@ def postgres_client_roles(
     that returns a login user's SCRAM verifier: PgBouncer's `auth_query`, so it authenticates
     every client, the static ones here and Vault's short-lived users alike, without a list of
     passwords, and logs in to the server with the client's own SCRAM keys (pass-through).
-    Superusers and expired users are never returned.
+    The function reads `AUTH_TABLE`, not pg_shadow, so the file needs no superuser: RDS's
+    master user applies it. Superusers, NOLOGIN and expired roles are never returned.
     """
     lines = [
         f"-- SutazAI PostgreSQL client roles. {_HEADER}",
@@ -89,8 +120,11 @@ def postgres_client_roles(
         "  EXECUTE format('REVOKE CONNECT ON DATABASE %I FROM PUBLIC', current_database());",
         "END $$;",
     ]
+    if lookup_user is not None:
+        lines += auth_table_statements()
     for username, password in clients:
         role = _identifier(username)
+        verifier = scram_sha256_verifier(username, password)
         lines += [
             "DO $$ BEGIN",
             f"  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = "
@@ -98,8 +132,7 @@ def postgres_client_roles(
             f"    CREATE ROLE {role} LOGIN;",
             "  END IF;",
             "END $$;",
-            f"ALTER ROLE {role} WITH LOGIN PASSWORD "
-            f"{_literal(scram_sha256_verifier(username, password))};",
+            f"ALTER ROLE {role} WITH LOGIN PASSWORD {_literal(verifier)};",
             # PostgreSQL 16+: the creating (non-superuser) admin needs membership to hand
             # the schema to the role; harmless for a superuser.
             f"GRANT {role} TO CURRENT_USER;",
@@ -110,6 +143,8 @@ def postgres_client_roles(
             f"{_literal(username)});",
             "END $$;",
         ]
+        if lookup_user is not None:
+            lines.append(verifier_upsert(_literal(username), _literal(verifier)))
     if lookup_user is not None:
         lines += _pooler_lookup(lookup_user)
     return "\n".join(lines) + "\n"
@@ -118,15 +153,15 @@ def postgres_client_roles(
 def _pooler_lookup(lookup_user: str) -> list[str]:
     role = _identifier(lookup_user)
     return [
-        f"-- {lookup_user} (the pooler) looks up SCRAM verifiers for PgBouncer's auth_query.",
-        f"CREATE SCHEMA IF NOT EXISTS {AUTH_SCHEMA};",
-        f"REVOKE ALL ON SCHEMA {AUTH_SCHEMA} FROM PUBLIC;",
+        f"-- {lookup_user} (the pooler) looks up SCRAM verifiers for PgBouncer's auth_query:",
+        "-- the recorded verifier of a role that may log in now (pg_roles is world-readable).",
         f"CREATE OR REPLACE FUNCTION {AUTH_FUNCTION}(p_username text)",
         "  RETURNS TABLE (username text, password text) LANGUAGE sql STABLE SECURITY DEFINER",
         "  SET search_path = pg_catalog, pg_temp AS $$",
-        "    SELECT usename::text, passwd::text FROM pg_catalog.pg_shadow",
-        "    WHERE usename = p_username AND NOT usesuper",
-        "      AND (valuntil IS NULL OR valuntil > now())",
+        f"    SELECT v.username, v.verifier FROM {AUTH_TABLE} AS v",
+        "    JOIN pg_catalog.pg_roles AS r ON r.rolname = v.username",
+        "    WHERE v.username = p_username AND r.rolcanlogin AND NOT r.rolsuper",
+        "      AND (r.rolvaliduntil IS NULL OR r.rolvaliduntil > now())",
         "  $$;",
         f"REVOKE ALL ON FUNCTION {AUTH_FUNCTION}(text) FROM PUBLIC;",
         f"GRANT USAGE ON SCHEMA {AUTH_SCHEMA} TO {role};",

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.kubernetes import network_policies
+from components.kubernetes import naming, network_policies
 from components.kubernetes.naming import Naming
 from stacks.catalog import Catalog, Tier
 from stacks.config import StackConfig
@@ -146,9 +146,12 @@ def test_managed_data_is_reached_only_by_its_clients(
     app_subnet = External(
         str(next(ipaddress.ip_network(str(config.network.application_subnets[0])).hosts()))
     )
-    postgres_clients = set(catalog.clients_of("postgres"))
+    # The managed issuer's provisioning Job applies its client roles (RDS only: ElastiCache
+    # users are AWS resources).
+    jobs = {"postgres": naming.provisioning_name(catalog["postgres"])}
+    postgres_clients = set(catalog.clients_of("postgres")) | {jobs["postgres"]}
     redis_clients = set(catalog.clients_of("redis"))
-    assert postgres_clients == {"pgbouncer"}  # everyone else goes through the pooler
+    assert postgres_clients == {"pgbouncer", "postgres-provisioning"}  # the rest: the pooler
     assert {"backend", "letta", "mcp-server"} <= redis_clients
     for name, pod in pods.items():
         if pod.namespace.startswith("sutazai-") and pod.namespace != "sutazai-vault":
@@ -162,15 +165,15 @@ def test_vault_and_the_api_server_only_for_pods_that_need_them(
 ) -> None:
     evaluator, pods = prod_network
     injected = {
-        m["metadata"]["name"]
+        m["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
         for m in prod_manifests
-        if m["kind"] in ("Deployment", "StatefulSet")
+        if m["kind"] in ("Deployment", "StatefulSet", "Job")
         and m["spec"]["template"]["metadata"]
         .get("annotations", {})
         .get("vault.hashicorp.com/agent-inject")
         == "true"
     }
-    assert {"backend", "pgbouncer", "grafana"} <= injected
+    assert {"backend", "pgbouncer", "grafana", "postgres-provisioning"} <= injected
     vault = External("203.0.113.20")  # vault.ops.sutazai.example.com is outside the cluster
     api = External("10.40.80.10")  # control-plane interfaces live in the management subnets
     for name, pod in pods.items():

@@ -22,8 +22,9 @@ import pytest
 from components.configs.poolers import pgbouncer_ini
 from components.launch import provisioning_command
 from components.platform import SECRETS_DIR
-from components.secrets import dynamic_creation_statements
+from components.secrets import dynamic_creation_statements, dynamic_revocation_statements
 from components.vault.provisioning import (
+    AUTH_TABLE,
     neo4j_client_users,
     postgres_client_roles,
     redis_users_acl,
@@ -222,19 +223,32 @@ def test_static_client_roles_log_in_own_their_schema_and_rotate(postgres: Postgr
     assert postgres.psql("outsider", "OutsiderPassw0rd", "SELECT 1").returncode != 0
 
 
+def _vault_lease(name: str, password: str, expiration: str = "2100-01-01 00:00:00+00") -> str:
+    """Vault's statements for one lease as its postgresql plugin runs them (one transaction).
+    With `password_authentication = scram-sha-256` (components/secrets.py) Vault substitutes
+    the password's SCRAM verifier for {{password}}, never the password."""
+    return _vault_sql(
+        dynamic_creation_statements("agentgpt", "sutazai"),
+        name,
+        scram_sha256_verifier(name, password),
+        expiration,
+    )
+
+
+def _vault_sql(statements: list[str], name: str, password: str = "", expiration: str = "") -> str:
+    return "\n".join(
+        s.replace("{{name}}", name)
+        .replace("{{password}}", password)
+        .replace("{{expiration}}", expiration)
+        for s in statements
+    )
+
+
 def test_dynamic_creation_and_revocation_statements_as_vault_runs_them(
     postgres: Postgres,
 ) -> None:
-    """What Vault's postgresql plugin does per lease: the statements in one transaction."""
-
-    def lease(name: str, password: str) -> str:
-        statements = dynamic_creation_statements("agentgpt", "sutazai")
-        return "\n".join(
-            s.replace("{{name}}", name)
-            .replace("{{password}}", password)
-            .replace("{{expiration}}", "2100-01-01 00:00:00+00")
-            for s in statements
-        )
+    """What Vault's postgresql plugin does per lease, as the (non-superuser) master user."""
+    lease = _vault_lease
 
     first = postgres.psql(
         "master", ADMIN_PASSWORD, lease("v-agentgpt-1", "LeaseOnePassw0rd"), single_transaction=True
@@ -252,16 +266,32 @@ def test_dynamic_creation_and_revocation_statements_as_vault_runs_them(
         "master", ADMIN_PASSWORD, lease("v-agentgpt-2", "LeaseTwoPassw0rd"), single_transaction=True
     )
     assert second.returncode == 0, second.stderr
-    # Revocation (Vault's revocation statement) drops the first user; its table stays.
-    assert (
-        postgres.psql(
-            "master", ADMIN_PASSWORD, 'DROP ROLE IF EXISTS "v-agentgpt-1";', single_transaction=True
-        ).returncode
-        == 0
-    )
+    # Revocation (Vault's revocation statements) drops the first user and its recorded
+    # verifier; its table stays.
+    revoke = _vault_sql(dynamic_revocation_statements(), "v-agentgpt-1")
+    done = postgres.psql("master", ADMIN_PASSWORD, revoke, single_transaction=True)
+    assert done.returncode == 0, done.stderr
     assert postgres.psql("v-agentgpt-1", "LeaseOnePassw0rd", "SELECT 1").returncode != 0
+    recorded = postgres.psql(
+        "superuser", ADMIN_PASSWORD, f"SELECT username FROM {AUTH_TABLE} ORDER BY 1"
+    )
+    assert recorded.stdout.split() == ["v-agentgpt-2"], recorded.stderr
     read = postgres.psql("v-agentgpt-2", "LeaseTwoPassw0rd", "SELECT count(*) FROM tasks;")
     assert read.returncode == 0 and read.stdout.strip() == "0", read.stderr
+
+
+def test_a_password_is_never_recorded_only_a_verifier(postgres: Postgres) -> None:
+    """Were Vault ever configured to pass the password itself, the lease fails (nothing is
+    stored) instead of keeping a password in the table."""
+    plain = _vault_sql(
+        dynamic_creation_statements("agentgpt", "sutazai"),
+        "v-agentgpt-plain",
+        "PlainPassw0rdNever",
+        "2100-01-01 00:00:00+00",
+    )
+    done = postgres.psql("master", ADMIN_PASSWORD, plain, single_transaction=True)
+    assert done.returncode != 0 and "check constraint" in done.stderr
+    assert postgres.psql("v-agentgpt-plain", "PlainPassw0rdNever", "SELECT 1").returncode != 0
 
 
 @pytest.fixture(scope="module")
@@ -367,30 +397,30 @@ def test_pgbouncer_lets_static_and_short_lived_users_in_through_the_server(
     postgres: Postgres, pgbouncer_binary: str
 ) -> None:
     """The pooler's own user (its Vault-rendered userlist) looks every other user up with
-    auth_query: the static clients' SCRAM verifiers and Vault's leases alike."""
+    auth_query: the static clients' SCRAM verifiers and Vault's leases alike.
+
+    Everything runs as `master`, which like RDS's master user creates roles and owns the
+    database but is no superuser, and so cannot read pg_shadow or pg_authid."""
+    denied = postgres.psql("master", ADMIN_PASSWORD, "SELECT count(*) FROM pg_catalog.pg_shadow")
+    assert denied.returncode != 0 and "permission denied" in denied.stderr
     sql = postgres_client_roles(
         [("pgbouncer", "PoolerPassw0rd1"), ("dify", "DifyPassw0rdViaPool")],
         lookup_user="pgbouncer",
     )
-    # The lookup reads pg_shadow: applied by a superuser (on RDS, the master user must be
-    # able to read it, see the report), idempotently.
-    for _ in range(2):
-        done = postgres.psql("superuser", ADMIN_PASSWORD, sql)
+    for _ in range(2):  # idempotent
+        done = postgres.psql("master", ADMIN_PASSWORD, sql)
         assert done.returncode == 0, done.stderr
-    lease = "\n".join(
-        s.replace("{{name}}", "v-agentgpt-pool")
-        .replace("{{password}}", "LeasePassw0rdPool")
-        .replace("{{expiration}}", "2100-01-01 00:00:00+00")
-        for s in dynamic_creation_statements("agentgpt", "sutazai")
+    lease = _vault_lease("v-agentgpt-pool", "LeasePassw0rdPool")
+    done = postgres.psql("master", ADMIN_PASSWORD, lease, single_transaction=True)
+    assert done.returncode == 0, done.stderr
+    expired = _vault_lease("v-agentgpt-old", "ExpiredPassw0rd", "2000-01-01 00:00:00+00")
+    assert postgres.psql("master", ADMIN_PASSWORD, expired, single_transaction=True).returncode == 0
+    # A recorded verifier does not make a superuser loggable through the pooler.
+    smuggled = (
+        f"INSERT INTO {AUTH_TABLE} VALUES ('superuser', "
+        f"'{scram_sha256_verifier('superuser', ADMIN_PASSWORD)}');"
     )
-    assert (
-        postgres.psql("superuser", ADMIN_PASSWORD, lease, single_transaction=True).returncode == 0
-    )
-    expired = (
-        "CREATE ROLE \"v-old\" LOGIN PASSWORD 'ExpiredPassw0rd' VALID UNTIL '2000-01-01';"
-        'GRANT CONNECT ON DATABASE sutazai TO "v-old";'
-    )
-    assert postgres.psql("superuser", ADMIN_PASSWORD, expired).returncode == 0
+    assert postgres.psql("master", ADMIN_PASSWORD, smuggled).returncode == 0
     # The lookup function is the pooler's only: a client cannot read verifiers.
     denied = postgres.psql(
         "dify", "DifyPassw0rdViaPool", "SELECT * FROM sutazai_auth.user_lookup('pgbouncer')"
@@ -428,7 +458,7 @@ def test_pgbouncer_lets_static_and_short_lived_users_in_through_the_server(
         assert leased.returncode == 0, leased.stderr
         assert leased.stdout.strip() == "agentgpt"
         assert pooled.psql("dify", "wrong-password", "SELECT 1").returncode != 0
-        assert pooled.psql("v-old", "ExpiredPassw0rd", "SELECT 1").returncode != 0
+        assert pooled.psql("v-agentgpt-old", "ExpiredPassw0rd", "SELECT 1").returncode != 0
         # Superusers are never looked up: no way in through the pooler.
         assert pooled.psql("superuser", ADMIN_PASSWORD, "SELECT 1").returncode != 0
     finally:
