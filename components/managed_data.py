@@ -31,6 +31,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.network import SegmentedNetwork, customer_key
+from components.vault.provisioning import REDIS_CLIENT_RULES
 from stacks.catalog import Catalog, Segment, ServiceSpec
 from stacks.wiring import connection_facts
 
@@ -41,7 +42,19 @@ REDIS_NODE_TYPE = "cache.r7g.large"
 
 
 POSTGRES_MASTER_USER = "postgres"
-REDIS_CLIENT_ACCESS = "on ~* &* +@all -@dangerous -@admin"
+# The same rules as the in-cluster server's ACL file (components/vault/provisioning.py).
+REDIS_CLIENT_ACCESS = f"on {REDIS_CLIENT_RULES}"
+REDIS_DEFAULT_ACCESS = "on ~* &* +@all"
+_ELASTICACHE_ID = re.compile(r"^[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,38}[a-zA-Z0-9]$")
+
+
+def elasticache_id(text: str) -> str:
+    """An ElastiCache user / user group id: 1-40 letters, digits and single hyphens,
+    starting with a letter, not ending with a hyphen."""
+    candidate = re.sub(r"-{2,}", "-", re.sub(r"[^a-zA-Z0-9-]+", "-", text))[:40].rstrip("-")
+    if not _ELASTICACHE_ID.match(candidate):
+        raise ValueError(f"{text!r} makes no valid ElastiCache id ({candidate!r})")
+    return candidate
 
 
 class ManagedCredentials(Protocol):
@@ -251,14 +264,14 @@ class ManagedData(pulumi.ComponentResource):
         users = self._redis_users(spec, name)
         user_group = aws.elasticache.UserGroup(
             name,
-            user_group_id=name[:40],
+            user_group_id=elasticache_id(name),
             engine="redis",
             user_ids=[u.user_id for u in users],
             opts=self._opts,
         )
         group = aws.elasticache.ReplicationGroup(
             name,
-            replication_group_id=name[:40],
+            replication_group_id=elasticache_id(name),
             description=f"SutazAI {spec.name}: {spec.description}"[:255],
             engine="redis",
             engine_version=spec.managed_in_prod.engine_version,
@@ -290,20 +303,25 @@ class ManagedData(pulumi.ComponentResource):
         )
 
     def _redis_users(self, spec: ServiceSpec, name: str) -> list[aws.elasticache.User]:
-        """`default` with the service's own password; one user per client of the graph."""
+        """`default` with the service's own password; one user per client of the graph, with
+        the credential Vault holds for it (what REDIS_USERNAME + REDIS_PASSWORD_FILE name)."""
         credentials, secret = self._args.credentials, password_secret(spec)
         if credentials is None or secret is None:
             raise ValueError(
                 f"{spec.name}: a managed Redis needs generated credentials (the Secrets "
                 "component and a *_PASSWORD secret in the catalog)"
             )
+        clients = self._args.catalog.clients_of(spec.name)
+        ids = [elasticache_id(f"{name}-{c}") for c in ["default", *clients]]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"{spec.name}: ElastiCache user ids collide: {sorted(ids)}")
         users = [
             aws.elasticache.User(
                 f"{name}-default",
-                user_id=f"{name}-default"[:40],
+                user_id=elasticache_id(f"{name}-default"),
                 user_name="default",
                 engine="redis",
-                access_string="on ~* &* +@all",
+                access_string=REDIS_DEFAULT_ACCESS,
                 authentication_mode=aws.elasticache.UserAuthenticationModeArgs(
                     type="password",
                     passwords=[pulumi.Output.secret(credentials.secret_value(spec.name, secret))],
@@ -311,15 +329,13 @@ class ManagedData(pulumi.ComponentResource):
                 opts=self._opts,
             )
         ]
-        for client in self._args.catalog.clients_of(spec.name):
-            try:
-                username, password = credentials.client_credential(client, spec.name)
-            except KeyError:
-                continue
+        for client in clients:
+            # Static: ElastiCache has no engine for short-lived users (a KeyError says so).
+            username, password = credentials.client_credential(client, spec.name)
             users.append(
                 aws.elasticache.User(
                     f"{name}-{client}",
-                    user_id=f"{name}-{client}"[:40],
+                    user_id=elasticache_id(f"{name}-{client}"),
                     user_name=username,
                     engine="redis",
                     access_string=REDIS_CLIENT_ACCESS,

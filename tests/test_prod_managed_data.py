@@ -8,6 +8,7 @@ Expectations are derived from the catalog and the Vault layout, never listed by 
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from typing import Any
 
@@ -17,10 +18,10 @@ import yaml
 from components.configs import observability
 from components.kubernetes import naming
 from components.launch import SOURCE_ENV_FILE, provisioning_command
-from components.managed_data import POSTGRES_MASTER_USER
+from components.managed_data import POSTGRES_MASTER_USER, REDIS_CLIENT_ACCESS
 from components.platform import SECRETS_DIR, secret_file, shared_secret_file
 from components.vault.layout import CredentialMode, VaultLayout
-from components.vault.provisioning import AUTH_TABLE
+from components.vault.provisioning import AUTH_TABLE, REDIS_CLIENT_RULES
 from stacks.catalog import Catalog, ServiceSpec
 from stacks.config import StackConfig
 from stacks.plan import SECRET_SIG
@@ -271,6 +272,54 @@ def test_vault_leases_record_their_verifier_for_the_pooler(
         c.mode is CredentialMode.STATIC
         for c in layout.issued_by("postgres")
         if c.client == "pgbouncer"
+    )
+
+
+# ── 2. ElastiCache: a user per client of Redis ──────────────────────────────────────────
+
+
+def test_elasticache_has_exactly_a_user_per_client_with_its_vault_credential(
+    catalog: Catalog, layout: VaultLayout, by_name: Manifests, prod_plan_json: dict[str, Any]
+) -> None:
+    users = {
+        u["inputs"]["userName"]: u for u in of_type(prod_plan_json, "aws:elasticache/user:User")
+    }
+    credentials = {c.client: c for c in layout.issued_by("redis")}
+    clients = catalog.clients_of("redis")
+    assert sorted(credentials) == clients
+    assert set(users) == {"default"} | {credentials[c].username for c in clients}
+    (group,) = of_type(prod_plan_json, "aws:elasticache/userGroup:UserGroup")
+    assert set(group["inputs"]["userIds"]) == {u["inputs"]["userId"] for u in users.values()}
+    (replication,) = of_type(prod_plan_json, "aws:elasticache/replicationGroup:ReplicationGroup")
+    assert replication["inputs"]["userGroupIds"] == [group["inputs"]["userGroupId"]]
+    stored = {
+        r["inputs"]["name"]: json.loads(unwrap(r["inputs"]["dataJson"]))
+        for r in of_type(prod_plan_json, "vault:kv/secretV2:SecretV2")
+    }
+    for client in clients:
+        cred = credentials[client]
+        user = users[cred.username]["inputs"]
+        assert cred.mode is CredentialMode.STATIC
+        # The password ElastiCache checks is the one Vault hands the client.
+        (password,) = user["authenticationMode"]["passwords"]
+        assert isinstance(password, dict) and SECRET_SIG in password
+        assert unwrap(password) == stored[cred.kv_name]["password"]
+        assert stored[cred.kv_name]["username"] == cred.username
+        # The same command rules as the in-cluster ACL file.
+        assert user["accessString"] == REDIS_CLIENT_ACCESS == f"on {REDIS_CLIENT_RULES}"
+        # What the client presents: in-house services REDIS_USERNAME + REDIS_PASSWORD_FILE,
+        # products their env file (below).
+        pod = pod_of(by_name, client)
+        env = env_of(pod)
+        files = injected_files(pod)
+        if "REDIS_PASSWORD_FILE" in layout.file_env(catalog[client]):
+            assert env["REDIS_USERNAME"] == cred.username
+            assert (
+                f'secret "{layout.kv_api_path(cred.kv_name)}"' in files[env["REDIS_PASSWORD_FILE"]]
+            )
+    default = users["default"]["inputs"]
+    assert (
+        unwrap(default["authenticationMode"]["passwords"][0]) == stored["redis/password"]["value"]
     )
 
 
