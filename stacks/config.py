@@ -12,7 +12,7 @@ import json
 import re
 from datetime import UTC, datetime
 from ipaddress import IPv4Network
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_origin
 
 from pydantic import (
     BaseModel,
@@ -224,6 +224,13 @@ class StackConfig(_Model):
         default=[],
         description="CIDRs allowed to reach the EKS API publicly; empty keeps it private.",
     )
+    cluster_admin_role_arns: list[
+        Annotated[str, Field(pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$")]
+    ] = Field(
+        default=[],
+        description="IAM roles granted cluster admin through EKS access entries (e.g. the CI "
+        "deploy role); the stack's creator is not an admin by default.",
+    )
     node_groups: NodeGroupsConfig = Field(
         default=NodeGroupsConfig(), description="General and GPU managed node groups."
     )
@@ -249,6 +256,17 @@ class StackConfig(_Model):
     vault_mode: Literal["existing", "container"] = Field(
         default="existing",
         description="Use an existing Vault, or run one as a container (dev only).",
+    )
+    vault_cidrs: list[IPv4Network] = Field(
+        default=[],
+        description="Where the Vault servers live: they may reach the EKS API (443) and the "
+        "data subnets (5432), and Vault clients may reach them (8200). Required in prod.",
+    )
+    vault_bootstrapped: bool = Field(
+        default=True,
+        description="The Vault at vaultAddress is initialised and unsealed, so the program "
+        "manages its mounts, policies and roles (and fails without credentials). Set false "
+        "only for a fresh dev Vault container until its bootstrap.",
     )
     vault_injector: Literal["deploy", "existing"] = Field(
         default="deploy",
@@ -296,14 +314,12 @@ class StackConfig(_Model):
             raise ValueError("in-house images are never tagged 'latest'; use a version or commit")
         return value
 
-    @field_validator("cluster_public_access_cidrs")
+    @field_validator("cluster_public_access_cidrs", "vault_cidrs")
     @classmethod
     def _not_world(cls, cidrs: list[IPv4Network]) -> list[IPv4Network]:
         for cidr in cidrs:
             if cidr.prefixlen == 0:
-                raise ValueError(
-                    f"{cidr} opens the EKS API to the world; list your office/VPN CIDRs"
-                )
+                raise ValueError(f"{cidr} opens this to the world; list the actual CIDRs")
         return cidrs
 
     @field_validator("ephemeral_owner")
@@ -336,6 +352,13 @@ class StackConfig(_Model):
                 raise ValueError("at vaultMode: prod uses an existing Vault, never a container")
             if self.platform != "kubernetes":
                 raise ValueError("at platform: prod runs on kubernetes (EKS)")
+            if not self.vault_cidrs:
+                raise ValueError(
+                    "at vaultCidrs: prod needs the Vault servers' CIDRs, so the network lets "
+                    "Vault reach RDS and the EKS API and nothing else reach 8200"
+                )
+            if not self.vault_bootstrapped:
+                raise ValueError("at vaultBootstrapped: prod uses an initialised Vault")
             if self.policy_enforcement != "mandatory":
                 raise ValueError("at policyEnforcement: prod enforces every policy (mandatory)")
         return self
@@ -370,14 +393,19 @@ def parse_expiry(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def _is_structured(annotation: object) -> bool:
+    """Lists, dicts and nested models arrive JSON-encoded in Pulumi's config bag."""
+    origin = get_origin(annotation)
+    if origin in (list, dict):
+        return True
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
 # Keys whose values are structured (JSON-encoded by Pulumi in the config bag).
 _STRUCTURED = {
-    "network",
-    "nodeGroups",
-    "services",
-    "disabledTiers",
-    "clusterPublicAccessCidrs",
-    "ollamaModels",
+    info.alias or name
+    for name, info in StackConfig.model_fields.items()
+    if _is_structured(info.annotation)
 }
 
 

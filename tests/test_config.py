@@ -105,12 +105,20 @@ NET = StackConfig().network.model_dump(mode="json", by_alias=True)
         ),
         (
             {"clusterPublicAccessCidrs": ["0.0.0.0/0"]},
-            "sutazai:clusterPublicAccessCidrs: 0.0.0.0/0 opens the EKS API to the world",
+            "sutazai:clusterPublicAccessCidrs: 0.0.0.0/0 opens this to the world",
         ),
         (
             {"services": {"ollama": {"replica": 2}}},
             "sutazai:services.ollama.replica: unknown key. Did you mean 'replicas'? "
             "Allowed keys here: enabled, replicas, resources.",
+        ),
+        (
+            {"environment": "prod", "vaultCidrs": []},
+            "sutazai:vaultCidrs: prod needs the Vault servers' CIDRs",
+        ),
+        (
+            {"clusterAdminRoleArns": ["arn:aws:iam::12:role/x"]},
+            "sutazai:clusterAdminRoleArns[0]: String should match pattern",
         ),
         ({"imageTag": "latest"}, "sutazai:imageTag: in-house images are never tagged 'latest'"),
         (
@@ -122,7 +130,7 @@ NET = StackConfig().network.model_dump(mode="json", by_alias=True)
             "sutazai:vaultMode: prod uses an existing Vault, never a container",
         ),
         (
-            {"environment": "prod", "policyEnforcement": "advisory"},
+            {"environment": "prod", "policyEnforcement": "advisory", "vaultCidrs": ["10.9.0.0/24"]},
             "sutazai:policyEnforcement: prod enforces every policy (mandatory)",
         ),
         (
