@@ -117,6 +117,8 @@ class Secrets(pulumi.ComponentResource):
         self.layout = VaultLayout(config, catalog, pulumi.get_stack())
         self.vault_address = vault_address_of(config, target)
         self._bound_postgres: vault.database.SecretBackendConnection | None = None
+        # Vault API path -> the resource that serves it (KV entry, database role): readiness_for.
+        self._readiness: dict[str, pulumi.Resource] = {}
         child = pulumi.ResourceOptions(parent=self)
 
         # 1. Generated values: the single source of every credential.
@@ -319,6 +321,24 @@ class Secrets(pulumi.ComponentResource):
         policies, roles and the injector, all its children)."""
         return [self]
 
+    # --- readiness: what the Kubernetes renderer orders a pod after ------------------------
+
+    def readiness_for(self, spec: ServiceSpec) -> list[pulumi.Resource]:
+        """What a pod of `spec` waits for to be admitted with its Vault Agent and get its
+        files: the injector's webhook (a pod created before it exists is never injected), the
+        service's policy and Kubernetes auth role, and each KV entry or database role its
+        policy reads. Empty for a service without Vault files."""
+        if not self.layout.files(spec):
+            return []
+        ready: list[pulumi.Resource] = []
+        if self.injector is not None:
+            ready.append(self.injector.webhook)
+        for own in (self.policies.get(spec.name), self.kubernetes_roles.get(spec.name)):
+            if own is not None:
+                ready.append(own)
+        paths = self.layout.policy_paths(spec)
+        return ready + [self._readiness[p] for p in paths if p in self._readiness]
+
     # --- PostgreSQL dynamic credentials (prod) --------------------------------------------
 
     def bind_postgres(
@@ -389,7 +409,8 @@ class Secrets(pulumi.ComponentResource):
             ),
         )
         for cred in dynamic:
-            vault.database.SecretBackendRole(
+            path = self.layout.database_creds_path(cred.client)
+            self._readiness[path] = vault.database.SecretBackendRole(
                 f"{self._name}-{cred.client}-{issuer}",
                 backend=mount.path,
                 name=cred.client,
@@ -473,7 +494,7 @@ class Secrets(pulumi.ComponentResource):
 
     def _kv(self, resource_name: str, kv_name: str, data: pulumi.Output[str]) -> None:
         assert self.kv_mount is not None
-        vault.kv.SecretV2(
+        self._readiness[self.layout.kv_api_path(kv_name)] = vault.kv.SecretV2(
             resource_name,
             mount=self.kv_mount.path,
             name=kv_name,
