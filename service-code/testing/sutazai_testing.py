@@ -216,9 +216,23 @@ class FakeUpstream:
     headers: list[dict[str, str]] = field(default_factory=list)
     collections: dict[str, dict[str, Any]] = field(default_factory=dict)
     healthy: bool = True
+    # Set: it is a Qdrant with an API key, which every path but the open probes needs
+    # (`api-key: <key>` or `Authorization: Bearer <key>`); 401 without it.
+    api_key: str | None = None
+    rejected: int = 0
 
     def count(self, method: str, path: str) -> int:
         return sum(1 for m, p, _ in self.calls if m == method and p == path)
+
+    def headers_to(self, prefix: str) -> list[dict[str, str]]:
+        """The headers of the requests whose path starts with ``prefix``, in order."""
+        return [
+            h for (_, p, _), h in zip(self.calls, self.headers, strict=True) if p.startswith(prefix)
+        ]
+
+
+# What Qdrant serves without its API key.
+QDRANT_OPEN_PATHS = frozenset({"/", "/healthz", "/livez", "/readyz"})
 
 
 def _cosine(a: list[float], b: list[float]) -> float:
@@ -255,6 +269,11 @@ def _make_handler(state: FakeUpstream) -> type[BaseHTTPRequestHandler]:
             state.headers.append({k.lower(): v for k, v in self.headers.items()})
             if not state.healthy:
                 return self._send(503, {"error": "down"})
+            if state.api_key is not None and path not in QDRANT_OPEN_PATHS:
+                bearer = self.headers.get("Authorization", "").removeprefix("Bearer ")
+                if state.api_key not in {self.headers.get("api-key"), bearer}:
+                    state.rejected += 1
+                    return self._send(401, {"status": {"error": "Must provide an API key"}})
             parts = [p for p in path.split("/") if p]
             if path in {"/health", "/readyz", "/api/version", "/api/v2/heartbeat", "/"}:
                 return self._send(200, {"status": "ok", "version": "0.0.0-fake"})

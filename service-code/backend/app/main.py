@@ -29,7 +29,7 @@ from sutazai_common import (
 )
 from sutazai_common.checks import http_check, neo4j_check, redis_check
 from sutazai_common.clients import neo4j_driver, postgres_pool, redis_client
-from sutazai_common.config import env_str
+from sutazai_common.config import ConfigError, env_str
 
 from . import db
 
@@ -263,8 +263,16 @@ def _qdrant(state: State) -> Any:
 
 
 async def _qdrant_call(state: State, method: str, path: str, payload: Any = None) -> httpx.Response:
+    dep = _qdrant(state)
     try:
-        return await state.http.request(method, _qdrant(state).url(path), json=payload, timeout=15)
+        headers = dep.auth_headers()  # QDRANT_API_KEY(_FILE), read per request
+    except ConfigError as exc:
+        log.warning("%s", exc)  # names the variable and file, never the key
+        raise HTTPException(503, "qdrant API key unreadable") from exc
+    try:
+        return await state.http.request(
+            method, dep.url(path), json=payload, headers=headers, timeout=15
+        )
     except httpx.HTTPError as exc:
         raise HTTPException(502, f"qdrant unreachable: {type(exc).__name__}") from exc
 

@@ -149,6 +149,49 @@ def test_vectors_go_to_qdrant(clean_env: pytest.MonkeyPatch, fake_upstream: Fake
         )
 
 
+def test_qdrant_api_key_from_file_on_every_call(
+    clean_env: pytest.MonkeyPatch,
+    fake_upstream: FakeUpstream,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fake_upstream.api_key = "qk-first"
+    key = tmp_path / "qdrant-api-key"
+    key.write_text("qk-first\n")
+    env = {"QDRANT_URL": fake_upstream.url, "QDRANT_API_KEY_FILE": str(key)}
+    with start(clean_env, env) as c:
+        assert c.get("/ready").status_code == 200  # /readyz needs no key
+        point = {"collection": "docs", "id": 1, "vector": [1.0, 0.0], "payload": {"n": 1}}
+        assert c.post("/api/v1/vectors/store", json=point).status_code == 200
+        search = {"collection": "docs", "vector": [1.0, 0.0]}
+        assert c.post("/api/v1/vectors/search", json=search).json()["results"][0]["id"] == 1
+        # Rotated by Vault Agent: the next call reads the new key, no restart.
+        fake_upstream.api_key = "qk-second"
+        key.write_text("qk-second\n")
+        assert c.post("/api/v1/vectors/search", json=search).status_code == 200
+        key.write_text("wrong\n")
+        assert c.post("/api/v1/vectors/search", json=search).status_code == 502
+        key.unlink()
+        unreadable = c.post("/api/v1/vectors/search", json=search)
+        assert unreadable.status_code == 503 and "qk-" not in unreadable.text
+    sent = [h.get("api-key") for h in fake_upstream.headers_to("/collections")]
+    assert sent == ["qk-first"] * 4 + ["qk-second", "wrong"]
+    assert all("api-key" not in h for h in fake_upstream.headers_to("/readyz"))
+    assert "qk-" not in caplog.text and "QDRANT_API_KEY_FILE" in caplog.text
+
+
+def test_qdrant_with_a_key_rejects_a_caller_without_one(
+    clean_env: pytest.MonkeyPatch, fake_upstream: FakeUpstream
+) -> None:
+    fake_upstream.api_key = "qk"
+    with start(clean_env, {"QDRANT_URL": fake_upstream.url}) as c:
+        r = c.post("/api/v1/vectors/search", json={"vector": [1.0]})
+        assert r.status_code == 502 and "401" in r.text
+        clean_env.setenv("QDRANT_API_KEY", "qk")  # the plain variable is the fallback
+        assert c.post("/api/v1/vectors/search", json={"vector": [1.0]}).status_code == 404
+    assert fake_upstream.rejected == 1
+
+
 def test_vectors_without_qdrant(client: TestClient) -> None:
     assert client.post("/api/v1/vectors/search", json={"vector": [1.0]}).status_code == 503
 

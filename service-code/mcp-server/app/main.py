@@ -1,11 +1,13 @@
 """HTTP bridge that lists the platform's services and routes tool calls to
 them (backend, ollama, qdrant, chromadb, faiss over HTTP; PostgreSQL, Redis
 and Neo4j read-only). No Docker socket, no docker_exec: it runs on EKS.
-Tool routes require a bearer token when MCP_API_TOKEN(_FILE) is set."""
+Tool routes require a bearer token when MCP_API_TOKEN(_FILE) is set; calls to
+Qdrant carry its API key (QDRANT_API_KEY(_FILE))."""
 
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -24,7 +26,9 @@ from sutazai_common import (
     http_dependencies,
 )
 from sutazai_common.clients import neo4j_driver, postgres_pool, redis_client
-from sutazai_common.config import HttpDependency, read_secret
+from sutazai_common.config import ConfigError, HttpDependency, read_secret
+
+log = logging.getLogger("sutazai.mcp-server")
 
 MAX_ROWS = env_int("MCP_MAX_ROWS", 200)
 # Redis commands a tool may run: reads only.
@@ -86,11 +90,17 @@ class Bridge:
         if dep is None:
             raise HTTPException(404, f"no HTTP service {req.service!r} configured")
         try:
+            headers = dep.auth_headers()  # e.g. Qdrant's api-key, read per request
+        except ConfigError as exc:
+            log.warning("%s", exc)  # names the variable and file, never the key
+            raise HTTPException(503, f"{req.service} API key unreadable") from exc
+        try:
             r = await self.http.request(
                 req.method,
                 dep.url(req.path),
                 params=req.params,
                 json=req.body if req.method != "GET" else None,
+                headers=headers,
             )
         except httpx.HTTPError as exc:
             raise HTTPException(502, f"{req.service} unreachable: {type(exc).__name__}") from exc

@@ -73,3 +73,30 @@ def test_api_token_from_file(clean_env: pytest.MonkeyPatch, tmp_path: Path) -> N
         assert c.get("/services", headers={"Authorization": "Bearer s3cret"}).status_code == 200
         token.write_text("rotated\n")
         assert c.get("/services", headers={"Authorization": "Bearer rotated"}).status_code == 200
+
+
+def test_qdrant_calls_carry_its_api_key(
+    clean_env: pytest.MonkeyPatch, fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    fake_upstream.api_key = "qk-1"
+    fake_upstream.collections["docs"] = {"7": {"id": 7, "vector": [1.0, 0.0], "payload": {}}}
+    key = tmp_path / "qdrant-api-key"
+    key.write_text("qk-1\n")
+    clean_env.setenv("QDRANT_URL", fake_upstream.url)
+    with TestClient(main.app) as c:
+        assert c.get("/ready").status_code == 200  # /readyz needs no key
+        search = {"arguments": {"collection": "docs", "vector": [1.0, 0.0]}}
+        # Without the key configured, Qdrant refuses the call.
+        assert c.post("/tools/vector_search", json=search).json()["result"]["status_code"] == 401
+        clean_env.setenv("QDRANT_API_KEY_FILE", str(key))
+        hits = c.post("/tools/vector_search", json=search).json()["result"]
+        assert hits["status_code"] == 200 and hits["body"]["result"][0]["id"] == 7
+        fake_upstream.api_key = "qk-2"
+        key.write_text("qk-2\n")  # rotated: read again on the next call
+        routed = c.post("/route", json={"service": "qdrant", "path": "/collections/docs"})
+        assert routed.json()["status_code"] == 200
+        key.unlink()
+        unreadable = c.post("/route", json={"service": "qdrant", "path": "/collections/docs"})
+        assert unreadable.status_code == 503 and "qk-" not in unreadable.text
+    sent = [h.get("api-key") for h in fake_upstream.headers_to("/collections")]
+    assert sent == [None, "qk-1", "qk-2"] and fake_upstream.rejected == 1

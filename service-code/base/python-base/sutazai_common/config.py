@@ -184,11 +184,19 @@ class Neo4jSettings:
 
 @dataclass(frozen=True)
 class HttpDependency:
-    """An HTTP dependency and the path that tells whether it is usable."""
+    """An HTTP dependency and the path that tells whether it is usable.
+
+    ``key_secret``: the secret (``X_FILE`` or ``X``) holding the API key the product
+    requires of its callers, sent as the ``key_header`` header on every request (not on
+    the readiness probe, which products leave open). The key is read again for every
+    request, so a rotated key applies at once; it is never stored here, so never logged.
+    """
 
     name: str
     base_url: str
     probe_path: str
+    key_secret: str | None = None
+    key_header: str = "api-key"
 
     @property
     def probe_url(self) -> str:
@@ -196,6 +204,14 @@ class HttpDependency:
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + "/" + path.lstrip("/")
+
+    def auth_headers(self) -> dict[str, str]:
+        """The API key header, read now; empty when no key is configured. Raises
+        ConfigError (naming the variable, not the key) when its file is unreadable."""
+        if self.key_secret is None:
+            return {}
+        key = read_secret(self.key_secret)
+        return {self.key_header: key} if key else {}
 
 
 # env var -> (dependency name, readiness probe path of that product)
@@ -207,6 +223,12 @@ HTTP_DEPENDENCY_ENV: dict[str, tuple[str, str]] = {
     "BACKEND_URL": ("backend", "/health"),
 }
 
+# dependency name -> (secret with the API key its callers present, header it goes in).
+# Qdrant: every path but /, /healthz, /livez and /readyz needs it when the server has one.
+HTTP_DEPENDENCY_KEYS: dict[str, tuple[str, str]] = {
+    "qdrant": ("QDRANT_API_KEY", "api-key"),
+}
+
 
 def http_dependencies(*env_names: str) -> dict[str, HttpDependency]:
     """The configured HTTP dependencies among ``env_names`` (all if empty)."""
@@ -215,7 +237,10 @@ def http_dependencies(*env_names: str) -> dict[str, HttpDependency]:
         name, probe = HTTP_DEPENDENCY_ENV[env_name]
         url = env_str(env_name)
         if url:
-            deps[name] = HttpDependency(name=name, base_url=url, probe_path=probe)
+            secret, header = HTTP_DEPENDENCY_KEYS.get(name, (None, "api-key"))
+            deps[name] = HttpDependency(
+                name=name, base_url=url, probe_path=probe, key_secret=secret, key_header=header
+            )
     return deps
 
 

@@ -165,3 +165,56 @@ def test_tracing_exports_spans_and_propagates_context(
     # The downstream call carried the W3C trace context; spans reached the collector.
     assert "traceparent" in fake_upstream.headers[0]
     assert fake_upstream.count("POST", "/v1/traces") >= 1
+
+
+def test_qdrant_api_key_file_preferred_reread_and_only_for_qdrant(
+    clean_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    clean_env.setenv("QDRANT_URL", "http://qdrant:6333")
+    clean_env.setenv("OLLAMA_BASE_URL", "http://ollama:11434")
+    assert http_dependencies()["qdrant"].auth_headers() == {}  # no key: no header
+    clean_env.setenv("QDRANT_API_KEY", "from-env")
+    assert http_dependencies()["qdrant"].auth_headers() == {"api-key": "from-env"}
+    key = tmp_path / "key"
+    key.write_text("from-file\n")
+    clean_env.setenv("QDRANT_API_KEY_FILE", str(key))
+    qdrant = http_dependencies()["qdrant"]
+    assert qdrant.auth_headers() == {"api-key": "from-file"}
+    key.write_text("rotated\n")
+    assert qdrant.auth_headers() == {"api-key": "rotated"}  # re-read on each use
+    assert "rotated" not in repr(qdrant)  # the key is never held, so never logged
+    assert http_dependencies()["ollama"].auth_headers() == {}  # goes to Qdrant only
+    key.unlink()
+    with pytest.raises(ConfigError, match="QDRANT_API_KEY_FILE") as err:
+        qdrant.auth_headers()
+    assert "rotated" not in str(err.value)
+
+
+def test_qdrant_api_key_header_reaches_qdrant_and_probe_needs_none(
+    clean_env: pytest.MonkeyPatch, fake_upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    import httpx
+    from sutazai_common.checks import http_check
+
+    fake_upstream.api_key = "qk-1"
+    key = tmp_path / "key"
+    key.write_text("qk-1\n")
+    clean_env.setenv("QDRANT_URL", fake_upstream.url)
+    clean_env.setenv("QDRANT_API_KEY_FILE", str(key))
+    qdrant = http_dependencies("QDRANT_URL")["qdrant"]
+
+    async def scenario() -> None:
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(qdrant.url("/collections/c"))).status_code == 401
+            with_key = await client.get(qdrant.url("/collections/c"), headers=qdrant.auth_headers())
+            assert with_key.status_code == 404  # past the key check: no such collection
+            await http_check(client, qdrant)()  # /readyz: open, no key sent
+            fake_upstream.api_key = "qk-2"  # Vault rotates the key
+            key.write_text("qk-2\n")
+            rotated = await client.put(qdrant.url("/collections/c"), headers=qdrant.auth_headers())
+            assert rotated.status_code == 200
+
+    asyncio.run(scenario())
+    assert fake_upstream.rejected == 1
+    probe = fake_upstream.headers_to("/readyz")
+    assert probe and all("api-key" not in h for h in probe)
