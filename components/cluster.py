@@ -9,7 +9,10 @@
   and labelled `sutazai.io/node-pool=gpu`;
 * add-ons: vpc-cni (NetworkPolicy enforcement on, IRSA), kube-proxy, coredns,
   aws-ebs-csi-driver (IRSA), the NVIDIA device plugin (the vendor DaemonSet, kube-system),
-  the AWS Load Balancer Controller (pinned chart, IRSA), and an encrypted gp3 StorageClass.
+  the AWS Load Balancer Controller (pinned chart, IRSA), the cluster autoscaler (rendered,
+  IRSA; components/kubernetes/autoscaler.py) and an encrypted gp3 StorageClass;
+* access: EKS access entries only; `clusterAdminRoleArns` get AmazonEKSClusterAdminPolicy
+  (cluster scope), and when any are listed the creator gets nothing implicit.
 
 Every Kubernetes object here and in the renderer uses `self.k8s_provider` explicitly.
 """
@@ -24,10 +27,22 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from components.kubernetes import naming
+from components.kubernetes import autoscaler, naming
+from components.kubernetes.security import (
+    HOST_PATH,
+    READ_ONLY_ROOT,
+    RUN_AS_ROOT,
+    AddOn,
+    Waiver,
+    container_security_context,
+    host_path_volume,
+    mounts_api_token,
+    pod_security_context,
+)
 from components.network import SegmentedNetwork, customer_key
 from stacks.catalog import Segment
 from stacks.config import NodeGroupConfig, StackConfig
+from stacks.errors import ConfigError
 
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 SERVICE_CIDR = "172.20.0.0/16"
@@ -41,6 +56,7 @@ ALB_CHART_REPO = "https://aws.github.io/eks-charts"
 STORAGE_CLASS = "sutazai-gp3"
 KUBE_SYSTEM = "kube-system"
 _POLICY = "arn:aws:iam::aws:policy"
+CLUSTER_ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 
 
 def _assume(service: str) -> str:
@@ -135,7 +151,10 @@ class EksCluster(pulumi.ComponentResource):
             ),
             access_config=aws.eks.ClusterAccessConfigArgs(
                 authentication_mode="API",
-                bootstrap_cluster_creator_admin_permissions=True,
+                # With admins listed (clusterAdminRoleArns) they are the only ones: EKS would
+                # otherwise make its own entry for the creator, which collides with ours when
+                # the creator (the CI deploy role) is one of them.
+                bootstrap_cluster_creator_admin_permissions=not config.cluster_admin_role_arns,
             ),
             # The managed add-ons below are the only networking/DNS the cluster gets.
             bootstrap_self_managed_addons=False,
@@ -145,6 +164,8 @@ class EksCluster(pulumi.ComponentResource):
                 provider=args.provider,
                 protect=args.protect,
                 depends_on=[log_group, attachment],
+                # Read by EKS at creation only; changing it later would replace the cluster.
+                ignore_changes=["accessConfig.bootstrapClusterCreatorAdminPermissions"],
             ),
         )
         self.cluster_security_group_id = self.cluster.vpc_config.cluster_security_group_id
@@ -158,13 +179,18 @@ class EksCluster(pulumi.ComponentResource):
         general: list[pulumi.Resource] = list(self.node_groups.values())
         coredns = self._addon("coredns", depends_on=general)
         ebs = self._addon("aws-ebs-csi-driver", role=self._ebs_role(), depends_on=general)
+        self.ebs_addon = ebs
 
+        self.admins = self._cluster_admins()
         self.kubeconfig = pulumi.Output.secret(self._kubeconfig())
         self.k8s_provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=self.kubeconfig,
             enable_server_side_apply=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[cni, proxy, coredns, *general]),
+            # The deploy role is one of the admins: its access exists before the first call.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[cni, proxy, coredns, *general, *self.admins]
+            ),
         )
         self._k8s = pulumi.ResourceOptions(parent=self, provider=self.k8s_provider)
         self.storage_class = self._storage_class(ebs)
@@ -175,6 +201,7 @@ class EksCluster(pulumi.ComponentResource):
             opts=self._k8s,
         )
         self.load_balancer_controller = self._load_balancer_controller()
+        self.cluster_autoscaler = self._cluster_autoscaler()
 
         self.register_outputs(
             {
@@ -240,6 +267,31 @@ class EksCluster(pulumi.ComponentResource):
         if policy is not None:
             aws.iam.RolePolicy(f"{self._name}-{name}", role=role.id, policy=policy, opts=child)
         return role
+
+    def _cluster_admins(self) -> list[aws.eks.AccessPolicyAssociation]:
+        """Cluster admin for each `clusterAdminRoleArns` role, through EKS access entries."""
+        associations = []
+        for arn in self._args.config.cluster_admin_role_arns:
+            account, role_name = arn.split(":")[4], arn.rsplit("/", 1)[-1]
+            resource_name = f"{self._name}-admin-{account}-{role_name}"
+            entry = aws.eks.AccessEntry(
+                resource_name,
+                cluster_name=self.cluster.name,
+                principal_arn=arn,
+                type="STANDARD",
+                opts=self._aws,
+            )
+            associations.append(
+                aws.eks.AccessPolicyAssociation(
+                    resource_name,
+                    cluster_name=self.cluster.name,
+                    principal_arn=entry.principal_arn,
+                    policy_arn=CLUSTER_ADMIN_POLICY,
+                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                    opts=pulumi.ResourceOptions(parent=entry, provider=self._args.provider),
+                )
+            )
+        return associations
 
     def _cni_role(self) -> aws.iam.Role:
         return self.irsa_role(
@@ -383,12 +435,13 @@ class EksCluster(pulumi.ComponentResource):
             ),
             labels=labels,
             taints=taints or None,
-            tags={"sutazai:node-pool": pool},
+            # The autoscaler's discovery tags (EKS puts them on the group's Auto Scaling group).
+            tags={"sutazai:node-pool": pool, **autoscaler.node_group_tags(args.cluster_name)},
             opts=pulumi.ResourceOptions(
                 parent=self,
                 provider=args.provider,
                 depends_on=depends_on,
-                # The cluster autoscaler owns the current size after creation.
+                # The cluster autoscaler (deployed below) owns the current size after creation.
                 ignore_changes=["scalingConfig.desiredSize"],
             ),
         )
@@ -529,6 +582,71 @@ class EksCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=self.k8s_provider, depends_on=[role]),
         )
 
+    def _cluster_autoscaler(self) -> k8s.apps.v1.Deployment:
+        """The cluster autoscaler (components/kubernetes/autoscaler.py) with its IRSA role."""
+        args, name = self._args, f"{self._name}-{autoscaler.NAME}"
+        try:
+            manifest = autoscaler.deployment(
+                cluster_name=args.cluster_name,
+                region=args.config.aws_region,
+                cluster_version=args.config.cluster_version,
+            )
+        except ValueError as error:
+            raise ConfigError("stack configuration", [f"sutazai:clusterVersion: {error}"]) from None
+        role = self.irsa_role(
+            autoscaler.NAME,
+            autoscaler.NAMESPACE,
+            autoscaler.NAME,
+            policy=autoscaler.policy_json(
+                args.cluster_name, [g.arn for g in self.node_groups.values()]
+            ),
+        )
+        account_manifest = autoscaler.service_account(role.arn)
+        account = k8s.core.v1.ServiceAccount(
+            name,
+            metadata=account_manifest["metadata"],
+            automount_service_account_token=account_manifest["automountServiceAccountToken"],
+            opts=self._k8s,
+        )
+        cluster_role: Any = autoscaler.cluster_role()
+        cluster_binding: Any = autoscaler.binding("ClusterRole")
+        role_in_namespace: Any = autoscaler.role()
+        binding: Any = autoscaler.binding("Role")
+        access: list[pulumi.Resource] = [
+            account,
+            k8s.rbac.v1.ClusterRole(
+                name, metadata=cluster_role["metadata"], rules=cluster_role["rules"], opts=self._k8s
+            ),
+            k8s.rbac.v1.ClusterRoleBinding(
+                name,
+                metadata=cluster_binding["metadata"],
+                role_ref=cluster_binding["roleRef"],
+                subjects=cluster_binding["subjects"],
+                opts=self._k8s,
+            ),
+            k8s.rbac.v1.Role(
+                name,
+                metadata=role_in_namespace["metadata"],
+                rules=role_in_namespace["rules"],
+                opts=self._k8s,
+            ),
+            k8s.rbac.v1.RoleBinding(
+                name,
+                metadata=binding["metadata"],
+                role_ref=binding["roleRef"],
+                subjects=binding["subjects"],
+                opts=self._k8s,
+            ),
+        ]
+        return k8s.apps.v1.Deployment(
+            name,
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
+            opts=pulumi.ResourceOptions.merge(
+                self._k8s, pulumi.ResourceOptions(depends_on=[*access, role])
+            ),
+        )
+
     # ── views ────────────────────────────────────────────────────────────────────────────
 
     @property
@@ -540,14 +658,41 @@ class EksCluster(pulumi.ComponentResource):
         return self.cluster.certificate_authority.apply(lambda ca: ca.data or "")
 
 
+DEVICE_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
+DEVICE_PLUGIN = AddOn(
+    name=NVIDIA_DEVICE_PLUGIN,
+    uid=0,
+    gid=0,
+    waivers=(
+        Waiver(
+            RUN_AS_ROOT,
+            "creates its gRPC socket in the root-owned kubelet directory "
+            f"{DEVICE_PLUGIN_DIR} to register nvidia.com/gpu",
+        ),
+        Waiver(
+            HOST_PATH,
+            f"registers with the kubelet through {DEVICE_PLUGIN_DIR}; AL2023 NVIDIA AMIs do "
+            "not ship the plugin",
+        ),
+        Waiver(
+            READ_ONLY_ROOT,
+            "run as NVIDIA ships it (deployments/static): its root filesystem is not "
+            "documented as read-only-safe, and a broken plugin takes every GPU out of scheduling",
+        ),
+    ),
+    host_paths=(DEVICE_PLUGIN_DIR,),
+)
+
+
 def nvidia_device_plugin() -> dict[str, Any]:
     """NVIDIA's static device-plugin DaemonSet (v0.17.1), on the GPU nodes only.
 
     The plugin registers `nvidia.com/gpu` with the kubelet through a socket in the host's
     /var/lib/kubelet/device-plugins, so it needs that hostPath and runs as root: it lives in
     kube-system, outside the restricted namespaces, and is the one rendered workload with host
-    access. Everything else is tightened: no privilege escalation, no capabilities, seccomp
-    RuntimeDefault, no API token.
+    access. Its waivers (`DEVICE_PLUGIN`, with their reasons) are the only relaxations; the
+    rest comes from the one hardening function: no privilege escalation, no capabilities,
+    seccomp RuntimeDefault, no API token.
     """
     labels = {naming.APP_LABEL: NVIDIA_DEVICE_PLUGIN, "app.kubernetes.io/part-of": "sutazai"}
     return {
@@ -561,12 +706,12 @@ def nvidia_device_plugin() -> dict[str, Any]:
                 "metadata": {"labels": labels},
                 "spec": {
                     "priorityClassName": "system-node-critical",
-                    "automountServiceAccountToken": False,
+                    "automountServiceAccountToken": mounts_api_token(DEVICE_PLUGIN),
                     "nodeSelector": {naming.NODE_POOL_LABEL: naming.GPU_POOL},
                     "tolerations": [
                         {"key": naming.GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
                     ],
-                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                    "securityContext": pod_security_context(DEVICE_PLUGIN),
                     "containers": [
                         {
                             "name": NVIDIA_DEVICE_PLUGIN,
@@ -577,27 +722,14 @@ def nvidia_device_plugin() -> dict[str, Any]:
                                 "requests": {"cpu": "50m", "memory": "64Mi"},
                                 "limits": {"cpu": "200m", "memory": "256Mi"},
                             },
-                            "securityContext": {
-                                "allowPrivilegeEscalation": False,
-                                "privileged": False,
-                                "capabilities": {"drop": ["ALL"]},
-                            },
+                            "securityContext": container_security_context(DEVICE_PLUGIN),
                             "volumeMounts": [
-                                {
-                                    "name": "device-plugins",
-                                    "mountPath": "/var/lib/kubelet/device-plugins",
-                                }
+                                {"name": "device-plugins", "mountPath": DEVICE_PLUGIN_DIR}
                             ],
                         }
                     ],
                     "volumes": [
-                        {
-                            "name": "device-plugins",
-                            "hostPath": {
-                                "path": "/var/lib/kubelet/device-plugins",
-                                "type": "Directory",
-                            },
-                        }
+                        host_path_volume(DEVICE_PLUGIN, "device-plugins", DEVICE_PLUGIN_DIR)
                     ],
                 },
             },

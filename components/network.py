@@ -3,13 +3,20 @@
 * public: internet-facing load balancers and the NAT gateways only (`kubernetes.io/role/elb`)
 * application: the EKS nodes; private, out through NAT (`kubernetes.io/role/internal-elb`)
 * data: RDS and ElastiCache; one route table with the local route only, a NACL that admits
-  the VPC alone: no path to or from the internet
+  the VPC (and the Vault servers on PostgreSQL's port) alone: no path to or from the internet
 * management: the EKS control-plane network interfaces; private
 
 Security groups follow the catalog: a data security group per managed service admits exactly
 that service's ports, from the node security group only, and only when the catalog's
 `network_edges` give it clients; the node group admits the load balancer on the ports of the
 services marked `ingress`. Nothing in the data or management groups is open to 0.0.0.0/0.
+The load balancer admits HTTPS (443) and HTTP (80) from the internet; its HTTP listener only
+redirects to HTTPS (the ingress's `ssl-redirect`), so port 80 carries no content.
+
+The external Vault (`vault_cidrs`) gets exactly two ways in: the EKS API (443, for its
+Kubernetes auth method's TokenReviews) through the management group, and RDS PostgreSQL
+(its database secrets engine creates the short-lived users) through that service's data
+group and the data NACL. Nothing else admits those CIDRs.
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ from stacks.config import NetworkConfig
 
 WORLD = "0.0.0.0/0"
 HTTPS = 443
+HTTP = 80
+# Replies to connections the data subnets accept (the NACL is stateless).
+EPHEMERAL_PORTS = (1024, 65535)
 
 
 def customer_key(
@@ -68,6 +78,9 @@ class NetworkArgs:
     protect: bool
     provider: aws.Provider | None = None
     flow_log_retention_days: int = 365
+    # Where the external Vault servers live (config `vaultCidrs`): they reach the EKS API and
+    # RDS PostgreSQL (the database secrets engine), nothing else.
+    vault_cidrs: Sequence[str] = ()
 
 
 class SegmentedNetwork(pulumi.ComponentResource):
@@ -229,26 +242,68 @@ class SegmentedNetwork(pulumi.ComponentResource):
                 opts=opts,
             )
 
+    def vault_database_specs(self) -> list[ServiceSpec]:
+        """Managed services Vault's database secrets engine connects to (RDS PostgreSQL)."""
+        return [
+            s
+            for s in self._args.managed
+            if s.managed_in_prod is not None and s.managed_in_prod.kind == "rds-postgresql"
+        ]
+
     def _data_nacl(self) -> None:
         vpc_cidr = str(self._args.config.vpc_cidr)
-        rule = aws.ec2.NetworkAclIngressArgs(
-            rule_no=100, protocol="-1", action="allow", cidr_block=vpc_cidr, from_port=0, to_port=0
-        )
+        ingress = [
+            aws.ec2.NetworkAclIngressArgs(
+                rule_no=100,
+                protocol="-1",
+                action="allow",
+                cidr_block=vpc_cidr,
+                from_port=0,
+                to_port=0,
+            )
+        ]
+        egress = [
+            aws.ec2.NetworkAclEgressArgs(
+                rule_no=100,
+                protocol="-1",
+                action="allow",
+                cidr_block=vpc_cidr,
+                from_port=0,
+                to_port=0,
+            )
+        ]
+        # Vault's database engine: in on PostgreSQL's port, replies out on ephemeral ports.
+        ports = sorted({p.port for s in self.vault_database_specs() for p in s.ports})
+        rule_no = 110
+        for cidr in self._args.vault_cidrs if ports else ():
+            for port in ports:
+                ingress.append(
+                    aws.ec2.NetworkAclIngressArgs(
+                        rule_no=rule_no,
+                        protocol="tcp",
+                        action="allow",
+                        cidr_block=str(cidr),
+                        from_port=port,
+                        to_port=port,
+                    )
+                )
+                egress.append(
+                    aws.ec2.NetworkAclEgressArgs(
+                        rule_no=rule_no,
+                        protocol="tcp",
+                        action="allow",
+                        cidr_block=str(cidr),
+                        from_port=EPHEMERAL_PORTS[0],
+                        to_port=EPHEMERAL_PORTS[1],
+                    )
+                )
+                rule_no += 10
         aws.ec2.NetworkAcl(
             f"{self._name}-data",
             vpc_id=self.vpc.id,
             subnet_ids=[s.id for s in self.subnets[Segment.DATA.value]],
-            ingress=[rule],
-            egress=[
-                aws.ec2.NetworkAclEgressArgs(
-                    rule_no=100,
-                    protocol="-1",
-                    action="allow",
-                    cidr_block=vpc_cidr,
-                    from_port=0,
-                    to_port=0,
-                )
-            ],
+            ingress=ingress,
+            egress=egress,
             tags={"Name": f"{self._name}-data-vpc-only"},
             opts=self._opts,
         )
@@ -418,7 +473,8 @@ class SegmentedNetwork(pulumi.ComponentResource):
             Segment.MANAGEMENT.value, "EKS control-plane interfaces (management segment)"
         )
 
-        # The load balancer: HTTPS from anywhere, and on to the pods of `ingress` services.
+        # The load balancer: HTTPS from anywhere, HTTP only to be redirected to HTTPS (its
+        # port-80 listener forwards nothing), and on to the pods of `ingress` services.
         self._rule(
             "alb-https-in",
             self.load_balancer_security_group,
@@ -426,6 +482,14 @@ class SegmentedNetwork(pulumi.ComponentResource):
             port=HTTPS,
             cidr=WORLD,
             description="HTTPS from the internet",
+        )
+        self._rule(
+            "alb-http-redirect-in",
+            self.load_balancer_security_group,
+            direction="ingress",
+            port=HTTP,
+            cidr=WORLD,
+            description="HTTP from the internet: redirected to HTTPS only",
         )
         ingress_ports = sorted({s.primary_port.port for s in catalog if s.ingress})
         for port in ingress_ports:
@@ -485,6 +549,16 @@ class SegmentedNetwork(pulumi.ComponentResource):
             peer=self.management_security_group,
             description="control plane to kubelet and webhooks",
         )
+        # The external Vault reviews service-account tokens (Kubernetes auth) at the API.
+        for i, cidr in enumerate(self._args.vault_cidrs):
+            self._rule(
+                f"mgmt-api-from-vault-{i}",
+                self.management_security_group,
+                direction="ingress",
+                port=HTTPS,
+                cidr=str(cidr),
+                description="Kubernetes API from Vault (TokenReview for its Kubernetes auth)",
+            )
 
         # Data: one group per managed service, exactly its ports, from the nodes only, and only
         # when the catalog graph gives it clients.
@@ -507,6 +581,20 @@ class SegmentedNetwork(pulumi.ComponentResource):
                     peer=self.node_security_group,
                     description=f"{spec.name}:{port.port} for {', '.join(clients)}",
                 )
+        # Vault's database secrets engine creates and drops the short-lived PostgreSQL users.
+        for spec in self.vault_database_specs():
+            group = self.data_security_groups[spec.name]
+            for i, cidr in enumerate(self._args.vault_cidrs):
+                for port in spec.ports:
+                    self._rule(
+                        f"data-{spec.name}-{port.name}-from-vault-{i}",
+                        group,
+                        direction="ingress",
+                        port=port.port,
+                        protocol=port.protocol.lower(),
+                        cidr=str(cidr),
+                        description=f"{spec.name}:{port.port} for Vault (database secrets engine)",
+                    )
 
     # ── views ────────────────────────────────────────────────────────────────────────────
 

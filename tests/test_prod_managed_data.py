@@ -202,7 +202,12 @@ def test_the_job_waits_for_rds_vault_and_its_network_policy(
     assert urn("aws:rds/instance:Instance", "postgres") in needs
     assert urn("vault:kv/secretV2:SecretV2", "postgres-client_roles") in needs
     assert urn("vault:kubernetes/authBackendRole:AuthBackendRole", "secrets-postgres") in needs
-    assert urn("kubernetes:apps/v1:Deployment", "vault-injector") in needs
+    # The injector's webhook (a pod admitted before it exists is never injected), which
+    # itself waits for the injector's Deployment.
+    webhook_type = "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration"
+    (webhook,) = of_type(prod_plan_json, webhook_type)
+    assert webhook["urn"] in needs
+    assert urn("kubernetes:apps/v1:Deployment", "vault-injector") in webhook["dependencies"]
     assert urn("kubernetes:networking.k8s.io/v1:NetworkPolicy", "postgres-provisioning") in needs
 
 
@@ -218,7 +223,8 @@ def test_the_job_reaches_rds_vault_and_dns_only(
         assert evaluator.allowed(job, rds, 5432)
         assert not evaluator.allowed(job, rds, 6379)  # not the Redis next door
     assert evaluator.allowed(job, pods["kube-dns"], 53, "UDP")
-    assert evaluator.allowed(job, External("203.0.113.20"), 8200)  # Vault, outside
+    assert evaluator.allowed(job, External("10.30.8.20"), 8200)  # Vault (vaultCidrs), outside
+    assert not evaluator.allowed(job, External("203.0.113.20"), 8200)  # nowhere else
     assert not evaluator.allowed(job, External("198.51.100.7"), 443)
     for name, pod in pods.items():
         if name != "kube-dns" and pod.namespace.startswith("sutazai-"):

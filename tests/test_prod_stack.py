@@ -500,7 +500,56 @@ def test_data_subnets_have_no_route_to_the_internet(resources: list[dict[str, An
     }
     nacl = one(resources, "aws:ec2/networkAcl:NetworkAcl")["inputs"]
     assert set(nacl["subnetIds"]) == data_subnets
-    assert {rule["cidrBlock"] for rule in nacl["ingress"] + nacl["egress"]} == {"10.40.0.0/16"}
+    assert {rule["cidrBlock"] for rule in nacl["ingress"] + nacl["egress"]} == {
+        "10.40.0.0/16",
+        "10.30.8.0/24",  # Vault (vaultCidrs): PostgreSQL only, see the next test
+    }
+
+
+def test_vault_reaches_the_eks_api_and_rds_postgresql_and_nothing_else(
+    config: StackConfig, resources: list[dict[str, Any]]
+) -> None:
+    vault = {str(c) for c in config.vault_cidrs}
+    assert vault == {"10.30.8.0/24"}
+    groups = {resource_id(g): g for g in of_type(resources, "aws:ec2/securityGroup:SecurityGroup")}
+    segment = {gid: g["inputs"]["tags"]["sutazai:segment"] for gid, g in groups.items()}
+    rules = of_type(resources, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+    rules += of_type(resources, "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+    from_vault = {
+        (
+            rule["type"].rsplit(":", 1)[-1],
+            segment[rule["inputs"]["securityGroupId"]],
+            rule["inputs"]["ipProtocol"],
+            rule["inputs"]["fromPort"],
+            rule["inputs"]["toPort"],
+        )
+        for rule in rules
+        if rule["inputs"].get("cidrIpv4") in vault
+    }
+    assert from_vault == {
+        ("SecurityGroupIngressRule", "management", "tcp", 443, 443),  # the EKS API endpoint
+        ("SecurityGroupIngressRule", "data-postgres", "tcp", 5432, 5432),  # RDS
+    }
+    # The management group is the cluster's (its private endpoint's interfaces).
+    cluster = one(resources, "aws:eks/cluster:Cluster")["inputs"]["vpcConfig"]
+    (management,) = [gid for gid, s in segment.items() if s == "management"]
+    assert cluster["securityGroupIds"] == [management]
+    # The data NACL (stateless): 5432 in from Vault, replies out on ephemeral ports.
+    nacl = one(resources, "aws:ec2/networkAcl:NetworkAcl")["inputs"]
+    ingress = {
+        (r["protocol"], r["fromPort"], r["toPort"])
+        for r in nacl["ingress"]
+        if r["cidrBlock"] in vault
+    }
+    egress = {
+        (r["protocol"], r["fromPort"], r["toPort"])
+        for r in nacl["egress"]
+        if r["cidrBlock"] in vault
+    }
+    assert ingress == {("tcp", 5432, 5432)} and egress == {("tcp", 1024, 65535)}
+    assert all(r["action"] == "allow" for r in nacl["ingress"] + nacl["egress"])
+    numbers = [r["ruleNo"] for r in nacl["ingress"]]
+    assert len(numbers) == len(set(numbers))
 
 
 def test_nat_per_zone_in_prod_and_public_subnets_tagged_for_load_balancers(
@@ -530,7 +579,8 @@ def test_no_security_group_opens_data_or_management_to_the_world(
         if where.startswith("data") or where == "management":
             assert not world, rule["name"]
         if world and rule["type"].endswith("IngressRule"):
-            assert where == "public-alb" and inputs["fromPort"] == inputs["toPort"] == 443
+            assert where == "public-alb" and inputs["fromPort"] == inputs["toPort"]
+            assert inputs["fromPort"] in (443, 80)  # 80: redirected to HTTPS only
     for group in groups.values():
         for direction in ("ingress", "egress"):
             for inline in group["inputs"].get(direction, []):
@@ -540,11 +590,20 @@ def test_no_security_group_opens_data_or_management_to_the_world(
     for spec in (s for s in catalog if s.managed_in_prod):
         gid = next(g for g, s in segment.items() if s == f"data-{spec.name}")
         admitted = {
-            (r["inputs"]["fromPort"], r["inputs"]["referencedSecurityGroupId"])
+            (
+                r["inputs"]["fromPort"],
+                r["inputs"].get("referencedSecurityGroupId") or r["inputs"]["cidrIpv4"],
+            )
             for r in rules
             if r["inputs"]["securityGroupId"] == gid
         }
-        assert admitted == {(p.port, node_group) for p in spec.ports}
+        # ... and Vault's database engine reaches RDS PostgreSQL (vaultCidrs)
+        vault = {
+            (p.port, "10.30.8.0/24")
+            for p in spec.ports
+            if spec.managed_in_prod.kind == "rds-postgresql"  # type: ignore[union-attr]
+        }
+        assert admitted == {(p.port, node_group) for p in spec.ports} | vault
 
 
 def test_ingress_serves_frontend_and_api_over_https_only(
@@ -559,11 +618,47 @@ def test_ingress_serves_frontend_and_api_over_https_only(
         assert ingress["spec"]["ingressClassName"] == "alb"
         assert annotations["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
         assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
-        assert json.loads(annotations["alb.ingress.kubernetes.io/listen-ports"]) == [{"HTTPS": 443}]
+        # HTTP only to redirect: a plain-HTTP visitor is sent to HTTPS, never served.
+        assert json.loads(annotations["alb.ingress.kubernetes.io/listen-ports"]) == [
+            {"HTTP": 80},
+            {"HTTPS": 443},
+        ]
         assert (
             annotations["alb.ingress.kubernetes.io/certificate-arn"] == config.tls_certificate_arn
         )
         assert annotations["alb.ingress.kubernetes.io/ssl-redirect"] == "443"
+
+
+def test_the_load_balancer_admits_http_only_to_redirect_it(
+    resources: list[dict[str, Any]],
+) -> None:
+    """Port 80 is open to the world on the ALB group alone, and the policy pack accepts it
+    only through its configured, reasoned exception (the rule itself still forbids 80)."""
+    from stacks.policy_check import analyze_resources, load_config, mandatory
+
+    groups = {resource_id(g): g for g in of_type(resources, "aws:ec2/securityGroup:SecurityGroup")}
+    world = [
+        r
+        for r in of_type(resources, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if r["inputs"].get("cidrIpv4") == "0.0.0.0/0"
+    ]
+    ports = {
+        (
+            groups[r["inputs"]["securityGroupId"]]["inputs"]["tags"]["sutazai:segment"],
+            r["inputs"]["fromPort"],
+            r["inputs"]["toPort"],
+        )
+        for r in world
+    }
+    assert ports == {("public-alb", 443, 443), ("public-alb", 80, 80)}
+    config = load_config("prod")
+    (exception,) = config["aws-sg-public-ingress-https-only"]["exceptions"]
+    assert exception["reason"].startswith("HTTP→HTTPS redirect only")
+    http = [r for r in world if r["inputs"]["fromPort"] == 80]
+    assert mandatory(analyze_resources(http, "prod", config)) == []
+    del config["aws-sg-public-ingress-https-only"]["exceptions"][0]
+    found = mandatory(analyze_resources(http, "prod", config))
+    assert [v.policy for v in found] == ["aws-sg-public-ingress-https-only"]
 
 
 def test_outputs_hold_no_secret_in_clear(prod_plan_json: dict[str, Any]) -> None:
@@ -588,3 +683,185 @@ def test_load_balancer_reaches_only_the_ingress_services(
             continue
         port = spec.primary_port.port
         assert evaluator.allowed(alb, pods[spec.name], port) == spec.ingress, spec.name
+
+
+# ── ordering ─────────────────────────────────────────────────────────────────────────────
+
+
+def test_pods_wait_for_the_injector_their_vault_entries_and_their_storage(
+    config: StackConfig, catalog: Catalog, resources: list[dict[str, Any]]
+) -> None:
+    """A pod admitted before the injector's webhook exists is never injected; one whose
+    role, policy or KV entry is missing fails its agent; a claim needs the StorageClass."""
+    from components.vault.layout import VaultLayout
+
+    layout = VaultLayout(config, catalog, "prod")
+    by_urn = {r["urn"]: r for r in resources}
+    webhook = one(
+        resources, "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration"
+    )["urn"]
+    storage = {
+        one(resources, "kubernetes:storage.k8s.io/v1:StorageClass")["urn"],
+        next(
+            r["urn"]
+            for r in of_type(resources, "aws:eks/addon:Addon")
+            if r["inputs"]["addonName"] == "aws-ebs-csi-driver"
+        ),
+    }
+    pods = [
+        r
+        for r in resources
+        if r["type"]
+        in (
+            "kubernetes:apps/v1:Deployment",
+            "kubernetes:apps/v1:StatefulSet",
+            "kubernetes:batch/v1:Job",
+        )
+        and r["inputs"]["metadata"]["namespace"].startswith("sutazai-")
+        and r["inputs"]["metadata"]["namespace"] != "sutazai-vault"
+    ]
+    assert len(pods) > 20
+    injected = 0
+    for pod in pods:
+        labels = pod["inputs"]["metadata"]["labels"]
+        spec = catalog[labels.get("app.kubernetes.io/instance", labels["app.kubernetes.io/name"])]
+        template = pod["inputs"]["spec"]["template"]
+        deps = set(pod["dependencies"])
+        vault = {
+            (by_urn[d]["type"].rsplit(":", 1)[-1], by_urn[d]["inputs"].get("name"))
+            for d in deps
+            if by_urn[d]["type"].startswith("vault:")
+        }
+        roles = {
+            by_urn[d]["inputs"]["roleName"]
+            for d in deps
+            if by_urn[d]["type"] == "vault:kubernetes/authBackendRole:AuthBackendRole"
+        }
+        with_agent = (
+            template["metadata"].get("annotations", {}).get("vault.hashicorp.com/agent-inject")
+            == "true"
+        )
+        assert (webhook in deps) == with_agent, pod["name"]
+        if with_agent:
+            injected += 1
+            expected = {("Policy", layout.policy_name(spec.name))}
+            for path in layout.policy_paths(spec):
+                if path.startswith(f"{layout.kv_mount}/data/"):
+                    expected.add(("SecretV2", path.removeprefix(f"{layout.kv_mount}/data/")))
+                else:
+                    expected.add(("SecretBackendRole", path.rsplit("/", 1)[-1]))
+            vault.discard(("AuthBackendRole", None))
+            assert vault == expected, pod["name"]
+            assert roles == {spec.name}, pod["name"]
+        else:
+            assert not vault and not roles, pod["name"]
+        claims = bool(pod["inputs"]["spec"].get("volumeClaimTemplates"))
+        assert (storage & deps) == (storage if claims else set()), pod["name"]
+    assert injected > 10
+
+
+# ── cluster access and capacity ──────────────────────────────────────────────────────────
+
+
+def test_listed_roles_are_cluster_admins_through_access_entries(
+    config: StackConfig, resources: list[dict[str, Any]]
+) -> None:
+    assert config.cluster_admin_role_arns  # Pulumi.prod.yaml lists the CI deploy role
+    entries = of_type(resources, "aws:eks/accessEntry:AccessEntry")
+    associations = of_type(resources, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation")
+    assert sorted(e["inputs"]["principalArn"] for e in entries) == sorted(
+        config.cluster_admin_role_arns
+    )
+    assert all(e["inputs"]["type"] == "STANDARD" for e in entries)
+    assert all(e["inputs"]["clusterName"] == "sutazai-prod" for e in entries)
+    assert sorted(a["inputs"]["principalArn"] for a in associations) == sorted(
+        config.cluster_admin_role_arns
+    )
+    for association in associations:
+        inputs = association["inputs"]
+        assert inputs["policyArn"] == (
+            "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+        )
+        assert inputs["accessScope"] == {"type": "cluster"}
+        assert association["parent"] in {e["urn"] for e in entries}
+    # Only the listed roles: no implicit entry for whoever creates the cluster (it would
+    # collide with the deploy role's), and the setting is create-only (never a replacement).
+    cluster = one(resources, "aws:eks/cluster:Cluster")
+    assert cluster["inputs"]["accessConfig"]["bootstrapClusterCreatorAdminPermissions"] is False
+    assert "accessConfig.bootstrapClusterCreatorAdminPermissions" in cluster["ignore_changes"]
+    # Kubernetes calls wait for the deploy role's access.
+    provider = one(resources, "pulumi:providers:kubernetes")
+    assert {a["urn"] for a in associations} <= set(provider["dependencies"])
+
+
+def test_the_cluster_autoscaler_owns_the_node_groups_size(
+    config: StackConfig, resources: list[dict[str, Any]], manifests: list[dict[str, Any]]
+) -> None:
+    from components.kubernetes import autoscaler
+    from components.kubernetes.security import container_security_context, pod_security_context
+
+    groups = of_type(resources, "aws:eks/nodeGroup:NodeGroup")
+    assert len(groups) == 2
+    for group in groups:
+        assert group["inputs"]["tags"]["k8s.io/cluster-autoscaler/enabled"] == "true"
+        assert group["inputs"]["tags"]["k8s.io/cluster-autoscaler/sutazai-prod"] == "owned"
+        assert "scalingConfig.desiredSize" in group["ignore_changes"]
+    (deployment,) = [
+        m
+        for m in manifests
+        if plan_views.key(m) == ("Deployment", "kube-system", "cluster-autoscaler")
+    ]
+    pod = plan_views.pod_spec(deployment)
+    (container,) = pod["containers"]
+    minor = config.cluster_version
+    assert container["image"] == f"registry.k8s.io/autoscaling/cluster-autoscaler:v{minor}.1"
+    assert (
+        "--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,"
+        "k8s.io/cluster-autoscaler/sutazai-prod"
+    ) in container["command"]
+    assert "--cloud-provider=aws" in container["command"]
+    # Hardened by the one hardening function; its only waiver is the API token.
+    assert pod["securityContext"] == pod_security_context(autoscaler.CLUSTER_AUTOSCALER)
+    assert container["securityContext"] == container_security_context(autoscaler.CLUSTER_AUTOSCALER)
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["runAsUser"] == 65534 and pod["automountServiceAccountToken"]
+    assert not any("hostPath" in v for v in pod["volumes"]) and not pod.get("hostNetwork")
+    assert {"livenessProbe", "readinessProbe"} <= set(container)
+    assert pod["nodeSelector"] == {"sutazai.io/node-pool": "general"}
+    # IRSA: only kube-system/cluster-autoscaler assumes the role ...
+    account = next(
+        m
+        for m in manifests
+        if plan_views.key(m) == ("ServiceAccount", "kube-system", "cluster-autoscaler")
+    )
+    role = one(resources, "aws:iam/role:Role", "-cluster-autoscaler")
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(role["name"])
+    trust = json.loads(role["inputs"]["assumeRolePolicy"])["Statement"][0]["Condition"]
+    assert "system:serviceaccount:kube-system:cluster-autoscaler" in trust["StringEquals"].values()
+    # ... and it may scale only this cluster's tagged groups, read only its node groups.
+    policy = json.loads(
+        one(resources, "aws:iam/rolePolicy:RolePolicy", "-cluster-autoscaler")["inputs"]["policy"]
+    )
+    statements = {s["Sid"]: s for s in policy["Statement"]}
+    scale = statements["ScaleThisClustersGroups"]
+    assert set(scale["Action"]) == {
+        "autoscaling:SetDesiredCapacity",
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+    }
+    assert scale["Condition"]["StringEquals"] == {
+        "aws:ResourceTag/k8s.io/cluster-autoscaler/sutazai-prod": "owned",
+        "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true",
+    }
+    assert all(
+        a.split(":")[1].startswith(("Describe", "Get")) for a in statements["Discover"]["Action"]
+    )
+    arns = {f"arn:aws:mock:us-east-1:123456789012:{g['name']}" for g in groups}
+    assert set(statements["ReadThisClustersNodeGroups"]["Resource"]) == arns
+    assert all("*" not in action for s in policy["Statement"] for action in s["Action"])
+    # Its RBAC: no wildcards, no secrets.
+    (cluster_role,) = [
+        m for m in manifests if plan_views.key(m) == ("ClusterRole", "", "cluster-autoscaler")
+    ]
+    for rule in cluster_role["rules"]:
+        assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
+        assert "secrets" not in rule["resources"]

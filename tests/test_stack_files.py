@@ -7,6 +7,7 @@ dev and prod are covered in depth elsewhere; this keeps the other stack files
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,8 @@ OTHER_STACKS = sorted(
     for p in PROJECT_DIR.glob("Pulumi.*.yaml")
     if p.name not in ("Pulumi.dev.yaml", "Pulumi.prod.yaml")
 )
+# sutazai:vaultCidrs of both kubernetes dev stacks.
+VAULT = "10.30.8.0/24"
 
 
 def test_the_kubernetes_dev_stacks_are_committed() -> None:
@@ -39,3 +42,87 @@ def test_ephemeral_template_deploys_into_the_shared_cluster(tmp_path: Path) -> N
     assert "pulumi:pulumi:StackReference" in types
     assert "aws:eks/cluster:Cluster" not in types
     assert "aws:ec2/vpc:Vpc" not in types
+
+
+# ── the shared dev cluster and the kubernetes ephemeral template, in depth ───────────────
+
+
+@pytest.fixture(scope="module")
+def dev_cluster(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    return load_plan("dev-cluster", tmp_path_factory.mktemp("dev-cluster"))["resources"]
+
+
+@pytest.fixture(scope="module")
+def k8s_dev(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    return load_plan("k8s-dev", tmp_path_factory.mktemp("k8s-dev"))["resources"]
+
+
+def _of_type(resources: list[dict[str, Any]], type_: str) -> list[dict[str, Any]]:
+    return [r for r in resources if r["type"] == type_]
+
+
+def _vault_egress(resources: list[dict[str, Any]]) -> set[tuple[str, int]]:
+    """(CIDR, port) of every NetworkPolicy egress rule on Vault's port."""
+    found = set()
+    for policy in _of_type(resources, "kubernetes:networking.k8s.io/v1:NetworkPolicy"):
+        for rule in policy["inputs"]["spec"].get("egress", []):
+            ports = {int(p["port"]) for p in rule.get("ports", [])}
+            if 8200 in ports:
+                found |= {(t["ipBlock"]["cidr"], 8200) for t in rule["to"] if "ipBlock" in t}
+    return found
+
+
+def test_dev_cluster_lets_vault_reach_its_api_and_has_no_data_path_for_it(
+    dev_cluster: list[dict[str, Any]],
+) -> None:
+    from_vault = [
+        r
+        for r in dev_cluster
+        if r["type"].startswith("aws:vpc/securityGroup") and r["inputs"].get("cidrIpv4") == VAULT
+    ]
+    assert [(r["name"], int(r["inputs"]["fromPort"])) for r in from_vault] == [
+        ("sutazai-dev-cluster-network-mgmt-api-from-vault-0", 443)
+    ]
+    # No RDS outside prod: the data NACL admits the VPC alone.
+    (nacl,) = _of_type(dev_cluster, "aws:ec2/networkAcl:NetworkAcl")
+    rules = nacl["inputs"]["ingress"] + nacl["inputs"]["egress"]
+    assert {r["cidrBlock"] for r in rules} == {"10.50.0.0/16"}
+    assert _vault_egress(dev_cluster) == {(VAULT, 8200)}
+
+
+def test_dev_cluster_pods_wait_for_the_injector_and_their_storage(
+    dev_cluster: list[dict[str, Any]],
+) -> None:
+    by_urn = {r["urn"]: r for r in dev_cluster}
+    (webhook,) = _of_type(
+        dev_cluster, "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration"
+    )
+    (storage,) = _of_type(dev_cluster, "kubernetes:storage.k8s.io/v1:StorageClass")
+    for pod in _of_type(dev_cluster, "kubernetes:apps/v1:StatefulSet"):
+        deps = {by_urn[d]["type"] for d in pod["dependencies"]}
+        assert storage["urn"] in pod["dependencies"], pod["name"]
+        assert "aws:eks/addon:Addon" in deps, pod["name"]
+        annotations = pod["inputs"]["spec"]["template"]["metadata"].get("annotations", {})
+        if annotations.get("vault.hashicorp.com/agent-inject") == "true":
+            assert webhook["urn"] in pod["dependencies"], pod["name"]
+            assert "vault:kubernetes/authBackendRole:AuthBackendRole" in deps, pod["name"]
+            assert "vault:kv/secretV2:SecretV2" in deps, pod["name"]
+
+
+def test_ephemeral_template_reaches_vault_at_its_cidrs_and_waits_for_its_entries(
+    k8s_dev: list[dict[str, Any]],
+) -> None:
+    assert _vault_egress(k8s_dev) == {(VAULT, 8200)}
+    by_urn = {r["urn"]: r for r in k8s_dev}
+    # The injector is the shared cluster's (vaultInjector: existing); volumes its StorageClass.
+    assert not _of_type(
+        k8s_dev, "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration"
+    )
+    postgres = next(
+        r
+        for r in _of_type(k8s_dev, "kubernetes:apps/v1:StatefulSet")
+        if r["name"].endswith("-postgres")
+    )
+    deps = {by_urn[d]["type"] for d in postgres["dependencies"]}
+    assert {"vault:index/policy:Policy", "vault:kv/secretV2:SecretV2"} <= deps
+    assert "vault:kubernetes/authBackendRole:AuthBackendRole" in deps

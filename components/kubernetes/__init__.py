@@ -16,6 +16,7 @@ import base64
 import dataclasses
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = ["KubernetesInfrastructure", "KubernetesPlatform", "KubernetesSecretSource"]
 
 HTTPS = 443
+HTTP = 80
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
@@ -73,8 +75,9 @@ class KubernetesSecretSource(ManagedCredentials, Protocol):
         """A non-secret digest of the issuer's provisioning file content."""
         ...
 
-    def vault_dependencies(self) -> list[pulumi.Resource]:
-        """Resources a pod must wait for before Vault can render its files."""
+    def readiness_for(self, spec: ServiceSpec) -> list[pulumi.Resource]:
+        """What a pod of `spec` must wait for to be injected and get its files: the
+        injector's webhook, the service's Vault policy and role, its KV entries."""
         ...
 
     def bind_postgres(
@@ -119,6 +122,8 @@ class _Cluster:
     name: pulumi.Input[str] | None = None
     # Resources an Ingress must wait for (the load balancer controller's webhooks).
     ingress_ready: tuple[pulumi.Resource, ...] = ()
+    # Resources a pod with volume claims must wait for (the StorageClass, the EBS CSI driver).
+    storage_ready: tuple[pulumi.Resource, ...] = ()
     load_balancer_security_group: pulumi.Input[str] | None = None
 
 
@@ -204,6 +209,7 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
                 nat_per_zone=config.is_prod,
                 protect=self.protect,
                 provider=self.aws_provider,
+                vault_cidrs=tuple(str(c) for c in config.vault_cidrs),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -226,6 +232,7 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
             storage_class=STORAGE_CLASS,
             name=self.eks.cluster.name,
             ingress_ready=(self.eks.load_balancer_controller,),
+            storage_ready=(self.eks.ebs_addon, self.eks.storage_class),
             load_balancer_security_group=self.network.load_balancer_security_group.id,
         )
 
@@ -472,7 +479,9 @@ class KubernetesPlatform:
             load_balancer_cidrs=cidrs["public"],
             scraper=observability.SCRAPER,
             vault_clients=vault_clients,
-            vault=network_policies.vault_destination(self.config.vault_address),
+            vault=network_policies.vault_destination(
+                self.config.vault_address, cidrs=[str(c) for c in self.config.vault_cidrs]
+            ),
             api_server=(
                 Destination(port=HTTPS, cidrs=cidrs[Segment.MANAGEMENT.value]),
                 Destination(port=HTTPS, cidrs=(f"{KUBERNETES_SERVICE_IP}/32",)),
@@ -570,9 +579,9 @@ class KubernetesPlatform:
         workload_opts = pulumi.ResourceOptions.merge(
             opts,
             pulumi.ResourceOptions(
-                # Pods cannot be created before their ServiceAccount, nor start without
-                # their ConfigMap; nothing else needs ordering (clients retry their peers).
-                depends_on=depends,
+                depends_on=self.readiness(
+                    spec, depends, volume_claims=manifest["kind"] == "StatefulSet"
+                ),
                 # StatefulSets own volume claims: protected in prod like the data itself.
                 protect=self.infra.protect and spec.storage is not None,
             ),
@@ -602,6 +611,29 @@ class KubernetesPlatform:
             host=self.naming.host_of(spec),
             resources=[workload, *service_resources],
         )
+
+    def readiness(
+        self,
+        spec: ServiceSpec,
+        own: Sequence[pulumi.Resource],
+        *,
+        volume_claims: bool,
+    ) -> list[pulumi.Resource]:
+        """The one place a pod's ordering is decided: what must exist before the API server
+        admits a pod of `spec`.
+
+        * its own objects (`own`: ServiceAccount, ConfigMap, RBAC; a Job's policy and server);
+        * Vault's part for this service (`Secrets.readiness_for`): the injector's webhook (a
+          pod admitted before it exists is never injected and never gets its files), the
+          service's policy and auth role, and every KV entry or database role it reads;
+        * with volume claims, the StorageClass and the EBS CSI driver that provisions them.
+
+        Nothing else: clients retry their peers.
+        """
+        ready = [*own, *self.secrets.readiness_for(spec)]
+        if volume_claims:
+            ready += self.infra.cluster.storage_ready
+        return ready
 
     def _managed_provisioning(
         self, spec: ServiceSpec, endpoint: ManagedEndpoint, parent: pulumi.Resource
@@ -664,14 +696,10 @@ class KubernetesPlatform:
             opts=pulumi.ResourceOptions.merge(
                 opts,
                 pulumi.ResourceOptions(
-                    # Its egress, its identity, the server, and Vault (values, policy, role,
-                    # the injector that mutates its pod) before its pod starts.
-                    depends_on=[
-                        account,
-                        policy,
-                        *endpoint.resources,
-                        *self.secrets.vault_dependencies(),
-                    ],
+                    # Its egress, its identity and the server before its pod starts.
+                    depends_on=self.readiness(
+                        spec, [account, policy, *endpoint.resources], volume_claims=False
+                    ),
                 ),
             ),
         )
@@ -756,7 +784,8 @@ def alb_annotations(
     security_group: pulumi.Input[str] | None,
     deletion_protection: bool,
 ) -> dict[str, pulumi.Input[str]]:
-    """AWS Load Balancer Controller settings: one internet-facing HTTPS ALB for the stack."""
+    """AWS Load Balancer Controller settings: one internet-facing HTTPS ALB for the stack,
+    whose HTTP listener only redirects to HTTPS."""
     prefix = "alb.ingress.kubernetes.io"
     attributes = ["routing.http.drop_invalid_header_fields.enabled=true"]
     if deletion_protection:
@@ -764,7 +793,8 @@ def alb_annotations(
     annotations: dict[str, pulumi.Input[str]] = {
         f"{prefix}/scheme": "internet-facing",
         f"{prefix}/target-type": "ip",
-        f"{prefix}/listen-ports": json.dumps([{"HTTPS": HTTPS}]),
+        # HTTP only to redirect (ssl-redirect): a plain-HTTP visitor is sent to HTTPS.
+        f"{prefix}/listen-ports": json.dumps([{"HTTP": HTTP}, {"HTTPS": HTTPS}]),
         f"{prefix}/ssl-redirect": str(HTTPS),
         f"{prefix}/ssl-policy": SSL_POLICY,
         f"{prefix}/group.name": group,

@@ -63,12 +63,15 @@ class Destination:
         return result
 
 
-def vault_destination(address: str, except_cidrs: Sequence[str] = ()) -> Destination:
-    """The Vault server as a NetworkPolicy peer.
+def vault_destination(
+    address: str, except_cidrs: Sequence[str] = (), cidrs: Sequence[str] = ()
+) -> Destination:
+    """The Vault server as a NetworkPolicy peer, on the port of `address`.
 
     An IP literal becomes a /32; an in-cluster Service name (`vault.<ns>.svc...`) its
-    namespace; any other DNS name cannot be named by a NetworkPolicy, so the port alone
-    restricts it (the address is outside the cluster; private ranges listed in
+    namespace; any other DNS name cannot be named by a NetworkPolicy, so it becomes the
+    CIDRs the Vault servers live in (`cidrs`, config `vaultCidrs`) or, without them, the
+    port alone restricts it (the address is outside the cluster; private ranges listed in
     `except_cidrs` stay closed).
     """
     parsed = urlparse(address)
@@ -83,6 +86,8 @@ def vault_destination(address: str, except_cidrs: Sequence[str] = ()) -> Destina
     parts = host.split(".")
     if len(parts) >= 3 and parts[2] == "svc":
         return Destination(port=port, namespace=parts[1])
+    if cidrs:
+        return Destination(port=port, cidrs=tuple(str(c) for c in cidrs))
     return Destination(port=port, cidrs=("0.0.0.0/0",), except_cidrs=tuple(except_cidrs))
 
 

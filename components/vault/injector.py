@@ -1,7 +1,8 @@
 """The Vault Agent injector (hashicorp/vault-k8s), as plain, hardened Kubernetes objects.
 
 Why not the vault Helm chart (injector only)? Every hardening field sits in the resource
-arguments here, where the mock tests and the CrossGuard pack can see it; a `helm.v3.Release`
+arguments here (from components/kubernetes/security.py, the one place that hardens pods),
+where the mock tests and the CrossGuard pack can see it; a `helm.v3.Release`
 is one opaque resource to both, and a `v4.Chart` registers no children under mocks. The
 injector is seven small objects that mirror the chart (vault-helm 0.34.1) with its options
 settled: auto-TLS (the injector makes its own CA and patches the webhook's caBundle),
@@ -13,16 +14,38 @@ namespaces that fails closed.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.kubernetes.security import (
+    KUBE_API_TOKEN,
+    AddOn,
+    Waiver,
+    container_security_context,
+    mounts_api_token,
+    pod_security_context,
+)
 from components.vault.layout import INJECTOR_IMAGE, VAULT_IMAGE
 
 INJECTOR_PORT = 8080
 INJECTOR_UID = 100
 INJECTOR_GID = 1000
 WEBHOOK_NAME = "vault.hashicorp.com"
+# Hardened like every workload (components/kubernetes/security.py); its one waiver:
+INJECTOR = AddOn(
+    name="vault-agent-injector",
+    uid=INJECTOR_UID,
+    gid=INJECTOR_GID,
+    waivers=(
+        Waiver(
+            KUBE_API_TOKEN,
+            "auto-TLS patches the CA bundle of its own MutatingWebhookConfiguration, and "
+            "replicas hold a leader lock, through the Kubernetes API",
+        ),
+    ),
+)
 
 # Defaults for every injected agent (a pod's annotations can still lower them).
 AGENT_CPU_REQUEST = "25m"
@@ -170,140 +193,21 @@ class VaultAgentInjector(pulumi.ComponentResource):
                 f"{self.service_name}.{namespace}.svc",
             ]
         )
-        env = [
-            k8s.core.v1.EnvVarArgs(name="AGENT_INJECT_LISTEN", value=f":{INJECTOR_PORT}"),
-            k8s.core.v1.EnvVarArgs(name="AGENT_INJECT_LOG_LEVEL", value="info"),
-            k8s.core.v1.EnvVarArgs(name="AGENT_INJECT_LOG_FORMAT", value="json"),
-            k8s.core.v1.EnvVarArgs(name="AGENT_INJECT_VAULT_ADDR", value=vault_address),
-            k8s.core.v1.EnvVarArgs(name="AGENT_INJECT_VAULT_AUTH_PATH", value=f"auth/{auth_path}"),
-            k8s.core.v1.EnvVarArgs(name="AGENT_INJECT_VAULT_IMAGE", value=VAULT_IMAGE),
-            k8s.core.v1.EnvVarArgs(name="AGENT_INJECT_TLS_AUTO", value=self.webhook_config_name),
-            k8s.core.v1.EnvVarArgs(name="AGENT_INJECT_TLS_AUTO_HOSTS", value=tls_hosts),
-            k8s.core.v1.EnvVarArgs(name="AGENT_INJECT_REVOKE_ON_SHUTDOWN", value="false"),
-            k8s.core.v1.EnvVarArgs(name="AGENT_INJECT_SET_SECURITY_CONTEXT", value="true"),
-            k8s.core.v1.EnvVarArgs(name="AGENT_INJECT_RUN_AS_USER", value=str(INJECTOR_UID)),
-            k8s.core.v1.EnvVarArgs(name="AGENT_INJECT_RUN_AS_GROUP", value=str(INJECTOR_GID)),
-            k8s.core.v1.EnvVarArgs(name="AGENT_INJECT_CPU_REQUEST", value=AGENT_CPU_REQUEST),
-            k8s.core.v1.EnvVarArgs(name="AGENT_INJECT_CPU_LIMIT", value=AGENT_CPU_LIMIT),
-            k8s.core.v1.EnvVarArgs(name="AGENT_INJECT_MEM_REQUEST", value=AGENT_MEM_REQUEST),
-            k8s.core.v1.EnvVarArgs(name="AGENT_INJECT_MEM_LIMIT", value=AGENT_MEM_LIMIT),
-            k8s.core.v1.EnvVarArgs(name="AGENT_INJECT_DEFAULT_TEMPLATE", value="map"),
-            k8s.core.v1.EnvVarArgs(
-                name="AGENT_INJECT_TEMPLATE_CONFIG_EXIT_ON_RETRY_FAILURE", value="true"
-            ),
-            k8s.core.v1.EnvVarArgs(
-                name="POD_NAME",
-                value_from=k8s.core.v1.EnvVarSourceArgs(
-                    field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="metadata.name")
-                ),
-            ),
-        ]
-        if leader_election:
-            env += [
-                k8s.core.v1.EnvVarArgs(name="AGENT_INJECT_USE_LEADER_ELECTOR", value="true"),
-                k8s.core.v1.EnvVarArgs(
-                    name="NAMESPACE",
-                    value_from=k8s.core.v1.EnvVarSourceArgs(
-                        field_ref=k8s.core.v1.ObjectFieldSelectorArgs(
-                            field_path="metadata.namespace"
-                        )
-                    ),
-                ),
-            ]
-
-        def probe(failures: int, period: int) -> k8s.core.v1.ProbeArgs:
-            return k8s.core.v1.ProbeArgs(
-                http_get=k8s.core.v1.HTTPGetActionArgs(
-                    path="/health/ready", port=INJECTOR_PORT, scheme="HTTPS"
-                ),
-                initial_delay_seconds=5,
-                period_seconds=period,
-                timeout_seconds=5,
-                failure_threshold=failures,
-                success_threshold=1,
-            )
-
+        # A plain manifest in the Kubernetes field shapes, like the workload renderer's.
+        manifest: Any = deployment_spec(
+            app=app,
+            match_labels=match_labels,
+            labels=common,
+            replicas=replicas,
+            vault_address=vault_address,
+            auth_path=auth_path,
+            webhook_config_name=self.webhook_config_name,
+            tls_hosts=tls_hosts,
+        )
         self.deployment = k8s.apps.v1.Deployment(
             f"{name}-injector",
             metadata=meta(app),
-            spec=k8s.apps.v1.DeploymentSpecArgs(
-                replicas=replicas,
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=match_labels),
-                template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=common),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        service_account_name=app,
-                        # The injector talks to the API server (webhook cert, leader lock).
-                        automount_service_account_token=True,
-                        security_context=k8s.core.v1.PodSecurityContextArgs(
-                            run_as_non_root=True,
-                            run_as_user=INJECTOR_UID,
-                            run_as_group=INJECTOR_GID,
-                            fs_group=INJECTOR_GID,
-                            seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
-                        ),
-                        affinity=k8s.core.v1.AffinityArgs(
-                            pod_anti_affinity=k8s.core.v1.PodAntiAffinityArgs(
-                                preferred_during_scheduling_ignored_during_execution=[
-                                    k8s.core.v1.WeightedPodAffinityTermArgs(
-                                        weight=100,
-                                        pod_affinity_term=k8s.core.v1.PodAffinityTermArgs(
-                                            label_selector=k8s.meta.v1.LabelSelectorArgs(
-                                                match_labels=match_labels
-                                            ),
-                                            topology_key="kubernetes.io/hostname",
-                                        ),
-                                    )
-                                ]
-                            )
-                        ),
-                        containers=[
-                            k8s.core.v1.ContainerArgs(
-                                name="sidecar-injector",
-                                image=INJECTOR_IMAGE,
-                                image_pull_policy="IfNotPresent",
-                                args=["agent-inject"],
-                                env=env,
-                                ports=[
-                                    k8s.core.v1.ContainerPortArgs(
-                                        name="https", container_port=INJECTOR_PORT
-                                    )
-                                ],
-                                security_context=k8s.core.v1.SecurityContextArgs(
-                                    run_as_non_root=True,
-                                    run_as_user=INJECTOR_UID,
-                                    run_as_group=INJECTOR_GID,
-                                    read_only_root_filesystem=True,
-                                    allow_privilege_escalation=False,
-                                    privileged=False,
-                                    capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
-                                    seccomp_profile=k8s.core.v1.SeccompProfileArgs(
-                                        type="RuntimeDefault"
-                                    ),
-                                ),
-                                resources=k8s.core.v1.ResourceRequirementsArgs(
-                                    requests={"cpu": "50m", "memory": "64Mi"},
-                                    limits={"cpu": "250m", "memory": "256Mi"},
-                                ),
-                                liveness_probe=probe(failures=2, period=5),
-                                readiness_probe=probe(failures=2, period=5),
-                                startup_probe=probe(failures=12, period=5),
-                                volume_mounts=[
-                                    k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp")
-                                ],
-                            )
-                        ],
-                        volumes=[
-                            k8s.core.v1.VolumeArgs(
-                                name="tmp",
-                                empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(
-                                    medium="Memory", size_limit="16Mi"
-                                ),
-                            )
-                        ],
-                    ),
-                ),
-            ),
+            spec=manifest,
             opts=pulumi.ResourceOptions.merge(
                 in_namespace, pulumi.ResourceOptions(depends_on=[account])
             ),
@@ -397,3 +301,110 @@ class VaultAgentInjector(pulumi.ComponentResource):
                 "image": INJECTOR_IMAGE,
             }
         )
+
+
+def _env(name: str, value: str) -> dict[str, Any]:
+    return {"name": name, "value": value}
+
+
+def _field(name: str, path: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"fieldRef": {"fieldPath": path}}}
+
+
+def deployment_spec(
+    *,
+    app: str,
+    match_labels: dict[str, str],
+    labels: dict[str, str],
+    replicas: int,
+    vault_address: str,
+    auth_path: str,
+    webhook_config_name: str,
+    tls_hosts: str,
+) -> dict[str, Any]:
+    """The injector's Deployment spec, hardened by components/kubernetes/security.py (its
+    one waiver: the API token, `INJECTOR`)."""
+    leader_election = replicas > 1
+    env = [
+        _env("AGENT_INJECT_LISTEN", f":{INJECTOR_PORT}"),
+        _env("AGENT_INJECT_LOG_LEVEL", "info"),
+        _env("AGENT_INJECT_LOG_FORMAT", "json"),
+        _env("AGENT_INJECT_VAULT_ADDR", vault_address),
+        _env("AGENT_INJECT_VAULT_AUTH_PATH", f"auth/{auth_path}"),
+        _env("AGENT_INJECT_VAULT_IMAGE", VAULT_IMAGE),
+        _env("AGENT_INJECT_TLS_AUTO", webhook_config_name),
+        _env("AGENT_INJECT_TLS_AUTO_HOSTS", tls_hosts),
+        _env("AGENT_INJECT_REVOKE_ON_SHUTDOWN", "false"),
+        _env("AGENT_INJECT_SET_SECURITY_CONTEXT", "true"),
+        _env("AGENT_INJECT_RUN_AS_USER", str(INJECTOR_UID)),
+        _env("AGENT_INJECT_RUN_AS_GROUP", str(INJECTOR_GID)),
+        _env("AGENT_INJECT_CPU_REQUEST", AGENT_CPU_REQUEST),
+        _env("AGENT_INJECT_CPU_LIMIT", AGENT_CPU_LIMIT),
+        _env("AGENT_INJECT_MEM_REQUEST", AGENT_MEM_REQUEST),
+        _env("AGENT_INJECT_MEM_LIMIT", AGENT_MEM_LIMIT),
+        _env("AGENT_INJECT_DEFAULT_TEMPLATE", "map"),
+        _env("AGENT_INJECT_TEMPLATE_CONFIG_EXIT_ON_RETRY_FAILURE", "true"),
+        _field("POD_NAME", "metadata.name"),
+    ]
+    if leader_election:
+        env += [
+            _env("AGENT_INJECT_USE_LEADER_ELECTOR", "true"),
+            _field("NAMESPACE", "metadata.namespace"),
+        ]
+
+    def probe(failures: int, period: int) -> dict[str, Any]:
+        return {
+            "httpGet": {"path": "/health/ready", "port": INJECTOR_PORT, "scheme": "HTTPS"},
+            "initialDelaySeconds": 5,
+            "periodSeconds": period,
+            "timeoutSeconds": 5,
+            "failureThreshold": failures,
+            "successThreshold": 1,
+        }
+
+    return {
+        "replicas": replicas,
+        "selector": {"matchLabels": dict(match_labels)},
+        "template": {
+            "metadata": {"labels": dict(labels)},
+            "spec": {
+                "serviceAccountName": app,
+                # The injector talks to the API server (webhook cert, leader lock).
+                "automountServiceAccountToken": mounts_api_token(INJECTOR),
+                "securityContext": pod_security_context(INJECTOR),
+                "affinity": {
+                    "podAntiAffinity": {
+                        "preferredDuringSchedulingIgnoredDuringExecution": [
+                            {
+                                "weight": 100,
+                                "podAffinityTerm": {
+                                    "labelSelector": {"matchLabels": dict(match_labels)},
+                                    "topologyKey": "kubernetes.io/hostname",
+                                },
+                            }
+                        ]
+                    }
+                },
+                "containers": [
+                    {
+                        "name": "sidecar-injector",
+                        "image": INJECTOR_IMAGE,
+                        "imagePullPolicy": "IfNotPresent",
+                        "args": ["agent-inject"],
+                        "env": env,
+                        "ports": [{"name": "https", "containerPort": INJECTOR_PORT}],
+                        "securityContext": container_security_context(INJECTOR),
+                        "resources": {
+                            "requests": {"cpu": "50m", "memory": "64Mi"},
+                            "limits": {"cpu": "250m", "memory": "256Mi"},
+                        },
+                        "livenessProbe": probe(failures=2, period=5),
+                        "readinessProbe": probe(failures=2, period=5),
+                        "startupProbe": probe(failures=12, period=5),
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                    }
+                ],
+                "volumes": [{"name": "tmp", "emptyDir": {"medium": "Memory", "sizeLimit": "16Mi"}}],
+            },
+        },
+    }

@@ -174,13 +174,35 @@ def test_vault_and_the_api_server_only_for_pods_that_need_them(
         == "true"
     }
     assert {"backend", "pgbouncer", "grafana", "postgres-provisioning"} <= injected
-    vault = External("203.0.113.20")  # vault.ops.sutazai.example.com is outside the cluster
+    # vault.ops.sutazai.example.com lives in vaultCidrs (10.30.8.0/24), outside the cluster.
+    vault = External("10.30.8.20")
+    elsewhere = External("203.0.113.20")
     api = External("10.40.80.10")  # control-plane interfaces live in the management subnets
     for name, pod in pods.items():
         if not pod.namespace.startswith("sutazai-") or pod.namespace == "sutazai-vault":
             continue
         assert evaluator.allowed(pod, vault, 8200) == (name in injected), name
+        # (Ollama's model downloads go to any address outside the VPC on 443.)
+        assert evaluator.allowed(pod, vault, 443) == (name == "ollama"), name
+        assert not evaluator.allowed(pod, elsewhere, 8200), name
         assert evaluator.allowed(pod, api, 443) == (name == "alloy"), name
+
+
+def test_vault_egress_names_the_vault_cidrs_on_the_vault_port_only(
+    prod_model: tuple[StackConfig, Catalog], prod_manifests: list[dict[str, Any]]
+) -> None:
+    config, _ = prod_model
+    vault = {str(c) for c in config.vault_cidrs}
+    peers = []
+    for policy in (m for m in prod_manifests if m["kind"] == "NetworkPolicy"):
+        for rule in policy["spec"].get("egress", []):
+            blocks = {p["ipBlock"]["cidr"] for p in rule.get("to", []) if "ipBlock" in p}
+            assert "0.0.0.0/0" not in blocks or policy["metadata"]["name"] == "ollama", policy
+            if blocks & vault:
+                assert blocks == vault, policy["metadata"]["name"]
+                assert rule["ports"] == [{"port": 8200, "protocol": "TCP"}]
+                peers.append(policy["metadata"]["name"])
+    assert {"backend", "pgbouncer", "postgres-provisioning"} <= set(peers)
 
 
 def test_the_policy_generator_never_lists_an_edge_by_hand() -> None:
@@ -214,6 +236,12 @@ def test_vault_destination_parsing() -> None:
     assert internal.namespace == "vault"
     external = network_policies.vault_destination("https://vault.example.com")
     assert external.port == 443 and external.cidrs == ("0.0.0.0/0",)
+    known = network_policies.vault_destination(
+        "https://vault.example.com:8200", cidrs=["10.30.8.0/24", "10.31.8.0/24"]
+    )
+    assert known.port == 8200 and known.cidrs == ("10.30.8.0/24", "10.31.8.0/24")
+    pinned = network_policies.vault_destination("https://10.1.2.3:8200", cidrs=["10.30.8.0/24"])
+    assert pinned.cidrs == ("10.1.2.3/32",)
 
 
 def test_the_vault_injector_webhook_is_reachable_from_the_control_plane_only(

@@ -123,3 +123,79 @@ def test_ingress_hosts_come_from_the_graph(catalog: Catalog) -> None:
         "frontend": "example.com",
         "backend": "api.example.com",
     }
+
+
+# ── the add-ons we render: hardened by the same function, relaxed only by waivers ───────
+
+
+def test_add_ons_are_hardened_by_the_one_function() -> None:
+    from components.cluster import DEVICE_PLUGIN, nvidia_device_plugin
+    from components.kubernetes import autoscaler
+    from components.vault.injector import INJECTOR, deployment_spec
+
+    injector = deployment_spec(
+        app="i",
+        match_labels={"a": "b"},
+        labels={"a": "b"},
+        replicas=2,
+        vault_address="https://vault:8200",
+        auth_path="k",
+        webhook_config_name="w",
+        tls_hosts="h",
+    )["template"]["spec"]
+    rendered = {
+        "injector": (injector, INJECTOR),
+        "device plugin": (nvidia_device_plugin()["spec"]["template"]["spec"], DEVICE_PLUGIN),
+        "autoscaler": (
+            autoscaler.deployment(cluster_name="c", region="us-east-1", cluster_version="1.31")[
+                "spec"
+            ]["template"]["spec"],
+            autoscaler.CLUSTER_AUTOSCALER,
+        ),
+    }
+    for what, (pod, add_on) in rendered.items():
+        assert pod["securityContext"] == pod_security_context(add_on), what
+        for container in pod["containers"]:
+            context = container["securityContext"]
+            assert context == container_security_context(add_on), what
+            assert context["allowPrivilegeEscalation"] is False, what
+            assert context["capabilities"] == {"drop": ["ALL"]}, what
+            assert context["seccompProfile"] == {"type": "RuntimeDefault"}, what
+        assert pod["automountServiceAccountToken"] is add_on.exempt_from("kube-api-token")
+    # Only the device plugin runs as root with a host path, and it says why.
+    assert [a.name for _, a in rendered.values() if a.uid == 0] == ["nvidia-device-plugin"]
+    assert {w.rule for w in DEVICE_PLUGIN.waivers} == {
+        "run-as-root",
+        "host-path",
+        "read-only-root-filesystem",
+    }
+    assert injector["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def test_waivers_are_typed_and_reasoned() -> None:
+    from components.kubernetes.security import AddOn, Waiver, host_path_volume
+
+    with pytest.raises(ValueError, match="reason"):
+        Waiver("run-as-root", "because")
+    root = Waiver("run-as-root", "creates a socket in a root-owned host directory")
+    host = Waiver("host-path", "registers with the kubelet through its socket directory")
+    with pytest.raises(ValueError, match="uid 0"):
+        AddOn(name="x", uid=0, gid=0)  # root without a waiver
+    with pytest.raises(ValueError, match="uid 0"):
+        AddOn(name="x", uid=10, gid=10, waivers=(root,))
+    with pytest.raises(ValueError, match="host-path"):
+        AddOn(name="x", uid=10, gid=10, host_paths=("/var/run",))
+    add_on = AddOn(name="x", uid=0, gid=0, waivers=(root, host), host_paths=("/var/lib/x",))
+    assert host_path_volume(add_on, "v", "/var/lib/x")["hostPath"]["path"] == "/var/lib/x"
+    with pytest.raises(ValueError, match="no host-path waiver"):
+        host_path_volume(add_on, "v", "/etc")
+    assert pod_security_context(add_on)["runAsUser"] == 0
+    assert container_security_context(add_on)["readOnlyRootFilesystem"] is True
+
+
+def test_the_autoscaler_matches_the_cluster_version() -> None:
+    from components.kubernetes import autoscaler
+
+    assert autoscaler.image_for("1.31").endswith(":v1.31.1")
+    with pytest.raises(ValueError, match=r"1\.19"):
+        autoscaler.image_for("1.19")
