@@ -262,6 +262,11 @@ class StackConfig(_Model):
         description="Where the Vault servers live: they may reach the EKS API (443) and the "
         "data subnets (5432), and Vault clients may reach them (8200). Required in prod.",
     )
+    vault_route_target: Annotated[str, Field(pattern=r"^((tgw|pcx)-[0-9a-f]{8,17})?$")] = Field(
+        default="",
+        description="Transit gateway (tgw-...) or VPC peering connection (pcx-...) the VPC's "
+        "private route tables use to reach vaultCidrs. Required in prod.",
+    )
     vault_bootstrapped: bool = Field(
         default=True,
         description="The Vault at vaultAddress is initialised and unsealed, so the program "
@@ -356,6 +361,11 @@ class StackConfig(_Model):
                 raise ValueError(
                     "at vaultCidrs: prod needs the Vault servers' CIDRs, so the network lets "
                     "Vault reach RDS and the EKS API and nothing else reach 8200"
+                )
+            if not self.vault_route_target:
+                raise ValueError(
+                    "at vaultRouteTarget: prod needs the transit gateway or peering connection "
+                    "that routes the VPC to vaultCidrs (tgw-... or pcx-...)"
                 )
             if not self.vault_bootstrapped:
                 raise ValueError("at vaultBootstrapped: prod uses an initialised Vault")

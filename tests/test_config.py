@@ -120,6 +120,14 @@ NET = StackConfig().network.model_dump(mode="json", by_alias=True)
             {"clusterAdminRoleArns": ["arn:aws:iam::12:role/x"]},
             "sutazai:clusterAdminRoleArns[0]: String should match pattern",
         ),
+        (
+            {"environment": "prod", "vaultCidrs": ["10.9.0.0/24"]},
+            "sutazai:vaultRouteTarget: prod needs the transit gateway or peering connection",
+        ),
+        (
+            {"vaultRouteTarget": "igw-0123456789"},
+            "sutazai:vaultRouteTarget: String should match pattern",
+        ),
         ({"imageTag": "latest"}, "sutazai:imageTag: in-house images are never tagged 'latest'"),
         (
             {"ephemeralOwner": "alice", "ephemeralExpiresAt": "next tuesday"},
@@ -130,7 +138,12 @@ NET = StackConfig().network.model_dump(mode="json", by_alias=True)
             "sutazai:vaultMode: prod uses an existing Vault, never a container",
         ),
         (
-            {"environment": "prod", "policyEnforcement": "advisory", "vaultCidrs": ["10.9.0.0/24"]},
+            {
+                "environment": "prod",
+                "policyEnforcement": "advisory",
+                "vaultCidrs": ["10.9.0.0/24"],
+                "vaultRouteTarget": "tgw-0123456789abcdef0",
+            },
             "sutazai:policyEnforcement: prod enforces every policy (mandatory)",
         ),
         (
