@@ -2,8 +2,9 @@
 
 * public: internet-facing load balancers and the NAT gateways only (`kubernetes.io/role/elb`)
 * application: the EKS nodes; private, out through NAT (`kubernetes.io/role/internal-elb`)
-* data: RDS and ElastiCache; one route table with the local route only, a NACL that admits
-  the VPC (and the Vault servers on PostgreSQL's port) alone: no path to or from the internet
+* data: RDS and ElastiCache; one route table with the local route and the Vault routes only,
+  a NACL that admits the VPC (and the Vault servers on PostgreSQL's port) alone: no path to or
+  from the internet
 * management: the EKS control-plane network interfaces; private
 
 Security groups follow the catalog: a data security group per managed service admits exactly
@@ -16,7 +17,10 @@ redirects to HTTPS (the ingress's `ssl-redirect`), so port 80 carries no content
 The external Vault (`vault_cidrs`) gets exactly two ways in: the EKS API (443, for its
 Kubernetes auth method's TokenReviews) through the management group, and RDS PostgreSQL
 (its database secrets engine creates the short-lived users) through that service's data
-group and the data NACL. Nothing else admits those CIDRs.
+group and the data NACL. Nothing else admits those CIDRs. The replies go back over
+`vault_route_target` (a transit gateway `tgw-...` or VPC peering connection `pcx-...`): the
+data, application and management route tables each get one route per Vault CIDR through it,
+and nothing else. Without a target (a stack without a VPC of its own) no such route exists.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ HTTPS = 443
 HTTP = 80
 # Replies to connections the data subnets accept (the NACL is stateless).
 EPHEMERAL_PORTS = (1024, 65535)
+# Vault route targets: a transit gateway (`transit_gateway_id`) or a VPC peering connection
+# (`vpc_peering_connection_id`), told apart by their ID prefix.
+TRANSIT_GATEWAY, PEERING_CONNECTION = "tgw-", "pcx-"
 
 
 def customer_key(
@@ -81,6 +88,17 @@ class NetworkArgs:
     # Where the external Vault servers live (config `vaultCidrs`): they reach the EKS API and
     # RDS PostgreSQL (the database secrets engine), nothing else.
     vault_cidrs: Sequence[str] = ()
+    # How the VPC reaches those CIDRs (config `vaultRouteTarget`): a transit gateway (tgw-...)
+    # or a VPC peering connection (pcx-...). Empty: no routes to Vault.
+    vault_route_target: str = ""
+
+    def __post_init__(self) -> None:
+        target = self.vault_route_target
+        if target and not target.startswith((TRANSIT_GATEWAY, PEERING_CONNECTION)):
+            raise ValueError(
+                f"vault_route_target {target!r}: "
+                "expected a transit gateway (tgw-...) or a VPC peering connection (pcx-...)"
+            )
 
 
 class SegmentedNetwork(pulumi.ComponentResource):
@@ -226,20 +244,39 @@ class SegmentedNetwork(pulumi.ComponentResource):
                 aws.ec2.RouteTableAssociation(
                     f"{name}-{segment}-{i}", subnet_id=subnet.id, route_table_id=table.id, opts=opts
                 )
+                self._vault_routes(f"{name}-{segment}-{i}", table)
 
-        # data: the local route only. No aws.ec2.Route ever targets this table.
+        # data: the local route and the Vault routes only; never the internet gateway or NAT.
         self.data_route_table = aws.ec2.RouteTable(
             f"{name}-data",
             vpc_id=self.vpc.id,
             tags={"Name": f"{name}-data-isolated"},
             opts=opts,
         )
+        self._vault_routes(f"{name}-data", self.data_route_table)
         for i, subnet in enumerate(self.subnets[Segment.DATA.value]):
             aws.ec2.RouteTableAssociation(
                 f"{name}-data-{i}",
                 subnet_id=subnet.id,
                 route_table_id=self.data_route_table.id,
                 opts=opts,
+            )
+
+    def _vault_routes(self, prefix: str, table: aws.ec2.RouteTable) -> None:
+        """One route per Vault CIDR through `vault_route_target` (none without a target)."""
+        target = self._args.vault_route_target
+        if not target:
+            return
+        for j, cidr in enumerate(self._args.vault_cidrs):
+            aws.ec2.Route(
+                f"{prefix}-vault-{j}",
+                route_table_id=table.id,
+                destination_cidr_block=str(cidr),
+                transit_gateway_id=target if target.startswith(TRANSIT_GATEWAY) else None,
+                vpc_peering_connection_id=(
+                    target if target.startswith(PEERING_CONNECTION) else None
+                ),
+                opts=self._opts,
             )
 
     def vault_database_specs(self) -> list[ServiceSpec]:
