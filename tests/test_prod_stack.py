@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from stacks.catalog import Catalog, Segment
 from stacks.config import GPU_AMI_TYPES, StackConfig
 from stacks.plan import SECRET_SIG
+from tests.conftest import load_plan
 from tests.kubernetes import plan_views
 
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 # The only rendered workloads allowed host access: vendor add-ons in kube-system.
 # (Kind, namespace, name) -> the host paths they may mount.
 HOST_ACCESS_ALLOWED = {
@@ -469,7 +473,52 @@ def test_managed_services_are_reached_through_their_endpoints(
 # ── network ──────────────────────────────────────────────────────────────────────────────
 
 
-def test_data_subnets_have_no_route_to_the_internet(resources: list[dict[str, Any]]) -> None:
+ROUTE = "aws:ec2/route:Route"
+ASSOCIATION = "aws:ec2/routeTableAssociation:RouteTableAssociation"
+WORLD = "0.0.0.0/0"
+# The route field a Vault route target fills, by the target's ID prefix (vaultRouteTarget).
+VAULT_ROUTE_FIELDS = {"tgw-": "transitGatewayId", "pcx-": "vpcPeeringConnectionId"}
+# Route tables that carry the Vault routes: every private segment's.
+PRIVATE_SEGMENTS = frozenset(
+    {Segment.DATA.value, Segment.APPLICATION.value, Segment.MANAGEMENT.value}
+)
+
+
+def route_table_segments(resources: list[dict[str, Any]]) -> dict[str, str]:
+    """Route table ID -> the segment of the subnets it serves (each table serves one)."""
+    subnet_segment = {
+        resource_id(s): s["inputs"]["tags"]["sutazai:segment"]
+        for s in of_type(resources, "aws:ec2/subnet:Subnet")
+    }
+    served: dict[str, set[str]] = {}
+    for a in of_type(resources, ASSOCIATION):
+        table, subnet = a["inputs"]["routeTableId"], a["inputs"]["subnetId"]
+        served.setdefault(table, set()).add(subnet_segment[subnet])
+    assert all(len(segments) == 1 for segments in served.values()), served
+    return {table: min(segments) for table, segments in served.items()}
+
+
+def assert_vault_routes(resources: list[dict[str, Any]], cidrs: set[str], target: str) -> None:
+    """Exactly one route per (private route table, Vault CIDR), through `target` alone."""
+    tables = {t for t, s in route_table_segments(resources).items() if s in PRIVATE_SEGMENTS}
+    field = VAULT_ROUTE_FIELDS[target[:4]]
+    routes = [
+        r["inputs"]
+        for r in of_type(resources, ROUTE)
+        if r["inputs"]["destinationCidrBlock"] in cidrs
+    ]
+    assert len(routes) == len(tables) * len(cidrs)
+    assert {(r["routeTableId"], r["destinationCidrBlock"]) for r in routes} == {
+        (t, c) for t in tables for c in cidrs
+    }
+    for route in routes:
+        assert set(route) == {"routeTableId", "destinationCidrBlock", field}, route
+        assert route[field] == target
+
+
+def test_data_subnets_have_no_route_to_the_internet(
+    config: StackConfig, resources: list[dict[str, Any]]
+) -> None:
     data_subnets = {
         resource_id(s)
         for s in of_type(resources, "aws:ec2/subnet:Subnet")
@@ -478,32 +527,77 @@ def test_data_subnets_have_no_route_to_the_internet(resources: list[dict[str, An
     assert len(data_subnets) == 3
     tables = {
         a["inputs"]["routeTableId"]
-        for a in of_type(resources, "aws:ec2/routeTableAssociation:RouteTableAssociation")
+        for a in of_type(resources, ASSOCIATION)
         if a["inputs"]["subnetId"] in data_subnets
     }
     associated = {
         a["inputs"]["subnetId"]
-        for a in of_type(resources, "aws:ec2/routeTableAssociation:RouteTableAssociation")
+        for a in of_type(resources, ASSOCIATION)
         if a["inputs"]["routeTableId"] in tables
     }
     assert associated == data_subnets, "the data route table serves the data subnets only"
+    # Besides the implicit local route: the Vault routes through the configured target, alone.
     routes = [
-        r
-        for r in of_type(resources, "aws:ec2/route:Route")
-        if r["inputs"]["routeTableId"] in tables
+        r["inputs"] for r in of_type(resources, ROUTE) if r["inputs"]["routeTableId"] in tables
     ]
-    assert routes == []
+    field = VAULT_ROUTE_FIELDS[config.vault_route_target[:4]]
+    assert sorted((r["destinationCidrBlock"], r.get(field)) for r in routes) == sorted(
+        (str(c), config.vault_route_target) for c in config.vault_cidrs
+    )
+    for route in routes:
+        assert "gatewayId" not in route and "natGatewayId" not in route, route
+        assert set(route) == {"routeTableId", "destinationCidrBlock", field}, route
+        assert route["destinationCidrBlock"] != WORLD
     # Everyone else's internet routes exist (the test looks at the right tables).
-    others = of_type(resources, "aws:ec2/route:Route")
-    assert {("gatewayId" in r["inputs"]) or ("natGatewayId" in r["inputs"]) for r in others} == {
-        True
-    }
+    others = [
+        r["inputs"] for r in of_type(resources, ROUTE) if r["inputs"]["routeTableId"] not in tables
+    ]
+    internet = [r for r in others if r["destinationCidrBlock"] == WORLD]
+    assert len(internet) == 7  # the public table, and each application and management table
+    assert {("gatewayId" in r) or ("natGatewayId" in r) for r in internet} == {True}
     nacl = one(resources, "aws:ec2/networkAcl:NetworkAcl")["inputs"]
     assert set(nacl["subnetIds"]) == data_subnets
     assert {rule["cidrBlock"] for rule in nacl["ingress"] + nacl["egress"]} == {
         "10.40.0.0/16",
         "10.30.8.0/24",  # Vault (vaultCidrs): PostgreSQL only, see the next test
     }
+
+
+def test_vault_replies_route_through_the_transit_gateway_from_every_private_table(
+    config: StackConfig, resources: list[dict[str, Any]]
+) -> None:
+    assert config.vault_route_target == "tgw-0a1b2c3d4e5f60718"
+    segments = route_table_segments(resources)
+    assert sorted(s for s in segments.values() if s in PRIVATE_SEGMENTS) == sorted(
+        [Segment.DATA.value] + [Segment.APPLICATION.value] * 3 + [Segment.MANAGEMENT.value] * 3
+    )
+    vault = {str(c) for c in config.vault_cidrs}
+    assert_vault_routes(resources, vault, config.vault_route_target)
+    # Nothing else: every route is to the internet (igw, NAT) or to Vault.
+    assert {r["inputs"]["destinationCidrBlock"] for r in of_type(resources, ROUTE)} == {
+        WORLD,
+        *vault,
+    }
+
+
+def test_vault_routes_use_a_peering_connection_for_each_vault_cidr(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A pcx- target fills vpcPeeringConnectionId; two CIDRs give two routes per table."""
+    folder = tmp_path_factory.mktemp("prod-vault-peering")
+    doc = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
+    cidrs = ["10.30.8.0/24", "10.31.8.0/24"]
+    doc["config"]["sutazai:vaultCidrs"] = cidrs
+    doc["config"]["sutazai:vaultRouteTarget"] = "pcx-0123456789abcdef0"
+    stack_file = folder / "Pulumi.prod.yaml"
+    stack_file.write_text(yaml.safe_dump(doc))
+    resources = load_plan("prod", folder, stack_file)["resources"]
+    assert_vault_routes(resources, set(cidrs), "pcx-0123456789abcdef0")
+    to_vault = [
+        r for r in of_type(resources, ROUTE) if r["inputs"]["destinationCidrBlock"] in cidrs
+    ]
+    assert len(to_vault) == 7 * len(cidrs)  # (data + 3 application + 3 management) x CIDRs
+    assert not any("transitGatewayId" in r["inputs"] for r in of_type(resources, ROUTE))
 
 
 def test_vault_reaches_the_eks_api_and_rds_postgresql_and_nothing_else(

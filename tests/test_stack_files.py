@@ -13,6 +13,7 @@ import pytest
 
 from stacks.policy_check import analyze_resources, load_config, mandatory
 from tests.conftest import load_plan
+from tests.test_prod_stack import ROUTE, assert_vault_routes
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 OTHER_STACKS = sorted(
@@ -22,6 +23,8 @@ OTHER_STACKS = sorted(
 )
 # sutazai:vaultCidrs of both kubernetes dev stacks.
 VAULT = "10.30.8.0/24"
+# sutazai:vaultRouteTarget of the shared dev cluster (k8s-dev has no VPC, so no target).
+VAULT_ROUTE_TARGET = "tgw-0a1b2c3d4e5f60718"
 
 
 def test_the_kubernetes_dev_stacks_are_committed() -> None:
@@ -88,6 +91,28 @@ def test_dev_cluster_lets_vault_reach_its_api_and_has_no_data_path_for_it(
     rules = nacl["inputs"]["ingress"] + nacl["inputs"]["egress"]
     assert {r["cidrBlock"] for r in rules} == {"10.50.0.0/16"}
     assert _vault_egress(dev_cluster) == {(VAULT, 8200)}
+
+
+def test_dev_cluster_routes_vault_replies_through_its_transit_gateway(
+    dev_cluster: list[dict[str, Any]],
+) -> None:
+    assert_vault_routes(dev_cluster, {VAULT}, VAULT_ROUTE_TARGET)
+    # Three zones: the data table and three application and three management tables.
+    assert (
+        len(
+            [
+                r
+                for r in _of_type(dev_cluster, ROUTE)
+                if r["inputs"]["destinationCidrBlock"] == VAULT
+            ]
+        )
+        == 7
+    )
+
+
+def test_ephemeral_template_adds_no_routes(k8s_dev: list[dict[str, Any]]) -> None:
+    """vaultCidrs without vaultRouteTarget (and no VPC of its own): no route to anything."""
+    assert _of_type(k8s_dev, ROUTE) == []
 
 
 def test_dev_cluster_pods_wait_for_the_injector_and_their_storage(

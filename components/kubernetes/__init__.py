@@ -210,6 +210,7 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
                 protect=self.protect,
                 provider=self.aws_provider,
                 vault_cidrs=tuple(str(c) for c in config.vault_cidrs),
+                vault_route_target=config.vault_route_target,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
