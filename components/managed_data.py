@@ -31,6 +31,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.network import SegmentedNetwork, customer_key
+from components.vault.layout import own_password_secret
 from components.vault.provisioning import REDIS_CLIENT_RULES
 from stacks.catalog import Catalog, Segment, ServiceSpec
 from stacks.wiring import connection_facts
@@ -73,11 +74,6 @@ class ManagedDataArgs:
     protect: bool
     credentials: ManagedCredentials | None = None
     provider: aws.Provider | None = None
-
-
-def password_secret(spec: ServiceSpec) -> str | None:
-    """The service's own password secret (POSTGRES_PASSWORD, REDIS_PASSWORD)."""
-    return next((s.name for s in spec.secrets if s.env.endswith("_PASSWORD")), None)
 
 
 @dataclass
@@ -208,7 +204,8 @@ class ManagedData(pulumi.ComponentResource):
             storage_encrypted=True,
             kms_key_id=self.key.arn,
             multi_az=True,
-            db_name="sutazai",
+            # The catalog's `connection.database` (required of a managed PostgreSQL).
+            db_name=spec.database,
             username=POSTGRES_MASTER_USER,
             password=password,
             # Without a generated secret to share with Vault, RDS keeps it in Secrets Manager.
@@ -245,7 +242,7 @@ class ManagedData(pulumi.ComponentResource):
 
     def _master_password(self, spec: ServiceSpec) -> pulumi.Output[str] | None:
         """The service's generated password (shared with Vault), if the catalog has one."""
-        credentials, secret = self._args.credentials, password_secret(spec)
+        credentials, secret = self._args.credentials, own_password_secret(spec)
         if credentials is not None and secret is not None:
             return pulumi.Output.secret(credentials.secret_value(spec.name, secret))
         return None
@@ -305,7 +302,7 @@ class ManagedData(pulumi.ComponentResource):
     def _redis_users(self, spec: ServiceSpec, name: str) -> list[aws.elasticache.User]:
         """`default` with the service's own password; one user per client of the graph, with
         the credential Vault holds for it (what REDIS_USERNAME + REDIS_PASSWORD_FILE name)."""
-        credentials, secret = self._args.credentials, password_secret(spec)
+        credentials, secret = self._args.credentials, own_password_secret(spec)
         if credentials is None or secret is None:
             raise ValueError(
                 f"{spec.name}: a managed Redis needs generated credentials (the Secrets "

@@ -20,7 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from stacks.errors import ConfigError, format_validation_error
 
 CATALOG_FILE = Path(__file__).with_name("catalog.yaml")
-SERVICE_CODE_DIR = Path(__file__).resolve().parent.parent / "service-code"
+# The directory that holds Pulumi.yaml: Pulumi runs the program (and its providers) there, so
+# paths handed to providers are relative to it and the same in every checkout.
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+SERVICE_CODE_DIR = PROJECT_DIR / "service-code"
 
 _QUANTITY_CPU = re.compile(r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$")
 _QUANTITY_MEM = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti)$")
@@ -325,6 +328,14 @@ class ServiceSpec(_Strict):
     scrape: Scrape | None = None
     ingress: bool = False
     exceptions: list[HardeningException] = []
+    # `talks_to` peers the service does not connect to in this deployment, each with the
+    # reason. The edge stays in the analysis' graph (`logical_edges`, the diagram), but
+    # carries no traffic: no network flow, none of the peer's client env, connection
+    # references or credentials (and so no Vault path for it).
+    unused_peers: dict[str, Annotated[str, Field(min_length=20)]] = {}
+    # The configured models (sutazai:ollamaModels) are pulled into the service's storage
+    # before it takes traffic (an Ollama server). Both renderers read this flag.
+    preload_models: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -358,7 +369,31 @@ class ServiceSpec(_Strict):
         self._check_secret_templates()
         self._check_provisioning()
         self._check_connection()
+        self._check_peers()
         return self
+
+    def _check_peers(self) -> None:
+        unknown = sorted(set(self.unused_peers) - set(self.talks_to))
+        if unknown:
+            raise ValueError(f"at unused_peers: {unknown} are not in talks_to")
+        templates = {
+            **{f"env.{k}": v for k, v in self.env.items()},
+            **{f"secret_env.{k}": v for k, v in self.secret_env.items()},
+            **{f"secret_files.{k}": v for k, v in self.secret_files.items()},
+        }
+        for where, template in templates.items():
+            for pattern in (CREDENTIAL_REFERENCE, ENV_REFERENCE):
+                for match in pattern.finditer(template):
+                    if match.group(1) in self.unused_peers:
+                        raise ValueError(
+                            f"at {where}: '{match.group(0)}' names {match.group(1)!r}, which "
+                            "is in unused_peers"
+                        )
+        if self.preload_models and self.storage is None:
+            raise ValueError(
+                "at preload_models: the models are pulled into the service's storage; "
+                "give it `storage`"
+            )
 
     def _check_connection(self) -> None:
         for key in self.connection:
@@ -368,6 +403,11 @@ class ServiceSpec(_Strict):
                     f"{sorted(_RESERVED_FACTS)}"
                 )
         if self.managed_in_prod is not None:
+            if self.managed_in_prod.kind == "rds-postgresql" and self.database is None:
+                raise ValueError(
+                    "at connection.database: a managed PostgreSQL names the database RDS "
+                    "creates and Vault's users connect to"
+                )
             extra = sorted(set(self.managed_in_prod.connection) - set(self.connection))
             if extra:
                 raise ValueError(
@@ -435,6 +475,17 @@ class ServiceSpec(_Strict):
     def env_file_needed(self) -> bool:
         """Whether the container sources an env file of secrets before its entrypoint."""
         return bool(self.secret_env) or any(s.env_from_file for s in self.secrets)
+
+    @property
+    def database(self) -> str | None:
+        """The application database of a PostgreSQL server: its `connection.database` fact,
+        which its clients name as ${postgres.database} (or ${database} in its client_env)."""
+        return self.connection.get("database")
+
+    @property
+    def connects_to(self) -> list[str]:
+        """The `talks_to` peers it actually connects to: env, credentials, policies."""
+        return [t for t in self.talks_to if t not in self.unused_peers]
 
     @property
     def segment(self) -> Segment:
@@ -608,11 +659,14 @@ class Catalog(_Strict):
         """The flows the network must allow: logical edges, rerouted through poolers.
 
         A client of a pooled service (PostgreSQL behind PgBouncer) reaches the pooler, not the
-        database; the pooler's own `talks_to` carries the last hop.
+        database; the pooler's own `talks_to` carries the last hop. An edge its source lists
+        in `unused_peers` carries no traffic and gets no flow.
         """
         edges: list[Edge] = []
         seen: set[tuple[str, str]] = set()
         for source, target in self.logical_edges:
+            if target in self.services[source].unused_peers:
+                continue
             spec = self.services[target]
             if spec.pooled_by and spec.pooled_by in self.services and source != spec.pooled_by:
                 target = spec.pooled_by

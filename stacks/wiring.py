@@ -121,11 +121,13 @@ def service_env(
 ) -> dict[str, pulumi.Output[str]]:
     """The full non-secret env of a service: its peers' client_env, then its own env.
 
+    Peers it `talks_to` but lists in `unused_peers` give it nothing.
+
     `managed`: peers that run as AWS managed services in this stack (`managed_services`);
     references to them resolve to their managed `connection` facts (e.g. a TLS URL scheme).
     """
     env: dict[str, pulumi.Output[str]] = {}
-    for peer in spec.talks_to:
+    for peer in spec.connects_to:
         if peer not in catalog.services:
             continue
         for key, template in catalog[peer].client_env.items():
@@ -144,7 +146,7 @@ def _peer_map(
     spec: ServiceSpec, catalog: Catalog, address_of: AddressOf, url: str
 ) -> pulumi.Output[str]:
     urls: dict[str, pulumi.Output[str]] = {}
-    for peer in spec.talks_to:
+    for peer in spec.connects_to:
         if peer not in catalog.services:
             continue
         target = catalog[peer]

@@ -255,3 +255,46 @@ def test_managed_facts_are_the_tls_ones(catalog: Catalog) -> None:
     assert redis.managed_in_prod.connection == {"scheme": "rediss", "tls": "true"}
     assert postgres.managed_in_prod is not None
     assert postgres.managed_in_prod.connection == {"sslmode": "require"}
+
+
+# ── the application database, unused peers, model preload ───────────────────────────────
+
+
+def test_the_database_name_is_stated_once_and_reaches_every_client(catalog: Catalog) -> None:
+    """`sutazai` appears once in catalog.yaml (a YAML anchor); everything else refers to it."""
+    data = [line.split("#", 1)[0] for line in CATALOG_FILE.read_text().splitlines()]
+    assert len(re.findall(r"(?<![\w/-])sutazai(?![\w/:-])", "\n".join(data))) == 1
+    postgres, pooler = catalog["postgres"], catalog["pgbouncer"]
+    assert postgres.database == pooler.database == postgres.env["POSTGRES_DB"] == "sutazai"
+    assert postgres.client_env["POSTGRES_DB"] == "${database}"
+    for name, key in (("letta", "LETTA_PG_DB"), ("dify", "DB_DATABASE")):
+        assert catalog[name].env[key] == "${postgres.database}", name
+    assert catalog["langflow"].secret_env["LANGFLOW_DATABASE_URL"].endswith("/${postgres.database}")
+    # RDS (and Vault's database engine) need it: a managed PostgreSQL without one is refused.
+    facts = {k: v for k, v in postgres.connection.items() if k != "database"}
+    _refused(_with(catalog, "postgres", connection=facts), "at connection.database")
+
+
+def test_letta_keeps_its_redis_edge_in_the_graph_but_not_on_the_wire(catalog: Catalog) -> None:
+    letta = catalog["letta"]
+    assert "redis" in letta.talks_to and ("letta", "redis") in catalog.logical_edges
+    assert "redis" in letta.unused_peers and "redis" not in letta.connects_to
+    assert "letta" not in catalog.clients_of("redis")
+    assert "redis" not in catalog.peers_of("letta")
+    assert not [k for k in letta.env if "REDIS" in k]
+
+
+def test_unused_peers_are_talks_to_peers_and_named_nowhere(catalog: Catalog) -> None:
+    reason = "its client cannot authenticate to this peer"
+    _refused(_with(catalog, "letta", unused_peers={"neo4j": reason}), "not in talks_to")
+    _refused(_with(catalog, "letta", unused_peers={"redis": "short"}), "at least 20 characters")
+    env = {**catalog["letta"].env, "LETTA_REDIS_HOST": "${redis.host}"}
+    _refused(_with(catalog, "letta", env=env), "which is in unused_peers")
+    _refused(
+        _with(catalog, "letta", secret_env={"X": "${redis.password}"}), "which is in unused_peers"
+    )
+
+
+def test_model_preload_is_catalog_data(catalog: Catalog) -> None:
+    assert [s.name for s in catalog if s.preload_models] == ["ollama"]
+    _refused(_with(catalog, "backend", preload_models=True), "at preload_models")

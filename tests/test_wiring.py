@@ -130,3 +130,24 @@ def test_postgres_sslmode_is_that_of_what_the_client_reaches(catalog: Catalog) -
 def test_a_fact_nobody_declares_is_an_error(catalog: Catalog) -> None:
     with pytest.raises(ValueError, match="declares no connection fact 'colour'"):
         resolve({"x": fill_references("${redis.colour}", catalog, address, "backend")})
+
+
+def test_the_database_name_follows_the_catalog_through_the_pooler(catalog: Catalog) -> None:
+    managed = managed_services(catalog, is_prod=True)
+    for stack in (managed, frozenset()):
+        backend = resolve(service_env(catalog["backend"], catalog, address, stack))
+        assert backend["POSTGRES_DB"] == catalog["postgres"].database == "sutazai"
+        assert resolve(service_env(catalog["dify"], catalog, address, stack))["DB_DATABASE"] == (
+            "sutazai"
+        )
+    url = fill_references(
+        catalog["langflow"].secret_env["LANGFLOW_DATABASE_URL"], catalog, address, "langflow"
+    )
+    assert resolve({"url": url})["url"].endswith("@pgbouncer.svc:6432/sutazai")
+
+
+def test_letta_gets_no_redis_env(catalog: Catalog) -> None:
+    """Letta's Redis client has no AUTH/TLS: it runs without Redis rather than failing."""
+    env = resolve(service_env(catalog["letta"], catalog, address))
+    assert not [k for k in env if "REDIS" in k]
+    assert env["LETTA_PG_HOST"] == "pgbouncer.svc" and env["LETTA_PG_DB"] == "sutazai"

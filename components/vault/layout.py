@@ -137,6 +137,12 @@ def rereads_secret_files(spec: ServiceSpec) -> bool:
     return spec.build is not None and spec.build.base != "root"
 
 
+def own_password_secret(spec: ServiceSpec) -> str | None:
+    """An issuer's own password secret (POSTGRES_PASSWORD, REDIS_PASSWORD): its server-side
+    admin or `default` user, the RDS master password, the ElastiCache `default` user."""
+    return next((s.name for s in spec.secrets if s.env.endswith("_PASSWORD")), None)
+
+
 def username_for(client: str) -> str:
     """A client's database user name: a valid unquoted identifier everywhere."""
     return client.replace("-", "_")
@@ -284,9 +290,9 @@ class VaultLayout:
         return [OwnSecret(spec.name, s.name, s.env, s.length, s.path_env) for s in spec.secrets]
 
     def client_credentials(self, spec: ServiceSpec) -> list[ClientCredential]:
-        """One credential per `talks_to` peer that issues client credentials."""
+        """One credential per peer it connects to that issues client credentials."""
         result: list[ClientCredential] = []
-        for peer in spec.talks_to:
+        for peer in spec.connects_to:
             peer_spec = self.catalog.services.get(peer)
             if peer_spec is None or not peer_spec.issues_client_credentials:
                 continue
@@ -314,7 +320,7 @@ class VaultLayout:
 
         result: list[SharedSecret] = []
         polls_health = any(m.url == "health" for m in spec.peer_maps)
-        for peer in spec.talks_to:
+        for peer in spec.connects_to:
             peer_spec = self.catalog.services.get(peer)
             if peer_spec is None or polls_health:
                 continue

@@ -61,6 +61,7 @@ def small_catalog() -> Catalog:
                 gid=70,
                 secrets=[{"name": "superuser_password", "env": "POSTGRES_PASSWORD"}],
                 issues_client_credentials=True,
+                connection={"database": "sutazai"},
                 managed_in_prod={"kind": "rds-postgresql", "engine_version": "17.6"},
             ),
             "redis": _service(

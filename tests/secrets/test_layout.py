@@ -352,3 +352,16 @@ def test_a_product_with_its_own_file_convention_gets_its_variable() -> None:
     layout = full_layout("dev")
     env = layout.file_env(layout.catalog["grafana"])
     assert env == {"GF_SECURITY_ADMIN_PASSWORD__FILE": f"{SECRETS_DIR}/grafana-admin_password"}
+
+
+def test_an_unused_peer_gets_no_credential_path_or_acl_user() -> None:
+    """Letta lists redis in unused_peers: no Redis user, file, env or Vault path for it."""
+    config = fakes.stack_config("prod")
+    layout = VaultLayout(config, load_catalog(), "prod")
+    letta = layout.catalog["letta"]
+    assert [c.peer for c in layout.client_credentials(letta)] == ["postgres"]
+    assert not [f for f in layout.files(letta) if "redis" in f.name]
+    assert not [k for k in layout.file_env(letta) if "REDIS" in k]
+    assert not [p for p in layout.policy_paths(letta) if p.endswith("/letta/redis")]
+    assert "letta" not in {c.client for c in layout.issued_by("redis")}
+    assert {"backend", "dify"} <= {c.client for c in layout.issued_by("redis")}
