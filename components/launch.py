@@ -6,10 +6,10 @@ component gives out, both renderers get:
 - `command_and_args`: the entrypoint and arguments, with `${provisioning}` replaced by the
   issuer's file (Redis `--aclfile`). A product that reads credentials from env only
   (`secret_env`, `env_from_file` secrets) starts through `/bin/sh -c '. <env file> && exec
-  "$@"'`: the shell reads the Vault-rendered file from the in-memory /vault/secrets and
-  replaces itself with the image's own entrypoint (named in the catalog's `command`), so the
-  values live only in that process's environment, never in the container spec, a manifest
-  or Pulumi state.
+  "$@"'`: the shell reads the rendered file from /vault/secrets (the Vault Agent's
+  in-memory volume on Kubernetes, a volume on the host's disk on Docker) and replaces itself
+  with the image's own entrypoint (named in the catalog's `command`), so the values live in
+  that process's environment, never in the container spec, a manifest or Pulumi state.
 - `provisioning_command`: the issuer's apply command (psql, cypher-shell), retried until the
   server answers, for at most its startup allowance plus a minute. Kubernetes runs it as the
   container's postStart hook, Docker as a one-shot container in the server's network

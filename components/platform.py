@@ -13,8 +13,10 @@ import pulumi
 
 from stacks.catalog import ServiceSpec
 
-# Where secrets appear inside every container, on both platforms: an in-memory volume the
-# Vault Agent (Kubernetes) or the Docker renderer fills. The service reads <ENV>_FILE.
+# Where secrets appear inside every container, on both platforms; the service reads
+# <ENV>_FILE. On Kubernetes an in-memory volume the Vault Agent fills. On Docker (dev only)
+# a per-container named volume the engine uploads the files into: on the host's disk, in
+# plain text there (see components/docker/platform.py).
 SECRETS_DIR = "/vault/secrets"
 
 

@@ -30,7 +30,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pulumi
@@ -38,6 +39,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pulumi_vault as vault
 
+from components.docker.vault import DevVaultServer
 from components.platform import (
     SECRETS_DIR,
     DockerVaultBinding,
@@ -64,8 +66,9 @@ from components.vault.layout import (
     SecretFile,
     VaultLayout,
     agent_template,
+    own_password_secret,
 )
-from components.vault.server import VAULT_PORT, DevVaultServer, published_address
+from components.vault.server import VAULT_PORT, published_address
 from stacks.catalog import ENV_REFERENCE, Catalog, ServiceSpec
 from stacks.config import StackConfig
 from stacks.errors import ConfigError
@@ -83,10 +86,39 @@ TOKEN_TTL = 3600
 TOKEN_MAX_TTL = DYNAMIC_MAX_TTL
 # Role of the deployer in Vault's AWS auth method (vaultAuthMethod: aws): <prefix>-deployer.
 AWS_AUTH_MOUNT = "aws"
+# The Vault provider never writes with the login token itself: it creates a child token that
+# lives this long (its default is 20 minutes). A first prod `up` creates the Vault resources
+# that wait on EKS and RDS (Kubernetes auth, the database engine) some 30-40 minutes in, so
+# the child token must outlive the whole `up`. Vault caps it at the login token's own max TTL
+# (the deployer role's token_max_ttl must allow it).
+PROVIDER_TOKEN_TTL = 4 * 3600
 
 
-def _vault_token_available() -> bool:
-    return bool(os.environ.get("VAULT_TOKEN"))
+def vault_credentials_problem(
+    config: StackConfig,
+    environ: Mapping[str, str] = os.environ,
+    token_file: Path | None = None,
+) -> str | None:
+    """Why the program cannot log in to a bootstrapped Vault, or None.
+
+    Token auth needs VAULT_TOKEN, or the token `vault login` stores in ~/.vault-token (the
+    Vault provider reads that file when VAULT_TOKEN is unset). AWS auth signs with the AWS
+    credentials the AWS provider uses too; the login itself is checked by Vault.
+    """
+    if config.vault_auth_method != "token":
+        return None
+    token_file = token_file or Path.home() / ".vault-token"
+    if environ.get("VAULT_TOKEN") or token_file.is_file():
+        return None
+    return (
+        "sutazai:vaultBootstrapped: true (the program manages the mounts, secrets, policies "
+        f"and roles of the Vault at {config.vault_address}), but there is no Vault token: "
+        f"VAULT_TOKEN is unset and {token_file} does not exist. Fix: export VAULT_TOKEN "
+        "(a token of the Vault bootstrap, or `vault login`) and run again. Only a fresh dev "
+        "Vault container that is not initialised yet takes "
+        "`pulumi config set sutazai:vaultBootstrapped false`; never unset it to get past this "
+        "error, or the next `up` deletes every Vault resource of the stack."
+    )
 
 
 class Secrets(pulumi.ComponentResource):
@@ -103,11 +135,9 @@ class Secrets(pulumi.ComponentResource):
         catalog: Catalog,
         target: KubernetesVaultBinding | DockerVaultBinding,
         opts: pulumi.ResourceOptions | None = None,
-        vault_configured: bool | None = None,
     ) -> None:
-        """`vault_configured`: whether Vault can be written to in this run. Default: always,
-        except a dev Vault container (vaultMode: container) before its bootstrap, which is
-        detected by VAULT_TOKEN being unset (README: Vault bootstrap)."""
+        """Vault is managed exactly when `sutazai:vaultBootstrapped` says so (config, never
+        the environment): without credentials for it the program stops with a ConfigError."""
         super().__init__("sutazai:secrets:Secrets", name, None, opts)
         _check_target(config, target)
         self._name = name
@@ -152,9 +182,14 @@ class Secrets(pulumi.ComponentResource):
                 opts=child,
             )
 
-        # 3. Vault itself: mount, values, policies, auth.
-        if vault_configured is None:
-            vault_configured = config.vault_mode != "container" or _vault_token_available()
+        # 3. Vault itself: mount, values, policies, auth. Which resources exist depends on the
+        # stack's config alone: a run without a token fails rather than planning to delete
+        # the KV mount, every secret and every policy.
+        vault_configured = config.vault_bootstrapped
+        if vault_configured:
+            problem = vault_credentials_problem(config)
+            if problem is not None:
+                raise ConfigError("stack configuration", [problem])
         self.vault_configured = vault_configured
         self.provider: vault.Provider | None = None
         self.kv_mount: vault.Mount | None = None
@@ -165,9 +200,10 @@ class Secrets(pulumi.ComponentResource):
             self._configure_vault(name)
         else:
             pulumi.log.warn(
-                f"Vault at {self.vault_address} is not bootstrapped yet (VAULT_TOKEN is "
-                "unset): containers get their generated secrets directly; run the Vault "
-                "bootstrap from the README, then `pulumi up` again to store them in Vault.",
+                f"sutazai:vaultBootstrapped is false: the Vault at {self.vault_address} is not "
+                "managed in this run, and containers get their generated secrets directly. "
+                "Run the Vault bootstrap from the README, then `pulumi config set "
+                "sutazai:vaultBootstrapped true` and `pulumi up` to store them in Vault.",
                 resource=self,
             )
 
@@ -246,7 +282,6 @@ class Secrets(pulumi.ComponentResource):
             f"{ANNOTATION}/agent-limits-cpu": AGENT_CPU_LIMIT,
             f"{ANNOTATION}/agent-requests-mem": AGENT_MEM_REQUEST,
             f"{ANNOTATION}/agent-limits-mem": AGENT_MEM_LIMIT,
-            f"{ANNOTATION}/error-on-missing-key": "true",
             f"{ANNOTATION}/template-config-exit-on-retry-failure": "true",
             f"{ANNOTATION}/log-format": "json",
         }
@@ -264,6 +299,9 @@ class Secrets(pulumi.ComponentResource):
             annotations[f"{ANNOTATION}/agent-inject-template-{key}"] = template
             annotations[f"{ANNOTATION}/agent-inject-file-{key}"] = file.key
             annotations[f"{ANNOTATION}/agent-inject-perms-{key}"] = "0400"
+            # Per file (the injector ignores the bare annotation): a key missing from the
+            # secret fails the render instead of writing an empty file.
+            annotations[f"{ANNOTATION}/error-on-missing-key-{key}"] = "true"
         provisioning = self.layout.provisioning(spec)
         if provisioning is not None:
             annotations[PROVISIONING_ANNOTATION] = provisioning_digest(provisioning)
@@ -347,13 +385,14 @@ class Secrets(pulumi.ComponentResource):
         port: pulumi.Input[int] = 5432,
         admin_username: pulumi.Input[str] = "postgres",
         admin_password: pulumi.Input[str] | None = None,
-        database: str = "sutazai",
+        database: str | None = None,
     ) -> vault.database.SecretBackendConnection | None:
         """Connect Vault's database secrets engine to the (RDS) PostgreSQL server.
 
         Called by the composition once the data tier knows the server's address (in prod the
         RDS endpoint from components/managed_data.py). `admin_password` defaults to the
-        generated `postgres/superuser_password`, which is the RDS master password. Creates a
+        generated `postgres/superuser_password`, which is the RDS master password, and
+        `database` to the server's catalog `connection.database`. Creates a
         role per in-house client: a login user per lease (1 h, renewed up to 24 h) that is a
         member of the client's NOLOGIN group role, owning only the client's schema. A no-op
         (None) where no client gets dynamic credentials (dev) or Vault is not configured.
@@ -367,8 +406,11 @@ class Secrets(pulumi.ComponentResource):
         if len(issuers) != 1:
             raise NotImplementedError(f"dynamic credentials for several servers: {issuers}")
         issuer = issuers[0]
+        database = database or self.catalog[issuer].database
+        if database is None:
+            raise ValueError(f"{issuer} names no connection.database; pass database")
         if admin_password is None:
-            owner_secret = _issuer_password_secret(self.catalog[issuer])
+            owner_secret = own_password_secret(self.catalog[issuer])
             if owner_secret is None:
                 raise ValueError(f"{issuer} owns no password secret; pass admin_password")
             admin_password = self.secret_value(issuer, owner_secret)
@@ -448,6 +490,7 @@ class Secrets(pulumi.ComponentResource):
             f"{name}-vault",
             address=self.vault_address,
             auth_login_aws=auth_login_aws,
+            max_lease_ttl_seconds=PROVIDER_TOKEN_TTL,
             opts=pulumi.ResourceOptions(parent=self),
         )
         opts = self._vault_opts()
@@ -629,7 +672,7 @@ class Secrets(pulumi.ComponentResource):
     ) -> pulumi.Output[str]:
         usernames = [c.username for c in file.clients]
         passwords = [self._client[(c.client, c.peer)].result for c in file.clients]
-        own = _issuer_password_secret(spec)
+        own = own_password_secret(spec)
         default_password: pulumi.Output[str] | None = (
             self._own[(spec.name, own)].result if own is not None else None
         )
@@ -713,14 +756,6 @@ def dynamic_revocation_statements() -> list[str]:
     ]
 
 
-def _issuer_password_secret(spec: ServiceSpec) -> str | None:
-    """The issuer's own password secret (POSTGRES_PASSWORD, REDIS_PASSWORD, ...)."""
-    for secret in spec.secrets:
-        if secret.env.endswith("_PASSWORD"):
-            return secret.name
-    return None
-
-
 def _password(
     resource_name: str, length: int, opts: pulumi.ResourceOptions
 ) -> random.RandomPassword:
@@ -752,5 +787,10 @@ def _check_target(config: StackConfig, target: KubernetesVaultBinding | DockerVa
         )
     if config.is_prod and config.vault_mode == "container":  # StackConfig refuses it too
         problems.append("sutazai:vaultMode: prod never runs a Vault container")
+    if not config.vault_bootstrapped and config.vault_mode != "container":
+        problems.append(
+            "sutazai:vaultBootstrapped: false is only for a fresh dev Vault container "
+            "(vaultMode: container) before its bootstrap; an existing Vault is managed"
+        )
     if problems:
         raise ConfigError("stack configuration", problems)

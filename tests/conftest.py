@@ -15,6 +15,8 @@ import pytest
 from stacks.catalog import Catalog, load_catalog
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+# The token the offline plans run with (never in any registration: tests/secrets scans).
+OFFLINE_VAULT_TOKEN = "offline-plan-vault-token"
 
 
 @pytest.fixture(scope="session")
@@ -31,13 +33,16 @@ def run_plan_subprocess(
 ) -> subprocess.CompletedProcess[str]:
     """Run the offline plan in a fresh process (the mock runtime is process-global).
 
-    `env` adds (or, with None, removes) environment variables for that process.
+    `env` adds (or, with None, removes) environment variables for that process. By default
+    it runs as a developer who exported VAULT_TOKEN after the Vault bootstrap (a stack with
+    token auth and `vaultBootstrapped: true` refuses to run without one); pass
+    {"VAULT_TOKEN": None} to run without.
     """
     command = [sys.executable, "-m", "stacks.plan", "--stack", stack, "--json", str(out), "--quiet"]
     if stack_file is not None:
         command += ["--stack-file", str(stack_file)]
     environment = dict(os.environ)
-    for key, value in (env or {}).items():
+    for key, value in {"VAULT_TOKEN": OFFLINE_VAULT_TOKEN, **(env or {})}.items():
         if value is None:
             environment.pop(key, None)
         else:

@@ -1,20 +1,31 @@
 """The Docker workload renderer: one catalog `ServiceSpec` -> hardened containers and volumes.
 
-The hardening lives in one place, `_hardened()`: numeric non-root user, read-only root
-filesystem, tmpfs for exactly the catalog's writable paths, drop ALL capabilities,
-no-new-privileges, memory/CPU limits, a healthcheck, restart `unless-stopped`, an init
-process and bounded logs. Every service container is built from it; the helper containers
-(volume ownership, model preload, an issuer's provisioning) take the same settings and say
-what differs.
+The hardening lives in one place, `hardened()`: numeric non-root user, read-only root
+filesystem, tmpfs for exactly the writable paths, drop ALL capabilities, no-new-privileges,
+memory/swap/CPU limits, an init process and bounded logs (the service containers add a
+healthcheck and restart `unless-stopped`). Every service container is built from it; the
+helper containers (volume ownership, model preload, an issuer's provisioning) and the dev
+Vault server (components/docker/vault.py, a `rules.ContainerProfile` of its own) take the
+same settings and say what differs.
 
 What a container reads comes from the same shared code as on Kubernetes: its config files
 (`components.configs`: the catalog's and the generated ones, uploaded read-only), its
 secrets (the Secrets component's files, uploaded read-only), and how it starts
 (`components.launch`: `${provisioning}` filled in, the env file sourced).
+
+Secrets on Docker are NOT in memory: the engine copies uploads into a created container
+before it starts, and with a read-only root it takes them only into a volume (a tmpfs is not
+mounted yet at that moment). So /vault/secrets is a per-container named volume on the host's
+disk (/var/lib/docker/volumes), in plain text there, readable by root and the docker group
+on the host (who can read any container anyway). In Pulumi state the contents are secrets.
+The volume's name carries a digest of the file paths, so when a service's set of secret files
+changes the container gets a fresh volume and the old one (with files of removed secrets)
+is deleted. Dev stacks only; prod (Kubernetes) uses the Vault Agent's in-memory volume.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -34,9 +45,6 @@ from stacks.wiring import AddressOf, service_env
 
 if TYPE_CHECKING:
     from components.images import ServiceImages
-
-# Images whose service gets the configured models pulled into it after it is healthy.
-MODEL_SERVER_IMAGES = frozenset({"ollama/ollama"})
 
 LABEL_PREFIX = "ai.sutazai"
 ROLE_SERVICE = "service"
@@ -120,18 +128,22 @@ def logging_for(log_receiver_port: int | None) -> dict[str, Any]:
     }
 
 
-def _hardened(
-    spec: ServiceSpec,
+def hardened(
+    profile: rules.Profile,
     *,
     tmpfs: Mapping[str, str] | None = None,
     logging: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The container settings every SutazAI container gets (design invariant 2)."""
-    resources = spec.resources
+    """The container settings every SutazAI container gets (design invariant 2).
+
+    `profile`: a catalog service, or the `rules.ContainerProfile` of a container that is
+    none (the dev Vault server). `tmpfs` replaces its writable paths (helper containers).
+    """
+    resources = profile.resources
     return {
-        "user": f"{spec.uid}:{spec.gid}",
+        "user": f"{profile.uid}:{profile.gid}",
         "read_only": True,
-        "tmpfs": dict(tmpfs if tmpfs is not None else rules.tmpfs_for(spec)),
+        "tmpfs": dict(tmpfs if tmpfs is not None else rules.tmpfs_for(profile)),
         "capabilities": docker.ContainerCapabilitiesArgs(drops=["ALL"]),
         "security_opts": ["no-new-privileges:true"],
         "memory": rules.memory_mb(resources.memory_limit),
@@ -143,6 +155,13 @@ def _hardened(
         "init": True,
         **(logging if logging is not None else logging_for(None)),
     }
+
+
+def secrets_volume_suffix(purpose: str, secret_files: Mapping[str, object]) -> str:
+    """<purpose>-<digest of the file paths>: a new set of secret files is a new volume, so no
+    file of a removed secret stays behind on the host (paths only, never contents)."""
+    digest = hashlib.sha256("\n".join(sorted(secret_files)).encode()).hexdigest()[:8]
+    return f"{purpose}-{digest}"
 
 
 class DockerPlatform:
@@ -206,9 +225,12 @@ class DockerPlatform:
         config_files = configs.config_files(spec, ctx.catalog, self.addressing)
         secret_files = self._secrets.docker_secret_files(spec, ctx.container_name)
         for mount in rules.file_mounts(spec, sorted(secret_files), sorted(config_files)):
+            suffix = mount.volume_suffix
+            if mount.purpose == "secrets":
+                suffix = secrets_volume_suffix(suffix, secret_files)
             files = docker.Volume(
-                ctx.volume_name(spec.name, mount.volume_suffix),
-                name=ctx.volume_name(spec.name, mount.volume_suffix),
+                ctx.volume_name(spec.name, suffix),
+                name=ctx.volume_name(spec.name, suffix),
                 labels=_volume_labels({**labels, f"{LABEL_PREFIX}.purpose": mount.purpose}),
                 opts=opts,
             )
@@ -240,7 +262,7 @@ class DockerPlatform:
             destroy_grace_seconds=30,
             labels=_labels({**labels, f"{LABEL_PREFIX}.role": ROLE_SERVICE}),
             **self._health(spec),
-            **_hardened(spec, logging=self._logging),
+            **hardened(spec, logging=self._logging),
             opts=pulumi.ResourceOptions.merge(
                 opts,
                 pulumi.ResourceOptions(
@@ -254,7 +276,7 @@ class DockerPlatform:
         created.append(container)
         self.containers[spec.name] = container
 
-        if spec.image is not None and spec.image.repository in MODEL_SERVER_IMAGES:
+        if spec.preload_models and ctx.config.ollama_models:
             created += self._preload_models(spec, image, container, labels, opts)
         apply = launch.provisioning_command(spec, provisioning_file)
         if apply is not None:
@@ -405,7 +427,7 @@ class DockerPlatform:
             restart="no",
             labels=_labels({**labels, f"{LABEL_PREFIX}.role": ROLE_VOLUME_INIT}),
             **{
-                **_hardened(spec, tmpfs={}, logging=self._logging),
+                **hardened(spec, tmpfs={}, logging=self._logging),
                 "memory": 32,
                 "memory_reservation": 16,
                 "memory_swap": 32,
@@ -434,9 +456,10 @@ class DockerPlatform:
         """
         ctx = self._ctx
         name = ctx.container_name(f"{spec.name}-provisioning")
+        suffix = secrets_volume_suffix("provisioning-secrets", secret_files)
         files = docker.Volume(
-            ctx.volume_name(spec.name, "provisioning-secrets"),
-            name=ctx.volume_name(spec.name, "provisioning-secrets"),
+            ctx.volume_name(spec.name, suffix),
+            name=ctx.volume_name(spec.name, suffix),
             labels=_volume_labels({**labels, f"{LABEL_PREFIX}.purpose": "secrets"}),
             opts=opts,
         )
@@ -455,7 +478,7 @@ class DockerPlatform:
             restart="no",
             labels=_labels({**labels, f"{LABEL_PREFIX}.role": ROLE_PROVISIONING}),
             **{
-                **_hardened(spec, tmpfs={"/tmp": rules.tmpfs_options(spec)}, logging=self._logging),
+                **hardened(spec, tmpfs={"/tmp": rules.tmpfs_options(spec)}, logging=self._logging),
                 "memory": 512,
                 "memory_reservation": 64,
                 "memory_swap": 512,
@@ -518,7 +541,7 @@ class DockerPlatform:
                         }
                     ),
                     **{
-                        **_hardened(
+                        **hardened(
                             spec,
                             tmpfs={"/tmp": rules.tmpfs_options(spec)},
                             logging=self._logging,

@@ -10,14 +10,13 @@ from __future__ import annotations
 import posixpath
 import re
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
+from components.configs.observability import SCRAPER
 from components.platform import SECRETS_DIR
-from stacks.catalog import Catalog, Segment, ServiceSpec
-
-# The service that scrapes the catalog's `scrape` targets. Scrape flows are not `talks_to`
-# edges (Kubernetes derives NetworkPolicies for them from `scrape` entries the same way).
-METRICS_SCRAPER = "prometheus"
+from stacks.catalog import Catalog, Resources, Segment, ServiceSpec
 
 # Every port a stack publishes on the host (127.0.0.1 only) is a base plus the stack's
 # offset: 0 for `dev`, and for every other stack on the same engine (dev-<owner>) a stable
@@ -66,14 +65,39 @@ def cpu_shares(quantity: str) -> int:
     return max(2, round(cpu_cores(quantity) * 1024))
 
 
-def tmpfs_options(spec: ServiceSpec, size: str = "64m") -> str:
-    """Mount options for a writable tmpfs the (non-root) service user owns."""
-    return f"rw,noexec,nosuid,nodev,size={size},uid={spec.uid},gid={spec.gid},mode=0700"
+class Profile(Protocol):
+    """Who a container runs as and what it may use and write: what the hardening needs.
+
+    A catalog `ServiceSpec` is one; a container that is no catalog service (the dev Vault
+    server) states its own as a `ContainerProfile`.
+    """
+
+    @property
+    def uid(self) -> int: ...
+    @property
+    def gid(self) -> int: ...
+    @property
+    def resources(self) -> Resources: ...
+    @property
+    def writable_paths(self) -> Sequence[str]: ...
 
 
-def tmpfs_for(spec: ServiceSpec) -> dict[str, str]:
-    """Exactly the catalog's writable paths, each an in-memory filesystem owned by the user."""
-    return {path: tmpfs_options(spec) for path in spec.writable_paths}
+@dataclass(frozen=True)
+class ContainerProfile:
+    uid: int
+    gid: int
+    resources: Resources
+    writable_paths: tuple[str, ...] = ()
+
+
+def tmpfs_options(profile: Profile, size: str = "64m") -> str:
+    """Mount options for a writable tmpfs the (non-root) container user owns."""
+    return f"rw,noexec,nosuid,nodev,size={size},uid={profile.uid},gid={profile.gid},mode=0700"
+
+
+def tmpfs_for(profile: Profile) -> dict[str, str]:
+    """Exactly the writable paths, each an in-memory filesystem owned by the user."""
+    return {path: tmpfs_options(profile) for path in profile.writable_paths}
 
 
 def network_segments(spec: ServiceSpec, catalog: Catalog) -> list[Segment]:
@@ -82,12 +106,13 @@ def network_segments(spec: ServiceSpec, catalog: Catalog) -> list[Segment]:
     Its own segment, plus the segment of every service it opens connections to (the catalog's
     network edges: `talks_to`, rerouted through poolers). A server never joins its clients'
     networks: the client comes to it. The metrics scraper also joins the segments of the
-    scrape targets (derived from `scrape` entries, never hand-listed).
+    scrape targets (derived from `scrape` entries, never hand-listed: scrape flows are not
+    `talks_to` edges, and Kubernetes derives its NetworkPolicies from them the same way).
     """
     segments = {spec.segment}
     for peer in catalog.peers_of(spec.name):
         segments.add(catalog[peer].segment)
-    if spec.name == METRICS_SCRAPER:
+    if spec.name == SCRAPER:
         segments.update(s.segment for s in catalog.scrape_targets)
     return sorted(segments, key=list(Segment).index)
 

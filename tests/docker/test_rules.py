@@ -271,3 +271,39 @@ def test_generated_config_files_get_their_directories_mounted(catalog: Catalog) 
     ]
     # Default: the catalog's own config_files.
     assert [m.path for m in rules.file_mounts(catalog["neo4j"], [])] == ["/config"]
+
+
+# ── one hardening path, one scraper ─────────────────────────────────────────────────────
+
+
+def test_the_scraper_is_the_observability_configs_scraper(catalog: Catalog) -> None:
+    from components.configs import observability
+
+    assert not hasattr(rules, "METRICS_SCRAPER")
+    scraper = catalog[observability.SCRAPER]
+    joined = set(rules.network_segments(scraper, catalog))
+    assert {s.segment for s in catalog.scrape_targets} <= joined
+
+
+def test_a_container_that_is_no_service_takes_the_same_hardening(catalog: Catalog) -> None:
+    from components.docker.platform import hardened
+
+    profile = rules.ContainerProfile(
+        uid=100, gid=1000, resources=catalog["jaeger"].resources, writable_paths=("/tmp",)
+    )
+    ours, service = hardened(profile), hardened(catalog["jaeger"])
+    assert set(ours) == set(service)
+    assert ours["user"] == "100:1000" and ours["tmpfs"] == {"/tmp": rules.tmpfs_options(profile)}
+    for key in ("read_only", "capabilities", "security_opts", "memory", "memory_swap", "init"):
+        assert ours[key] == service[key], key
+
+
+def test_a_new_set_of_secret_files_is_a_new_volume() -> None:
+    from components.docker.platform import secrets_volume_suffix
+
+    one = secrets_volume_suffix("secrets", {"/vault/secrets/a-x": "1", "/vault/secrets/a-y": "2"})
+    assert one == secrets_volume_suffix(
+        "secrets", {"/vault/secrets/a-y": "changed", "/vault/secrets/a-x": ""}
+    )
+    assert one != secrets_volume_suffix("secrets", {"/vault/secrets/a-x": "1"})
+    assert one.startswith("secrets-") and len(one) == len("secrets-") + 8

@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
+from components.docker.platform import hardened
+from components.docker.vault import VAULT_PROFILE
 from components.platform import SECRETS_DIR, DockerVaultBinding
 from components.secrets import (
+    PROVIDER_TOKEN_TTL,
     PROVISIONING_ANNOTATION,
     Secrets,
     provisioning_digest,
     vault_address_of,
+    vault_credentials_problem,
 )
 from components.vault.layout import INJECTOR_IMAGE, VAULT_IMAGE, VaultLayout
 from stacks.catalog import Catalog, load_catalog
@@ -33,10 +39,30 @@ from tests.secrets.scan import (
 from tests.secrets.vault_policy import parse_policy
 
 K8S = "kubernetes:"
+T = TypeVar("T")
+
+
+# What a developer exports after the Vault bootstrap (token auth reads it from the env).
+TOKEN = "bootstrap-token-from-env"
+
+
+def with_token(fn: Callable[[], T], token: str | None = TOKEN) -> T:
+    """Run `fn` with VAULT_TOKEN set to `token` (None: unset, and no ~/.vault-token)."""
+    with pytest.MonkeyPatch.context() as env:
+        if token is None:
+            env.delenv("VAULT_TOKEN", raising=False)
+            env.setenv("HOME", "/nonexistent-home-for-tests")
+        else:
+            env.setenv("VAULT_TOKEN", token)
+        return fn()
 
 
 def kubernetes_run(
-    config: StackConfig, catalog: Catalog, stack: str = "prod", bind: bool = True
+    config: StackConfig,
+    catalog: Catalog,
+    stack: str = "prod",
+    bind: bool = True,
+    token: str | None = TOKEN,
 ) -> tuple[Secrets, Run]:
     def program() -> Secrets:
         secrets = Secrets(
@@ -49,22 +75,28 @@ def kubernetes_run(
             secrets.bind_postgres(host="db.mock.rds.amazonaws.com", port=5432)
         return secrets
 
-    return run_program(program, stack=stack)
+    return with_token(lambda: run_program(program, stack=stack), token)
 
 
 def docker_run(
-    config: StackConfig, catalog: Catalog, vault_configured: bool | None = None
+    config: StackConfig,
+    catalog: Catalog,
+    *,
+    bootstrapped: bool = True,
+    token: str | None = TOKEN,
 ) -> tuple[Secrets, Run]:
+    """The dev stack's Secrets; `bootstrapped` sets sutazai:vaultBootstrapped."""
+    config = config.model_copy(update={"vault_bootstrapped": bootstrapped})
+
     def program() -> Secrets:
         return Secrets(
             "sutazai-dev-secrets",
             config=config,
             catalog=catalog,
             target=fakes.docker_binding(),
-            vault_configured=vault_configured,
         )
 
-    return run_program(program, stack="dev")
+    return with_token(lambda: run_program(program, stack="dev"), token)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +112,7 @@ def prod_real() -> tuple[Secrets, Run]:
 
 @pytest.fixture(scope="module")
 def dev() -> tuple[Secrets, Run]:
-    return docker_run(fakes.stack_config("dev"), fakes.small_catalog(), vault_configured=True)
+    return docker_run(fakes.stack_config("dev"), fakes.small_catalog())
 
 
 def _env(container: dict[str, Any]) -> dict[str, Any]:
@@ -107,6 +139,45 @@ def test_token_auth_reads_vault_token_from_the_environment() -> None:
     _, run = kubernetes_run(config, fakes.small_catalog(), bind=False)
     provider = run.one("pulumi:providers:vault")
     assert "token" not in provider.inputs and "authLoginAws" not in provider.inputs
+    assert not find_plaintext(run, [TOKEN])
+
+
+@pytest.mark.parametrize("which", ["prod", "dev"])
+def test_the_providers_child_token_outlives_a_first_prod_up(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    """Its 20-minute default expires before the Vault resources that wait on EKS and RDS."""
+    _, run = request.getfixturevalue(which)
+    provider = run.one("pulumi:providers:vault")
+    assert int(provider.inputs["maxLeaseTtlSeconds"]) == PROVIDER_TOKEN_TTL >= 4 * 3600
+
+
+def test_a_bootstrapped_vault_without_a_token_is_a_config_error_not_a_smaller_plan() -> None:
+    with pytest.raises(ConfigError) as raised:
+        docker_run(fakes.stack_config("dev"), fakes.small_catalog(), token=None)
+    message = str(raised.value)
+    assert "sutazai:vaultBootstrapped" in message and "export VAULT_TOKEN" in message
+    config = fakes.stack_config("prod", vault_auth_method="token")
+    with pytest.raises(ConfigError, match="VAULT_TOKEN is unset"):
+        kubernetes_run(config, fakes.small_catalog(), bind=False, token=None)
+
+
+def test_the_token_check_reads_the_env_and_the_vault_login_file(tmp_path: Path) -> None:
+    token_auth = fakes.stack_config("dev", vault_bootstrapped=True)
+    missing = tmp_path / "no-token"
+    assert vault_credentials_problem(token_auth, {}, missing)
+    assert vault_credentials_problem(token_auth, {"VAULT_TOKEN": ""}, missing)
+    assert vault_credentials_problem(token_auth, {"VAULT_TOKEN": "t"}, missing) is None
+    (tmp_path / ".vault-token").write_text("t")
+    assert vault_credentials_problem(token_auth, {}, tmp_path / ".vault-token") is None
+    # AWS auth logs in with the deployer's AWS credentials; Vault checks them.
+    assert vault_credentials_problem(fakes.stack_config("prod"), {}, missing) is None
+
+
+def test_vault_bootstrapped_false_is_only_for_a_dev_vault_container() -> None:
+    config = fakes.stack_config("dev", vault_mode="existing", vault_bootstrapped=False)
+    with pytest.raises(ConfigError, match="vaultBootstrapped: false is only for a fresh dev"):
+        docker_run(config, fakes.small_catalog(), bootstrapped=False)
 
 
 def test_kv_mount_is_per_stack_v2_and_protected_in_prod(prod: tuple[Secrets, Run]) -> None:
@@ -284,11 +355,10 @@ def test_bind_postgres_is_a_no_op_without_dynamic_clients() -> None:
             config=fakes.stack_config("dev"),
             catalog=fakes.small_catalog(),
             target=fakes.docker_binding(),
-            vault_configured=True,
         )
         return secrets.bind_postgres(host="postgres")
 
-    result, run = run_program(program, stack="dev")
+    result, run = with_token(lambda: run_program(program, stack="dev"))
     assert result is None
     assert not run.of_type("vault:database/secretBackendConnection:SecretBackendConnection")
 
@@ -372,6 +442,12 @@ def test_annotations_hold_paths_never_values(prod: tuple[Secrets, Run]) -> None:
         assert len([k for k in annotations if "agent-inject-secret-" in k]) == len(
             secrets.layout.files(spec)
         )
+        # error-on-missing-key is per file (the injector ignores the bare annotation).
+        assert "vault.hashicorp.com/error-on-missing-key" not in annotations
+        for key in annotations:
+            if key.startswith("vault.hashicorp.com/agent-inject-secret-"):
+                name = key.removeprefix("vault.hashicorp.com/agent-inject-secret-")
+                assert annotations[f"vault.hashicorp.com/error-on-missing-key-{name}"] == "true"
     backend = secrets.kubernetes_pod_annotations(secrets.catalog["backend"])
     dify = secrets.kubernetes_pod_annotations(secrets.catalog["dify"])
     # In-house backend re-reads files: a sidecar keeps them fresh and revokes on exit.
@@ -405,11 +481,19 @@ def test_dev_vault_container_is_a_hardened_server_not_dev_mode(dev: tuple[Secret
     config = json.loads(env["VAULT_LOCAL_CONFIG"])
     assert config["storage"] == {"file": {"path": "/vault/file"}}
     assert config["disable_mlock"] is True
-    assert inputs["user"] == "100:1000"
+    # The Docker renderer's one hardening path, from the server's own profile.
+    hardening = hardened(VAULT_PROFILE)
+    assert inputs["user"] == hardening["user"] == "100:1000"
     assert inputs["readOnly"] is True
+    assert inputs["tmpfs"] == hardening["tmpfs"]
     assert set(inputs["tmpfs"]) == {"/tmp", "/vault/config"}
+    assert all("uid=100" in o and "noexec" in o for o in inputs["tmpfs"].values())
     assert inputs["capabilities"] == {"drops": ["ALL"]}
     assert inputs["securityOpts"] == ["no-new-privileges:true"]
+    assert inputs["init"] is True
+    assert inputs["memory"] == inputs["memorySwap"] == 256
+    assert inputs["memoryReservation"] == 128
+    assert inputs["cpus"] == "0.5" and inputs["cpuShares"] == 102
     assert inputs["volumes"] == [
         {"containerPath": "/vault/file", "volumeName": "sutazai-dev-vault-file"}
     ]
@@ -423,20 +507,23 @@ def test_dev_vault_container_is_a_hardened_server_not_dev_mode(dev: tuple[Secret
     assert image.inputs["name"] == VAULT_IMAGE
 
 
-def test_before_bootstrap_the_dev_stack_skips_vault_but_still_delivers(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("VAULT_TOKEN", raising=False)
-    secrets, run = docker_run(fakes.stack_config("dev"), fakes.small_catalog())
-    assert not secrets.vault_configured
-    assert not [r for r in run.resources if r.type.startswith(("vault:", "pulumi:providers:vault"))]
-    run.one("docker:index/container:Container")
-    assert secrets.docker_secret_files(secrets.catalog["backend"])
-    monkeypatch.setenv("VAULT_TOKEN", "bootstrap-token-from-env")
+def test_before_bootstrap_the_dev_stack_skips_vault_but_still_delivers() -> None:
+    def vault_resources(run: Run) -> list[str]:
+        return [r.name for r in run.resources if r.type.startswith(("vault:", "pulumi:prov"))]
+
+    # vaultBootstrapped: false (a fresh dev container): no Vault resources, token or not.
+    for token in (None, TOKEN):
+        secrets, run = docker_run(
+            fakes.stack_config("dev"), fakes.small_catalog(), bootstrapped=False, token=token
+        )
+        assert not secrets.vault_configured
+        assert not vault_resources(run)
+        run.one("docker:index/container:Container")
+        assert secrets.docker_secret_files(secrets.catalog["backend"])
     secrets, run = docker_run(fakes.stack_config("dev"), fakes.small_catalog())
     assert secrets.vault_configured
     assert run.of_type("vault:kv/secretV2:SecretV2")
-    assert not find_plaintext(run, ["bootstrap-token-from-env"])
+    assert not find_plaintext(run, [TOKEN])
 
 
 def test_no_vault_container_in_prod_and_none_on_kubernetes() -> None:
@@ -512,7 +599,7 @@ def _address(name: str) -> str:
 
 def test_docker_gets_the_env_file_rendered_with_values_and_addresses() -> None:
     config = fakes.stack_config("dev")
-    secrets, _ = docker_run(config, load_catalog(), vault_configured=True)
+    secrets, _ = docker_run(config, load_catalog())
     dify = secrets.catalog["dify"]
     assert secrets.env_file(dify) == f"{SECRETS_DIR}/dify-env"
     files = secrets.docker_secret_files(dify, _address)

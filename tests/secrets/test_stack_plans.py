@@ -1,8 +1,10 @@
 """The real program for the real stack files, each in a fresh process (the mock runtime is
 process-global), with the plan JSON written to this session's tmp dir.
 
-dev runs twice: before the Vault bootstrap (no VAULT_TOKEN: secrets go straight to the
-containers) and after it (Vault resources registered too).
+dev runs twice: as committed, before the Vault bootstrap (vaultBootstrapped: false: secrets
+go straight to the containers, whether VAULT_TOKEN is set or not), and after it
+(vaultBootstrapped: true with a VAULT_TOKEN: Vault resources registered too). Bootstrapped
+without a token, the program stops: the environment never changes the resource set.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import pytest
 from components.vault.layout import VaultLayout
 from stacks.catalog import load_catalog
 from stacks.composition import effective_catalog
-from tests.conftest import run_plan_subprocess
+from tests.conftest import OFFLINE_VAULT_TOKEN, run_plan_subprocess
+from tests.docker_stacks import write_stack_file
 from tests.secrets import fakes
 from tests.secrets.scan import (
     assert_no_plaintext_secrets,
@@ -25,10 +28,14 @@ from tests.secrets.scan import (
 )
 from tests.secrets.vault_policy import parse_policy, path_matches
 
-RUNS = {
-    "prod": ("prod", {"VAULT_TOKEN": None}),
-    "dev": ("dev", {"VAULT_TOKEN": None}),
-    "dev-bootstrapped": ("dev", {"VAULT_TOKEN": "dev-root-token-from-env"}),
+NO_TOKEN: dict[str, str | None] = {"VAULT_TOKEN": None, "HOME": "/nonexistent-home-for-tests"}
+TOKEN: dict[str, str | None] = {"VAULT_TOKEN": "dev-root-token-from-env"}
+# label -> (stack, environment, vaultBootstrapped override or None for the committed file)
+RUNS: dict[str, tuple[str, dict[str, str | None], bool | None]] = {
+    "prod": ("prod", NO_TOKEN, None),
+    "dev": ("dev", NO_TOKEN, None),
+    "dev-with-token": ("dev", TOKEN, None),
+    "dev-bootstrapped": ("dev", TOKEN, True),
 }
 WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet")
 
@@ -37,9 +44,14 @@ WORKLOADS = ("kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet")
 def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     out_dir = tmp_path_factory.mktemp("secrets-plans")
     result: dict[str, dict[str, Any]] = {}
-    for label, (stack, env) in RUNS.items():
+    for label, (stack, env, bootstrapped) in RUNS.items():
         out = out_dir / f"plan-{label}.json"
-        done = run_plan_subprocess(stack, out, env=env)
+        stack_file = None
+        if bootstrapped is not None:
+            stack_file = write_stack_file(
+                out_dir / f"Pulumi.{label}.yaml", vaultBootstrapped=bootstrapped
+            )
+        done = run_plan_subprocess(stack, out, stack_file, env=env)
         if done.returncode != 0:
             pytest.fail(
                 f"offline plan {label} failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
@@ -61,7 +73,9 @@ def of_type(plan: dict[str, Any], type_: str) -> list[dict[str, Any]]:
 def test_no_secret_in_plain_text_anywhere(plans: dict[str, dict[str, Any]], label: str) -> None:
     plan = plans[label]
     assert generated_values(plan), "the stack generates secrets"
-    assert_no_plaintext_secrets(plan, extra_needles=["dev-root-token-from-env"])
+    assert_no_plaintext_secrets(
+        plan, extra_needles=["dev-root-token-from-env", OFFLINE_VAULT_TOKEN]
+    )
 
 
 @pytest.mark.parametrize("label", ["prod", "dev-bootstrapped"])
@@ -162,7 +176,7 @@ def test_prod_dynamic_postgres_credentials_are_served(plans: dict[str, dict[str,
 
 
 def test_dev_delivers_files_to_containers_as_secrets(plans: dict[str, dict[str, Any]]) -> None:
-    for label in ("dev", "dev-bootstrapped"):
+    for label in ("dev", "dev-with-token", "dev-bootstrapped"):
         plan = plans[label]
         layout = layout_for("dev")
         containers = {
@@ -185,7 +199,28 @@ def test_dev_delivers_files_to_containers_as_secrets(plans: dict[str, dict[str, 
                 assert is_secret_envelope(files[file.path]["content"]), file.path
 
 
+def _registrations(plan: dict[str, Any]) -> dict[str, str]:
+    """URN -> the registration, dependency order aside (registration order is async)."""
+    return {
+        r["urn"]: json.dumps({**r, "dependencies": sorted(r["dependencies"])}, sort_keys=True)
+        for r in plan["resources"]
+    }
+
+
 def test_dev_registers_vault_only_after_bootstrap(plans: dict[str, dict[str, Any]]) -> None:
-    assert not [r for r in plans["dev"]["resources"] if r["type"].startswith("vault:")]
+    for label in ("dev", "dev-with-token"):
+        assert not [r for r in plans[label]["resources"] if r["type"].startswith("vault:")]
+    assert _registrations(plans["dev"]) == _registrations(plans["dev-with-token"])
     stored = of_type(plans["dev-bootstrapped"], "vault:kv/secretV2:SecretV2")
     assert stored and all(is_secret_envelope(r["inputs"]["dataJson"]) for r in stored)
+
+
+def test_a_bootstrapped_stack_without_a_token_stops_with_the_fix(tmp_path: Path) -> None:
+    """One `up` without VAULT_TOKEN must not plan to delete the KV mount and every secret."""
+    stack_file = write_stack_file(tmp_path / "Pulumi.dev.yaml", vaultBootstrapped=True)
+    done = run_plan_subprocess("dev", tmp_path / "plan.json", stack_file, env=NO_TOKEN)
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "sutazai:vaultBootstrapped: true" in output
+    assert "VAULT_TOKEN is unset" in output and "export VAULT_TOKEN" in output
+    assert not (tmp_path / "plan.json").exists()
