@@ -1,13 +1,32 @@
 """Builds the service-code images: the shared base hierarchy, then the in-house services.
 
-Each base image is built FROM its parent (passed as the BASE_IMAGE build arg), so the layer
-sharing the analysis asks for comes from the hierarchy in the catalog. In prod the images are
-pushed to ECR repositories created here (scan on push, immutable tags, KMS-encrypted); on a
-local Docker engine they are loaded into the engine and never pushed.
+Each image is built FROM its parent (the BASE_IMAGE build arg), so the layer sharing the
+analysis asks for comes from the hierarchy in the catalog. The parent's reference is its
+pushed digest in prod and its content tag locally; either changes with the parent, so a
+changed base rebuilds every image above it.
+
+Tags are `<imageTag>-<content>`: <content> is 12 hex digits of a SHA-256 over the build
+context as Docker sees it (`.dockerignore` applied: each file's path, executable bit and
+bytes) and over the parent's content (or the pinned root image). A code change is a new tag,
+which ECR's immutable tags accept; unchanged code keeps its tag and nothing is rebuilt.
+Build contexts are paths relative to the project directory, where Pulumi runs the program,
+so the state is the same from every checkout.
+
+Repositories: `sutazai/<image>` for the `prod` stack (the names its protected repositories
+already have), `sutazai/<stack>/<image>` for every other stack. The shared dev cluster and
+each ephemeral stack in the prod account (or on one Docker engine) then own their
+repositories and tags: no stack pushes into, or on destroy deletes, another's. Without
+`imageRegistry` they are ECR repositories created here (scan on push, immutable tags,
+KMS-encrypted; destroyed with a non-prod stack); on a local Docker engine the images are
+loaded into the engine and never pushed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
+import posixpath
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +34,15 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
-from stacks.catalog import SERVICE_CODE_DIR, Catalog
+from components.vault.layout import stack_slug
+from stacks.catalog import PROJECT_DIR, SERVICE_CODE_DIR, Catalog
+from stacks.errors import ConfigError
+
+# The stack whose repositories keep the names they were created with: sutazai/<image>.
+PROD_STACK = "prod"
+CONTENT_DIGITS = 12
+# Docker refuses tags longer than this.
+MAX_TAG_LENGTH = 128
 
 
 @dataclass(frozen=True)
@@ -30,6 +57,121 @@ class ImagesArgs:
     protect: bool = False
     aws_provider: aws.Provider | None = None
     service_code_dir: Path = SERVICE_CODE_DIR
+    # Build contexts are handed to docker-build relative to this directory.
+    project_dir: Path = PROJECT_DIR
+    # Names the repositories; default: the running stack.
+    stack: str | None = None
+
+
+def repository_name(stack: str, image: str) -> str:
+    """sutazai/<image> for prod, sutazai/<stack>/<image> for every other stack."""
+    if stack == PROD_STACK:
+        return f"sutazai/{image}"
+    return f"sutazai/{stack_slug(stack)}/{image}"
+
+
+# --- the build context as Docker sees it ---------------------------------------------------
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    """A .dockerignore pattern (Go filepath.Match plus `**`) as a regex over a relative path."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            end = pattern.find("]", i + 2) if pattern[i] == "[" else -1
+            if end > 0:
+                members = pattern[i + 1 : end]
+                negate = members[:1] in ("!", "^")
+                body = re.escape(members[1:] if negate else members).replace("\\-", "-")
+                out.append(f"[{'^' if negate else ''}{body}]")
+                i = end + 1
+            else:
+                out.append(re.escape(pattern[i]))
+                i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def dockerignore(context: Path) -> list[tuple[re.Pattern[str], bool]]:
+    """The context's .dockerignore as (pattern, excludes) pairs, in file order."""
+    path = context / ".dockerignore"
+    rules: list[tuple[re.Pattern[str], bool]] = []
+    if not path.is_file():
+        return rules
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        keep = line.startswith("!")
+        pattern = posixpath.normpath(line.removeprefix("!").strip()).lstrip("/")
+        rules.append((_pattern_regex(pattern), not keep))
+    return rules
+
+
+def _ignored(relative: str, rules: list[tuple[re.Pattern[str], bool]]) -> bool:
+    """Docker's rule: the last pattern that matches the path or one of its parents wins."""
+    parts = relative.split("/")
+    candidates = ["/".join(parts[: n + 1]) for n in range(len(parts))]
+    ignored = False
+    for regex, excludes in rules:
+        if any(regex.match(c) for c in candidates):
+            ignored = excludes
+    return ignored
+
+
+def context_files(context: Path) -> list[str]:
+    """Relative paths of the files Docker sends for `context`, sorted."""
+    rules = dockerignore(context)
+    found: list[str] = []
+    for root, dirs, files in os.walk(context):
+        dirs.sort()
+        for name in files:
+            relative = (Path(root) / name).relative_to(context).as_posix()
+            if not _ignored(relative, rules):
+                found.append(relative)
+    return sorted(found)
+
+
+def context_digest(context: Path, parent: str) -> str:
+    """SHA-256 over the build context's files (path, executable bit, bytes) and `parent`."""
+    digest = hashlib.sha256(f"parent={parent}\n".encode())
+    for relative in context_files(context):
+        path = context / relative
+        if path.is_symlink():
+            content = f"symlink:{os.readlink(path)}".encode()
+            mode = "l"
+        else:
+            content = path.read_bytes()
+            mode = "x" if os.access(path, os.X_OK) else "-"
+        digest.update(f"{relative}\0{mode}\0".encode())
+        digest.update(hashlib.sha256(content).digest())
+    return digest.hexdigest()
+
+
+def content_tag(tag: str, digest: str) -> str:
+    full = f"{tag}-{digest[:CONTENT_DIGITS]}"
+    if len(full) > MAX_TAG_LENGTH:
+        room = MAX_TAG_LENGTH - CONTENT_DIGITS - 1
+        raise ConfigError(
+            "stack configuration",
+            [f"sutazai:imageTag: at most {room} characters (a content digest is appended)"],
+        )
+    return full
+
+
+# --- the component -------------------------------------------------------------------------
 
 
 class ServiceImages(pulumi.ComponentResource):
@@ -37,47 +179,49 @@ class ServiceImages(pulumi.ComponentResource):
 
     refs: dict[str, pulumi.Output[str]]
     repositories: dict[str, aws.ecr.Repository]
+    # Image -> its content digest (the build context's, chained through its parents).
+    digests: dict[str, str]
 
     def __init__(self, name: str, args: ImagesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("sutazai:images:ServiceImages", name, None, opts)
         self.refs = {}
         self.repositories = {}
+        self.digests = {}
         self._args = args
+        self._stack = args.stack or pulumi.get_stack()
         self._name_prefix = f"{name}-"
         registries = self._registry_credentials() if args.push else None
         images: dict[str, docker_build.Image] = {}
+        root = args.catalog.root_base_image.reference
 
-        for base in args.catalog.base_images:
-            parent_ref = (
-                self.refs[base.parent]
-                if base.parent
-                else pulumi.Output.from_input(args.catalog.root_base_image.reference)
-            )
-            depends = [images[base.parent]] if base.parent else []
-            images[base.name] = self._build(base.name, base.path, parent_ref, registries, depends)
-
+        # (image, its path under service-code/, its parent image or None for the root)
+        builds: list[tuple[str, str, str | None]] = [
+            (base.name, base.path, base.parent) for base in args.catalog.base_images
+        ]
         for spec in args.catalog:
-            if spec.build is None:
-                continue
-            if spec.build.base == "root":
-                parent_ref = pulumi.Output.from_input(args.catalog.root_base_image.reference)
-                depends = []
+            if spec.build is not None:
+                parent = None if spec.build.base == "root" else spec.build.base
+                builds.append((spec.name, spec.build.path, parent))
+
+        for image, path, parent in builds:
+            if parent is None:
+                parent_ref, parent_key, depends = pulumi.Output.from_input(root), root, []
             else:
-                parent_ref = self.refs[spec.build.base]
-                depends = [images[spec.build.base]]
-            images[spec.name] = self._build(
-                spec.name, spec.build.path, parent_ref, registries, depends
-            )
+                parent_ref = self.refs[parent]
+                parent_key, depends = self.digests[parent], [images[parent]]
+            self.digests[image] = context_digest(args.service_code_dir / path, parent_key)
+            images[image] = self._build(image, path, parent_ref, registries, depends)
         self.images = images
         self.register_outputs({"refs": self.refs})
 
     def _repository_url(self, image: str) -> pulumi.Output[str]:
         args = self._args
+        name = repository_name(self._stack, image)
         if args.registry is not None:
-            return pulumi.Output.from_input(f"{args.registry}/sutazai/{image}")
+            return pulumi.Output.from_input(f"{args.registry}/{name}")
         repo = aws.ecr.Repository(
             f"{self._name_prefix}{image}",
-            name=f"sutazai/{image}",
+            name=name,
             image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(
                 scan_on_push=True
             ),
@@ -118,6 +262,14 @@ class ServiceImages(pulumi.ComponentResource):
             )
         ]
 
+    def _location(self, path: str) -> str:
+        """The build context as docker-build gets it: relative to the project directory."""
+        context = self._args.service_code_dir / path
+        try:
+            return context.relative_to(self._args.project_dir).as_posix()
+        except ValueError:
+            return str(context)  # a context outside the project (tests) stays absolute
+
     def _build(
         self,
         image: str,
@@ -127,12 +279,15 @@ class ServiceImages(pulumi.ComponentResource):
         depends_on: list[docker_build.Image],
     ) -> docker_build.Image:
         args = self._args
-        context = args.service_code_dir / path
-        tag = pulumi.Output.concat(self._repository_url(image), ":", args.tag)
+        context = self._location(path)
+        tag = pulumi.Output.concat(
+            self._repository_url(image), ":", content_tag(args.tag, self.digests[image])
+        )
         built = docker_build.Image(
             f"{self._name_prefix}{image}",
-            context=docker_build.BuildContextArgs(location=str(context)),
-            dockerfile=docker_build.DockerfileArgs(location=str(context / "Dockerfile")),
+            context=docker_build.BuildContextArgs(location=context),
+            dockerfile=docker_build.DockerfileArgs(location=f"{context}/Dockerfile"),
+            # The parent's digest (pushed) or content tag (local): a new base rebuilds this.
             build_args={"BASE_IMAGE": base_ref},
             platforms=[docker_build.Platform.LINUX_AMD64],
             tags=[tag],
@@ -142,6 +297,6 @@ class ServiceImages(pulumi.ComponentResource):
             labels={"org.opencontainers.image.source": f"service-code/{path}"},
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
         )
-        # Pushed images are referenced by digest (immutable); local ones by their tag.
+        # Pushed images are referenced by digest (immutable); local ones by their content tag.
         self.refs[image] = built.ref if args.push else tag
         return built

@@ -279,6 +279,26 @@ def test_uploaded_files_land_on_a_volume_because_the_root_is_read_only(stack: St
             )
 
 
+def test_secret_files_get_a_volume_per_set_of_files(stack: Stack) -> None:
+    """Secrets on Docker sit on a named volume (the host's disk): its name carries a digest
+    of the file paths, so a removed secret's file does not outlive the set it belonged to."""
+    for name, inputs in stack.services.items():
+        files = sorted(
+            u["file"] for u in inputs.get("uploads", []) if "/vault/secrets/" in u["file"]
+        )
+        mounts = [v for v in inputs.get("volumes", []) if v["containerPath"] == "/vault/secrets"]
+        if not files:
+            assert not mounts, name
+            continue
+        digest = hashlib.sha256("\n".join(files).encode()).hexdigest()[:8]
+        assert mounts == [
+            {
+                "volumeName": f"{stack.prefix}-{name}-secrets-{digest}",
+                "containerPath": "/vault/secrets",
+            }
+        ], name
+
+
 def test_storage_is_a_named_volume_of_the_stack(stack: Stack) -> None:
     volumes = {r["inputs"]["name"] for r in stack.of_type(VOLUME)}
     for name, inputs in stack.services.items():
@@ -310,9 +330,46 @@ def test_images_are_pinned_upstream_or_local_in_house(stack: Stack) -> None:
         if spec.image is not None:
             assert reference == spec.image.reference
         else:
-            assert reference == f"localhost/sutazai/{name}:{stack.config.image_tag}"
+            assert in_house_reference(stack, name).fullmatch(reference), reference
     builds = [r for r in stack.plan["resources"] if r["type"] == BUILD]
     assert builds and all(b["inputs"]["push"] is False for b in builds)
+
+
+def in_house_reference(stack: Stack, name: str) -> re.Pattern[str]:
+    """localhost/sutazai/<stack>/<image>:<imageTag>-<12 hex digits of content>."""
+    tag = re.escape(stack.config.image_tag)
+    return re.compile(rf"localhost/sutazai/{re.escape(stack.stack)}/{name}:{tag}-[0-9a-f]{{12}}")
+
+
+def test_in_house_images_build_from_relative_contexts_on_their_parents_tag(
+    stack: Stack,
+) -> None:
+    builds = {
+        r["name"].removeprefix(f"{stack.prefix}-images-"): r
+        for r in stack.of_type(BUILD)
+        if r["name"].startswith(f"{stack.prefix}-images-")
+    }
+    assert {b["inputs"]["context"]["location"] for b in stack.of_type(BUILD)} <= {
+        *(f"service-code/{s.build.path}" for s in stack.catalog if s.build),
+        *(f"service-code/{b.path}" for b in stack.catalog.base_images),
+        "components/docker/owner-context",
+    }, "every build context is relative to the project"
+    tags = {name: b["inputs"]["tags"][0] for name, b in builds.items()}
+    for name, build in builds.items():
+        inputs = build["inputs"]
+        spec = stack.catalog.services.get(name)
+        path = spec.build.path if spec is not None and spec.build else f"base/{name}"
+        assert inputs["context"]["location"] == f"service-code/{path}", name
+        assert inputs["dockerfile"]["location"] == f"service-code/{path}/Dockerfile", name
+        assert in_house_reference(stack, name).fullmatch(tags[name]), tags[name]
+        parent = spec.build.base if spec is not None and spec.build else None
+        if spec is None:
+            parent = next(b.parent for b in stack.catalog.base_images if b.name == name)
+        if parent in (None, "root"):
+            assert inputs["buildArgs"]["BASE_IMAGE"] == stack.catalog.root_base_image.reference
+        else:
+            # Locally by its content tag: a changed base is a new tag, so children rebuild.
+            assert inputs["buildArgs"]["BASE_IMAGE"] == tags[parent], name
 
 
 def test_containers_run_the_image_they_resolve(stack: Stack) -> None:
@@ -323,12 +380,10 @@ def test_containers_run_the_image_they_resolve(stack: Stack) -> None:
     }
     for name, inputs in stack.services.items():
         spec = stack.catalog[name]
-        expected = (
-            spec.image.reference
-            if spec.image
-            else f"localhost/sutazai/{name}:{stack.config.image_tag}"
-        )
-        assert by_id[inputs["image"]] == expected, name
+        if spec.image:
+            assert by_id[inputs["image"]] == spec.image.reference, name
+        else:
+            assert in_house_reference(stack, name).fullmatch(by_id[inputs["image"]]), name
 
 
 # ── helpers: volume ownership and model preload ─────────────────────────────────────────

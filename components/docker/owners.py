@@ -19,9 +19,11 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_docker_build as docker_build
 
-from stacks.catalog import Catalog
+from stacks.catalog import PROJECT_DIR, Catalog
 
 CONTEXT_DIR = Path(__file__).resolve().parent / "owner-context"
+# As docker-build gets it: relative to the project directory, the same in every checkout.
+CONTEXT_LOCATION = CONTEXT_DIR.relative_to(PROJECT_DIR).as_posix()
 OWNERS_ROOT = "/owners"
 
 
@@ -54,7 +56,7 @@ def owner_image(
     tag = f"{registry}/sutazai/volume-owner:{digest.hexdigest()[:12]}"
     built = docker_build.Image(
         f"{name}-volume-owner",
-        context=docker_build.BuildContextArgs(location=str(CONTEXT_DIR)),
+        context=docker_build.BuildContextArgs(location=CONTEXT_LOCATION),
         dockerfile=docker_build.DockerfileArgs(inline=content),
         build_args={"BASE_IMAGE": catalog.root_base_image.reference},
         tags=[tag],
