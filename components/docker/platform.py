@@ -38,7 +38,7 @@ from components.configs import observability
 from components.docker import owners, rules
 from components.docker.health import healthcheck_for
 from components.platform import DeployedService
-from stacks.catalog import Catalog, Segment, ServiceSpec
+from stacks.catalog import Catalog, Resources, Segment, ServiceSpec
 from stacks.config import StackConfig
 from stacks.errors import ConfigError
 from stacks.wiring import AddressOf, service_env
@@ -51,6 +51,12 @@ ROLE_SERVICE = "service"
 ROLE_VOLUME_INIT = "volume-init"
 ROLE_MODEL_PRELOAD = "model-preload"
 ROLE_PROVISIONING = "provisioning"
+# One-shot helpers run as their service's user with resources of their own.
+VOLUME_INIT_RESOURCES = Resources(cpu="100m", memory="16Mi", cpu_limit="100m", memory_limit="32Mi")
+PROVISIONING_RESOURCES = Resources(
+    cpu="100m", memory="64Mi", cpu_limit="500m", memory_limit="512Mi"
+)
+PRELOAD_RESOURCES = Resources(cpu="100m", memory="64Mi", cpu_limit="500m", memory_limit="256Mi")
 # Container output is bounded: json-file rotation, or the same bound for Docker's local copy
 # (dual logging) when it goes to the stack's log receiver.
 LOG_ROTATION = {"max-size": "10m", "max-file": "3"}
@@ -128,22 +134,17 @@ def logging_for(log_receiver_port: int | None) -> dict[str, Any]:
     }
 
 
-def hardened(
-    profile: rules.Profile,
-    *,
-    tmpfs: Mapping[str, str] | None = None,
-    logging: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+def hardened(profile: rules.Profile, *, logging: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The container settings every SutazAI container gets (design invariant 2).
 
     `profile`: a catalog service, or the `rules.ContainerProfile` of a container that is
-    none (the dev Vault server). `tmpfs` replaces its writable paths (helper containers).
+    none: a service's one-shot helper (`rules.helper_profile`), the dev Vault server.
     """
     resources = profile.resources
     return {
         "user": f"{profile.uid}:{profile.gid}",
         "read_only": True,
-        "tmpfs": dict(tmpfs if tmpfs is not None else rules.tmpfs_for(profile)),
+        "tmpfs": rules.tmpfs_for(profile),
         "capabilities": docker.ContainerCapabilitiesArgs(drops=["ALL"]),
         "security_opts": ["no-new-privileges:true"],
         "memory": rules.memory_mb(resources.memory_limit),
@@ -426,13 +427,7 @@ class DockerPlatform:
             attach=True,
             restart="no",
             labels=_labels({**labels, f"{LABEL_PREFIX}.role": ROLE_VOLUME_INIT}),
-            **{
-                **hardened(spec, tmpfs={}, logging=self._logging),
-                "memory": 32,
-                "memory_reservation": 16,
-                "memory_swap": 32,
-                "cpus": "0.1",
-            },
+            **hardened(rules.helper_profile(spec, VOLUME_INIT_RESOURCES), logging=self._logging),
             opts=opts,
         )
 
@@ -477,13 +472,9 @@ class DockerPlatform:
             attach=True,
             restart="no",
             labels=_labels({**labels, f"{LABEL_PREFIX}.role": ROLE_PROVISIONING}),
-            **{
-                **hardened(spec, tmpfs={"/tmp": rules.tmpfs_options(spec)}, logging=self._logging),
-                "memory": 512,
-                "memory_reservation": 64,
-                "memory_swap": 512,
-                "cpus": "0.5",
-            },
+            **hardened(
+                rules.helper_profile(spec, PROVISIONING_RESOURCES, ["/tmp"]), logging=self._logging
+            ),
             opts=pulumi.ResourceOptions.merge(
                 opts,
                 pulumi.ResourceOptions(
@@ -540,17 +531,10 @@ class DockerPlatform:
                             f"{LABEL_PREFIX}.model": model,
                         }
                     ),
-                    **{
-                        **hardened(
-                            spec,
-                            tmpfs={"/tmp": rules.tmpfs_options(spec)},
-                            logging=self._logging,
-                        ),
-                        "memory": 256,
-                        "memory_reservation": 64,
-                        "memory_swap": 256,
-                        "cpus": "0.5",
-                    },
+                    **hardened(
+                        rules.helper_profile(spec, PRELOAD_RESOURCES, ["/tmp"]),
+                        logging=self._logging,
+                    ),
                     opts=pulumi.ResourceOptions.merge(
                         opts,
                         pulumi.ResourceOptions(

@@ -90,6 +90,14 @@ class ContainerProfile:
     writable_paths: tuple[str, ...] = ()
 
 
+def helper_profile(
+    spec: ServiceSpec, resources: Resources, writable_paths: Sequence[str] = ()
+) -> ContainerProfile:
+    """A one-shot helper of a service (volume init, provisioning, model preload): the
+    service's own user, with the helper's resources and writable paths."""
+    return ContainerProfile(spec.uid, spec.gid, resources, tuple(writable_paths))
+
+
 def tmpfs_options(profile: Profile, size: str = "64m") -> str:
     """Mount options for a writable tmpfs the (non-root) container user owns."""
     return f"rw,noexec,nosuid,nodev,size={size},uid={profile.uid},gid={profile.gid},mode=0700"

@@ -307,3 +307,13 @@ def test_a_new_set_of_secret_files_is_a_new_volume() -> None:
     )
     assert one != secrets_volume_suffix("secrets", {"/vault/secrets/a-x": "1"})
     assert one.startswith("secrets-") and len(one) == len("secrets-") + 8
+
+
+def test_helpers_run_as_their_service_with_their_own_resources(catalog: Catalog) -> None:
+    from components.docker.platform import PROVISIONING_RESOURCES, hardened
+
+    postgres = catalog["postgres"]
+    helper = hardened(rules.helper_profile(postgres, PROVISIONING_RESOURCES, ["/tmp"]))
+    assert helper["user"] == "70:70" and set(helper["tmpfs"]) == {"/tmp"}
+    assert helper["memory"] == helper["memory_swap"] == 512 and helper["cpus"] == "0.5"
+    assert hardened(rules.helper_profile(postgres, PROVISIONING_RESOURCES))["tmpfs"] == {}
