@@ -27,7 +27,7 @@ import pulumi_kubernetes as k8s
 from components import configs, launch
 from components.configs import observability
 from components.kubernetes import naming, network_policies, workloads
-from components.kubernetes.models import MODEL_SERVER, model_preload
+from components.kubernetes.models import model_preload
 from components.kubernetes.naming import Naming
 from components.kubernetes.network_policies import Destination, PolicyInputs
 from components.managed_data import ManagedCredentials
@@ -86,7 +86,7 @@ class KubernetesSecretSource(ManagedCredentials, Protocol):
         port: pulumi.Input[int] = 5432,
         admin_username: pulumi.Input[str] = "postgres",
         admin_password: pulumi.Input[str] | None = None,
-        database: str = "sutazai",
+        database: str | None = None,
     ) -> object:
         """Point Vault's database secrets engine at the (RDS) server, once it exists."""
         ...
@@ -437,6 +437,12 @@ class KubernetesPlatform:
 
     # ── addressing ───────────────────────────────────────────────────────────────────────
 
+    def _model_servers(self) -> list[str]:
+        """Workloads that preload the stack's models (catalog `preload_models`)."""
+        if not self.config.ollama_models:
+            return []
+        return [s.name for s in self.catalog if s.preload_models and s.name in self.workload_names]
+
     def address_of(self, name: str) -> pulumi.Input[str]:
         endpoint = self.managed_endpoints.get(name)
         if endpoint is not None:
@@ -461,9 +467,9 @@ class KubernetesPlatform:
         }
         vpc = str(network.vpc_cidr)
         extra: dict[str, tuple[Destination, ...]] = {}
-        if MODEL_SERVER in self.workload_names and self.config.ollama_models:
+        for model_server in self._model_servers():
             # Model downloads at start (the preload init container): HTTPS out, not into the VPC.
-            extra[MODEL_SERVER] = (
+            extra[model_server] = (
                 Destination(port=HTTPS, cidrs=("0.0.0.0/0",), except_cidrs=(vpc,)),
             )
         vault_clients = frozenset(
@@ -524,7 +530,7 @@ class KubernetesPlatform:
         env = self._env(spec)
         image = self._image(spec)
         init = []
-        if spec.name == MODEL_SERVER and self.config.ollama_models:
+        if spec.name in self._model_servers():
             init.append(model_preload(spec, image, self.config.ollama_models, env))
         inputs = workloads.WorkloadInputs(
             spec=spec,

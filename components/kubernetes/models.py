@@ -20,7 +20,6 @@ import pulumi
 from components.kubernetes.workloads import init_container
 from stacks.catalog import ServiceSpec
 
-MODEL_SERVER = "ollama"
 PRELOAD_CONTAINER = "preload-models"
 
 # Models are passed as positional arguments ("$@"), never spliced into the script.

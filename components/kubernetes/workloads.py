@@ -51,7 +51,6 @@ class WorkloadInputs:
     storage_class: str = "gp3"
     retain_volumes: bool = True
     init_containers: Sequence[dict[str, Any]] = ()
-    vault_token_audience: str | None = None
     # (command, args) of the main container (components.launch); None: the catalog's own.
     launch: tuple[Sequence[str] | None, Sequence[str] | None] | None = None
     # Run after the main container starts (an issuer's provisioning apply command).
@@ -229,8 +228,6 @@ def _volumes(inputs: WorkloadInputs, with_vault_token: bool) -> list[dict[str, A
         )
     if with_vault_token:
         token: dict[str, Any] = {"path": "token", "expirationSeconds": 3600}
-        if inputs.vault_token_audience:
-            token["audience"] = inputs.vault_token_audience
         volumes.append(
             {"name": VAULT_TOKEN_VOLUME, "projected": {"sources": [{"serviceAccountToken": token}]}}
         )

@@ -152,7 +152,8 @@ def test_managed_data_is_reached_only_by_its_clients(
     postgres_clients = set(catalog.clients_of("postgres")) | {jobs["postgres"]}
     redis_clients = set(catalog.clients_of("redis"))
     assert postgres_clients == {"pgbouncer", "postgres-provisioning"}  # the rest: the pooler
-    assert {"backend", "letta", "mcp-server"} <= redis_clients
+    assert {"backend", "mcp-server"} <= redis_clients
+    assert "letta" not in redis_clients  # catalog unused_peers: Letta cannot log in to Redis
     for name, pod in pods.items():
         if pod.namespace.startswith("sutazai-") and pod.namespace != "sutazai-vault":
             assert evaluator.allowed(pod, rds, 5432) == (name in postgres_clients), name
