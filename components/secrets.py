@@ -32,6 +32,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import pulumi
@@ -39,7 +40,6 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 import pulumi_vault as vault
 
-from components.docker.vault import DevVaultServer
 from components.platform import (
     SECRETS_DIR,
     DockerVaultBinding,
@@ -73,6 +73,9 @@ from stacks.catalog import ENV_REFERENCE, Catalog, ServiceSpec
 from stacks.config import StackConfig
 from stacks.errors import ConfigError
 from stacks.wiring import AddressOf, fill_references
+
+if TYPE_CHECKING:
+    from components.docker.vault import DevVaultServer
 
 __all__ = ["Secrets", "VaultLayout"]
 
@@ -173,6 +176,9 @@ class Secrets(pulumi.ComponentResource):
         # 2. A dev Vault server on the local engine (never prod: StackConfig refuses it).
         self.server: DevVaultServer | None = None
         if isinstance(target, DockerVaultBinding) and config.vault_mode == "container":
+            # Imported here: pulumi_docker costs ~0.2 s of every prod run otherwise.
+            from components.docker.vault import DevVaultServer
+
             self.server = DevVaultServer(
                 f"{self.layout.prefix}-vault",
                 network_name=target.network_name,
