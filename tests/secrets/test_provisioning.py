@@ -5,19 +5,17 @@ Skipped, with the reason, where the binaries are absent (`make system-deps` inst
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sutazai_testing import free_port, pg_bindir, wait_port
 
 from components.configs.poolers import pgbouncer_ini
 from components.launch import provisioning_command
@@ -33,30 +31,6 @@ from components.vault.provisioning import (
 from stacks.catalog import load_catalog
 
 ADMIN_PASSWORD = "admin-test-password"  # a throwaway local instance
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing on port {port}")
-
-
-def _pg_bindir() -> Path | None:
-    found = sorted(
-        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parent.parent.name)
-    )
-    return Path(found[-1]).parent if found else None
 
 
 @dataclass
@@ -102,7 +76,7 @@ class Postgres:
 
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[Postgres]:
-    bindir = _pg_bindir()
+    bindir = pg_bindir()
     if bindir is None:
         pytest.skip("PostgreSQL binaries absent (make system-deps)")
     run_as: list[str] = []
@@ -117,7 +91,7 @@ def postgres() -> Iterator[Postgres]:
     if run_as:
         shutil.chown(tmp, run_as[2])
         shutil.chown(pwfile, run_as[2])
-    port = _free_port()
+    port = free_port()
     subprocess.run(
         [
             *run_as,
@@ -307,7 +281,7 @@ def test_redis_acl_file_admits_each_client_with_its_own_password(redis_binary: s
     acl = tmp / "users.acl"
     acl.write_text(redis_users_acl("ServerPassw0rd", [("backend", "BackendPassw0rd")]))
     assert "BackendPassw0rd" not in acl.read_text()
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             redis_binary,
@@ -347,7 +321,7 @@ def test_redis_acl_file_admits_each_client_with_its_own_password(redis_binary: s
         return (done.stdout + done.stderr).strip()
 
     try:
-        _wait(port)
+        wait_port(port)
         assert cli("default", "ServerPassw0rd", "PING") == "PONG"
         assert cli("backend", "BackendPassw0rd", "SET", "k", "v") == "OK"
         assert cli("backend", "BackendPassw0rd", "GET", "k") == "v"
@@ -428,7 +402,7 @@ def test_pgbouncer_lets_static_and_short_lived_users_in_through_the_server(
     assert denied.returncode != 0 and "permission denied" in denied.stderr
 
     rundir = Path(tempfile.mkdtemp(prefix="sutazai-pgbouncer-"))
-    listen = _free_port()
+    listen = free_port()
     (rundir / "pgbouncer.ini").write_text(_generated_ini(postgres, listen, rundir))
     # What the Vault agent renders from the catalog's secret_files template.
     (rundir / "userlist.txt").write_text('"pgbouncer" "PoolerPassw0rd1"')
@@ -448,7 +422,7 @@ def test_pgbouncer_lets_static_and_short_lived_users_in_through_the_server(
     )
     pooled = Postgres(postgres.bindir, listen)
     try:
-        _wait(listen)
+        wait_port(listen)
         static = pooled.psql(
             "dify", "DifyPassw0rdViaPool", "SELECT current_user, inet_server_port()"
         )
