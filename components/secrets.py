@@ -360,11 +360,6 @@ class Secrets(pulumi.ComponentResource):
         digest = file[1].apply(lambda text: hashlib.sha256(text.encode()).hexdigest()[:12])
         return pulumi.Output.unsecret(digest)
 
-    def vault_dependencies(self) -> list[pulumi.Resource]:
-        """What a pod must wait for to get its files: this component (Vault's mounts, values,
-        policies, roles and the injector, all its children)."""
-        return [self]
-
     # --- readiness: what the Kubernetes renderer orders a pod after ------------------------
 
     def readiness_for(self, spec: ServiceSpec) -> list[pulumi.Resource]:
