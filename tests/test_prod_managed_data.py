@@ -24,10 +24,10 @@ from components.vault.layout import CredentialMode, VaultLayout
 from components.vault.provisioning import AUTH_TABLE, REDIS_CLIENT_RULES
 from stacks.catalog import Catalog, ServiceSpec
 from stacks.config import StackConfig
+from stacks.netpol import External
 from stacks.plan import SECRET_SIG
 from tests.conftest import PROJECT_DIR, load_plan
 from tests.kubernetes import plan_views
-from tests.kubernetes.netpol import External
 from tests.secrets.scan import assert_no_plaintext_secrets
 
 VAULT = "vault.hashicorp.com"

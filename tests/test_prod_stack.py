@@ -769,7 +769,7 @@ def test_load_balancer_reaches_only_the_ingress_services(
 ) -> None:
     public = [ipaddress.ip_network(str(c)) for c in config.network.public_subnets]
     evaluator, pods = plan_views.evaluator(manifests)
-    from tests.kubernetes.netpol import External
+    from stacks.netpol import External
 
     alb = External(str(next(public[0].hosts())))
     for spec in catalog:

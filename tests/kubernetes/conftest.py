@@ -8,8 +8,8 @@ import pytest
 
 from stacks.catalog import Catalog
 from stacks.config import StackConfig
+from stacks.netpol import Evaluator, Pod
 from tests.kubernetes import plan_views
-from tests.kubernetes.netpol import Evaluator, Pod
 
 
 @pytest.fixture(scope="session")

@@ -12,8 +12,8 @@ from typing import Any
 from stacks.catalog import Catalog, load_catalog
 from stacks.composition import effective_catalog
 from stacks.config import StackConfig, parse_config_bag
+from stacks.netpol import Evaluator, Pod
 from stacks.plan import stack_config_bag
-from tests.kubernetes.netpol import Evaluator, Pod
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod")

@@ -11,7 +11,7 @@ from components.kubernetes import naming, network_policies
 from components.kubernetes.naming import Naming
 from stacks.catalog import Catalog, Tier
 from stacks.config import StackConfig
-from tests.kubernetes.netpol import Evaluator, External, Pod
+from stacks.netpol import Evaluator, External, Pod
 
 Network = tuple[Evaluator, dict[str, Pod]]
 

@@ -1,5 +1,8 @@
 """A small NetworkPolicy evaluator: who may talk to whom under a set of rendered policies.
 
+Shared by the whole-stack tests and the plan diff (stacks/diff.py), which both read a
+recorded plan; it never imports the program.
+
 It follows the Kubernetes semantics the renderer relies on: a pod is isolated for a
 direction when some policy of that type selects it, and then only traffic a rule of one of
 those policies allows passes; a connection needs the source's egress AND the target's
