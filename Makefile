@@ -7,9 +7,12 @@ PY := $(VENV)/bin/python
 STACK ?= prod
 CHECKOV_VENV ?= .venv-checkov
 
-.PHONY: setup plan policy test lint bench validate system-deps docs clean
+.PHONY: setup venv plan policy diff test lint bench validate system-deps docs clean
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+
+## The program's venv only (what the plan and the diff need).
+venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +34,12 @@ plan: $(VENV)/.installed
 policy: $(VENV)/.installed
 	$(PY) -m stacks.policy_check --stack $(STACK)
 
+## The offline plan diff of the working tree against BASE (a git ref), as a PR review:
+## flows, Vault, hardening, exposure, protection, policies (base pack), cost, diagram.
+BASE ?= origin/main
+diff: $(VENV)/.installed
+	$(PY) -m stacks.diff --stack $(STACK) --base $(BASE)
+
 ## Every test: config, catalog, whole stacks, policies, validators, images, services.
 test: setup
 	$(PY) -m pytest
@@ -43,6 +52,7 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) scripts/bench_plan.py --stack prod
 	$(PY) scripts/bench_policy.py
+	$(PY) scripts/bench_diff.py --stack prod
 
 validate: setup
 	$(PY) scripts/validate_manifests.py --stack prod

@@ -44,3 +44,11 @@ def render(catalog: Catalog) -> str:
         lines.append(f"    {_node(edge[0])} -.-> {_node(edge[1])}")
     lines.append("```")
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    # `python -m stacks.diagram`: the diagram of this tree's catalog (the plan diff runs it
+    # in the base tree and in the working tree).
+    from stacks.catalog import load_catalog
+
+    print(render(load_catalog()), end="")

@@ -26,6 +26,8 @@ class Pod:
     namespace: str
     labels: Mapping[str, str]
     name: str = ""
+    # containerPort names -> numbers, for rules that name a port instead of numbering it.
+    port_names: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ class Evaluator:
     def labels_of_namespace(self, namespace: str) -> dict[str, str]:
         return {NAMESPACE_NAME_LABEL: namespace, **self.namespace_labels.get(namespace, {})}
 
-    def _selecting(self, pod: Pod, policy_type: str) -> list[dict[str, Any]]:
+    def selecting(self, pod: Pod, policy_type: str) -> list[dict[str, Any]]:
         result = []
         for policy in self.policies:
             if policy["metadata"].get("namespace") != pod.namespace:
@@ -80,7 +82,7 @@ class Evaluator:
                 result.append(policy)
         return result
 
-    def _peer_matches(self, peer: Mapping[str, Any], other: Endpoint, own_namespace: str) -> bool:
+    def peer_matches(self, peer: Mapping[str, Any], other: Endpoint, own_namespace: str) -> bool:
         if "ipBlock" in peer:
             if not isinstance(other, External):
                 return False  # pod IPs are not in the VPC blocks the renderer uses
@@ -99,7 +101,12 @@ class Evaluator:
         return _matches(peer.get("podSelector"), other.labels)
 
     @staticmethod
-    def _port_matches(ports: Iterable[Mapping[str, Any]] | None, port: int, protocol: str) -> bool:
+    def _port_matches(
+        ports: Iterable[Mapping[str, Any]] | None,
+        port: int,
+        protocol: str,
+        names: Mapping[str, int] | None = None,
+    ) -> bool:
         ports = list(ports or [])
         if not ports:
             return True
@@ -108,6 +115,13 @@ class Evaluator:
                 continue
             if "port" not in entry:
                 return True
+            if isinstance(entry["port"], str) and not entry["port"].isdigit():
+                # A named port: the target's port of that name. A name the target does not
+                # declare is counted as a match, so a reader sees every flow it might allow.
+                named = (names or {}).get(entry["port"])
+                if named is None or named == port:
+                    return True
+                continue
             low = int(entry["port"])
             high = int(entry.get("endPort", low))
             if low <= port <= high:
@@ -115,28 +129,28 @@ class Evaluator:
         return False
 
     def egress_allowed(self, source: Pod, target: Endpoint, port: int, protocol: str) -> bool:
-        policies = self._selecting(source, "Egress")
+        policies = self.selecting(source, "Egress")
         if not policies:
             return True
         return any(
-            self._port_matches(rule.get("ports"), port, protocol)
+            self._port_matches(rule.get("ports"), port, protocol, _port_names(target))
             and (
                 not rule.get("to")
-                or any(self._peer_matches(p, target, source.namespace) for p in rule["to"])
+                or any(self.peer_matches(p, target, source.namespace) for p in rule["to"])
             )
             for policy in policies
             for rule in policy["spec"].get("egress") or []
         )
 
     def ingress_allowed(self, source: Endpoint, target: Pod, port: int, protocol: str) -> bool:
-        policies = self._selecting(target, "Ingress")
+        policies = self.selecting(target, "Ingress")
         if not policies:
             return True
         return any(
-            self._port_matches(rule.get("ports"), port, protocol)
+            self._port_matches(rule.get("ports"), port, protocol, target.port_names)
             and (
                 not rule.get("from")
-                or any(self._peer_matches(p, source, target.namespace) for p in rule["from"])
+                or any(self.peer_matches(p, source, target.namespace) for p in rule["from"])
             )
             for policy in policies
             for rule in policy["spec"].get("ingress") or []
@@ -148,3 +162,7 @@ class Evaluator:
             source, target, port, protocol
         )
         return egress and ingress
+
+
+def _port_names(endpoint: Endpoint) -> Mapping[str, int]:
+    return endpoint.port_names if isinstance(endpoint, Pod) else {}

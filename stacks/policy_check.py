@@ -65,16 +65,19 @@ class PolicyConfigError(ValueError):
     """The config would be rejected before Configure (the CLI's own validation)."""
 
 
-def config_path(stack: str) -> Path:
-    """policies/config/<stack>.json; per-developer `dev-<owner>` stacks use dev.json."""
-    exact = CONFIG_DIR / f"{stack}.json"
+def config_path(stack: str, config_dir: Path = CONFIG_DIR) -> Path:
+    """policies/config/<stack>.json; per-developer `dev-<owner>` stacks use dev.json.
+
+    `config_dir`: another tree's config folder (the plan diff judges with the base's).
+    """
+    exact = config_dir / f"{stack}.json"
     if exact.exists():
         return exact
-    return CONFIG_DIR / ("prod.json" if stack.startswith("prod") else "dev.json")
+    return config_dir / ("prod.json" if stack.startswith("prod") else "dev.json")
 
 
-def load_config(stack: str) -> dict[str, Any]:
-    return json.loads(config_path(stack).read_text())
+def load_config(stack: str, config_dir: Path = CONFIG_DIR) -> dict[str, Any]:
+    return json.loads(config_path(stack, config_dir).read_text())
 
 
 # ---------------------------------------------------------------- config reconciliation
