@@ -84,7 +84,9 @@ def _workflow(name: str) -> dict[Any, Any]:
 
 
 def _on(workflow: dict[Any, Any]) -> dict[str, Any]:
-    return workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as True
+    on = workflow["on"] if "on" in workflow else workflow[True]  # YAML 1.1: a bare `on` is True
+    assert isinstance(on, dict)
+    return on
 
 
 def _steps(workflow: dict[Any, Any]) -> list[dict[str, Any]]:
