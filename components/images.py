@@ -12,6 +12,14 @@ which ECR's immutable tags accept; unchanged code keeps its tag and nothing is r
 Build contexts are paths relative to the project directory, where Pulumi runs the program,
 so the state is the same from every checkout.
 
+Builds happen on `pulumi up` only (`build_on_preview=False`: a preview never builds). Pushed
+builds read and write a registry cache next to their image, tagged `buildcache-<deps>`:
+<deps> is 12 hex digits of a SHA-256 over the parent's content and the context's Dockerfile
+and dependency manifests (requirements, constraints, pyproject, package.json). A code-only
+change keeps that key, so its build reuses the dependency layers from the cache and rebuilds
+only its own; a changed manifest or parent gets a new cache. Each cache tag is written once
+(ECR's immutable tags refuse a rewrite, which the build ignores).
+
 Repositories: `sutazai/<image>` for the `prod` stack (the names its protected repositories
 already have), `sutazai/<stack>/<image>` for every other stack. The shared dev cluster and
 each ephemeral stack in the prod account (or on one Docker engine) then own their
@@ -41,6 +49,12 @@ from stacks.errors import ConfigError
 # The stack whose repositories keep the names they were created with: sutazai/<image>.
 PROD_STACK = "prod"
 CONTENT_DIGITS = 12
+CACHE_TAG_PREFIX = "buildcache-"
+# Context files that decide the dependency layers: the registry cache key.
+DEPENDENCY_FILES = re.compile(
+    r"(?:^|/)(?:Dockerfile|requirements[^/]*\.txt|constraints[^/]*\.txt|pyproject\.toml"
+    r"|package(?:-lock)?\.json)\Z"
+)
 # Docker refuses tags longer than this.
 MAX_TAG_LENGTH = 128
 
@@ -160,6 +174,20 @@ def context_digest(context: Path, parent: str) -> str:
     return digest.hexdigest()
 
 
+def dependency_digest(context: Path, parent: str) -> str:
+    """SHA-256 over `parent` and the context's Dockerfile and dependency manifests."""
+    digest = hashlib.sha256(f"parent={parent}\n".encode())
+    for relative in context_files(context):
+        if DEPENDENCY_FILES.search(relative):
+            digest.update(f"{relative}\0".encode())
+            digest.update(hashlib.sha256((context / relative).read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def cache_tag(digest: str) -> str:
+    return f"{CACHE_TAG_PREFIX}{digest[:CONTENT_DIGITS]}"
+
+
 def content_tag(tag: str, digest: str) -> str:
     full = f"{tag}-{digest[:CONTENT_DIGITS]}"
     if len(full) > MAX_TAG_LENGTH:
@@ -181,12 +209,15 @@ class ServiceImages(pulumi.ComponentResource):
     repositories: dict[str, aws.ecr.Repository]
     # Image -> its content digest (the build context's, chained through its parents).
     digests: dict[str, str]
+    # Image -> its registry cache key (its dependency manifests and its parent's content).
+    cache_keys: dict[str, str]
 
     def __init__(self, name: str, args: ImagesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("sutazai:images:ServiceImages", name, None, opts)
         self.refs = {}
         self.repositories = {}
         self.digests = {}
+        self.cache_keys = {}
         self._args = args
         self._stack = args.stack or pulumi.get_stack()
         self._name_prefix = f"{name}-"
@@ -210,6 +241,7 @@ class ServiceImages(pulumi.ComponentResource):
                 parent_ref = self.refs[parent]
                 parent_key, depends = self.digests[parent], [images[parent]]
             self.digests[image] = context_digest(args.service_code_dir / path, parent_key)
+            self.cache_keys[image] = dependency_digest(args.service_code_dir / path, parent_key)
             images[image] = self._build(image, path, parent_ref, registries, depends)
         self.images = images
         self.register_outputs({"refs": self.refs})
@@ -280,9 +312,27 @@ class ServiceImages(pulumi.ComponentResource):
     ) -> docker_build.Image:
         args = self._args
         context = self._location(path)
-        tag = pulumi.Output.concat(
-            self._repository_url(image), ":", content_tag(args.tag, self.digests[image])
-        )
+        repository = self._repository_url(image)
+        tag = pulumi.Output.concat(repository, ":", content_tag(args.tag, self.digests[image]))
+        cache_from: list[docker_build.CacheFromArgs] | None = None
+        cache_to: list[docker_build.CacheToArgs] | None = None
+        if args.push:
+            cache = pulumi.Output.concat(repository, ":", cache_tag(self.cache_keys[image]))
+            cache_from = [
+                docker_build.CacheFromArgs(registry=docker_build.CacheFromRegistryArgs(ref=cache))
+            ]
+            cache_to = [
+                docker_build.CacheToArgs(
+                    registry=docker_build.CacheToRegistryArgs(
+                        ref=cache,
+                        mode=docker_build.CacheMode.MAX,
+                        image_manifest=True,  # the manifest form ECR stores
+                        oci_media_types=True,
+                        # Written once per key: an immutable tag refuses the rewrite.
+                        ignore_error=True,
+                    )
+                )
+            ]
         built = docker_build.Image(
             f"{self._name_prefix}{image}",
             context=docker_build.BuildContextArgs(location=context),
@@ -293,6 +343,9 @@ class ServiceImages(pulumi.ComponentResource):
             tags=[tag],
             push=args.push,
             load=not args.push,
+            build_on_preview=False,  # a preview (pull requests, drift) never builds
+            cache_from=cache_from,
+            cache_to=cache_to,
             registries=registries,
             labels={"org.opencontainers.image.source": f"service-code/{path}"},
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),

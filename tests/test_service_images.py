@@ -180,3 +180,45 @@ def test_locally_children_build_on_their_parents_content_tag(catalog: Catalog) -
         parent = parent_of(catalog, image)
         if parent is not None:
             assert inputs["buildArgs"]["BASE_IMAGE"] == by_name[parent]["tags"][0]
+
+
+# ── builds on update only, with a registry cache keyed by the dependencies ─────────────
+
+
+def test_a_preview_never_builds_and_pushed_builds_share_a_registry_cache(
+    prod: tuple[ServiceImages, Plan],
+) -> None:
+    images, plan = prod
+    for image, inputs in builds(plan).items():
+        assert inputs["buildOnPreview"] is False, image
+        (tag,) = inputs["tags"]
+        repository = tag.rsplit(":", 1)[0]
+        expected = f"{repository}:buildcache-{images.cache_keys[image][:12]}"
+        assert inputs["cacheFrom"] == [{"registry": {"ref": expected}}]
+        (to,) = inputs["cacheTo"]
+        assert to["registry"]["ref"] == expected and to["registry"]["mode"] == "max"
+        assert to["registry"]["ignoreError"] is True and to["registry"]["imageManifest"] is True
+
+
+def test_a_code_change_keeps_the_cache_and_a_dependency_change_does_not(
+    catalog: Catalog, tmp_path: Path
+) -> None:
+    copy = tmp_path / "service-code"
+    shutil.copytree(SERVICE_CODE_DIR, copy)
+    before, _ = build(catalog, "prod", service_code_dir=copy)
+    (copy / "backend" / "app" / "new_module.py").write_text("VALUE = 1\n")
+    code, _ = build(catalog, "prod", service_code_dir=copy)
+    assert code.digests["backend"] != before.digests["backend"]
+    assert code.cache_keys["backend"] == before.cache_keys["backend"]
+    requirements = copy / "backend" / "requirements.txt"
+    requirements.write_text(requirements.read_text() + "\n# a new pin\n")
+    deps, _ = build(catalog, "prod", service_code_dir=copy)
+    assert deps.cache_keys["backend"] != before.cache_keys["backend"]
+    assert deps.cache_keys["frontend"] == before.cache_keys["frontend"]
+
+
+def test_local_builds_use_no_registry_cache(catalog: Catalog) -> None:
+    _, plan = build(catalog, "dev", registry="localhost", push=False)
+    for inputs in builds(plan).values():
+        assert "cacheFrom" not in inputs and "cacheTo" not in inputs
+        assert inputs["buildOnPreview"] is False
