@@ -379,6 +379,104 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
             "SERVICE",
             "HEALTH",
             "READY",
+            "AUTH",
+            "RATE",
+            "BREAKER",
+            "SUTAZAI",
         }:
             monkeypatch.delenv(name, raising=False)
     return monkeypatch
+
+
+# --------------------------------------------------------------------------
+# A real token issuer: RSA keys generated here, a JWKS served over HTTP, tokens
+# minted with PyJWT. Stands in for Cognito, an OIDC provider or the API server.
+
+
+@dataclass
+class TokenIssuer:
+    url: str
+    keys: list[tuple[str, Any]] = field(default_factory=list)  # (kid, private key), newest last
+    jwks_fetches: int = 0
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.url}/.well-known/jwks.json"
+
+    def rotate(self, *, keep_old: bool = True) -> str:
+        """A new signing key (new kid) in the JWKS; the old one stays unless told otherwise."""
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        kid = f"key-{len(self.keys) + 1}"
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.keys = [*(self.keys if keep_old else []), (kid, key)]
+        return kid
+
+    def jwks(self) -> dict[str, Any]:
+        from jwt.algorithms import RSAAlgorithm
+
+        out = []
+        for kid, key in self.keys:
+            jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+            out.append({**jwk, "kid": kid, "use": "sig", "alg": "RS256"})
+        return {"keys": out}
+
+    def token(
+        self,
+        subject: str = "alice",
+        *,
+        issuer: str | None = None,
+        lifetime: int = 300,
+        key: Any = None,
+        kid: str | None = None,
+        algorithm: str = "RS256",
+        **claims: Any,
+    ) -> str:
+        """A signed JWT; pass claims (aud, client_id, token_use, ...) as the issuer would."""
+        import jwt
+
+        now = int(time.time())
+        payload = {
+            "iss": issuer if issuer is not None else self.url,
+            "sub": subject,
+            "iat": now,
+            "exp": now + lifetime,
+            **claims,
+        }
+        payload = {k: v for k, v in payload.items() if v is not None}
+        current_kid, current_key = self.keys[-1]
+        headers = {"kid": kid if kid is not None else current_kid}
+        return jwt.encode(payload, key if key is not None else current_key, algorithm, headers)
+
+
+@pytest.fixture
+def token_issuer() -> Iterator[TokenIssuer]:
+    state = TokenIssuer(url="")
+    state.rotate()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def do_GET(self) -> None:
+            if self.path != "/.well-known/jwks.json":
+                self.send_response(404)
+                self.end_headers()
+                return
+            state.jwks_fetches += 1
+            data = json.dumps(state.jwks()).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,5 +1,8 @@
 """FastAPI API gateway: chat via Ollama (cached in Redis, persisted in
-PostgreSQL), agent registry, vector store/search via Qdrant, file uploads."""
+PostgreSQL), agent registry, vector store/search via Qdrant, file uploads.
+
+Every /api route needs a verified caller (auth.py) and stays within its per-caller
+limits (guards.py); sessions and uploads are the caller's own."""
 
 from __future__ import annotations
 
@@ -12,10 +15,10 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import FastAPI, HTTPException, Request, UploadFile
+from fastapi import Depends, FastAPI, HTTPException, Request, UploadFile
 from pydantic import BaseModel, Field
 from sutazai_common import (
     Neo4jSettings,
@@ -32,13 +35,20 @@ from sutazai_common.clients import neo4j_driver, postgres_pool, redis_client
 from sutazai_common.config import ConfigError, env_str
 
 from . import db
+from .auth import Authenticator, Identity, authenticate
+from .guards import BodyLimit, Breakers, EdgeMetrics, RateLimits
 
 log = logging.getLogger("sutazai.backend")
 
 DEFAULT_MODEL = env_str("DEFAULT_MODEL", "tinyllama") or "tinyllama"
 CACHE_TTL = env_int("CHAT_CACHE_TTL_SECONDS", 3600)
+QDRANT_TIMEOUT = env_int("QDRANT_TIMEOUT_SECONDS", 15)
 UPLOAD_DIR = Path(env_str("UPLOAD_DIR", "/tmp/sutazai_uploads") or "/tmp/sutazai_uploads")
 MAX_UPLOAD_BYTES = env_int("MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
+# Every other request body (chat messages, vectors, agent results).
+MAX_BODY_BYTES = env_int("MAX_BODY_BYTES", 64 * 1024)
+# Multipart framing around an upload's bytes.
+MULTIPART_OVERHEAD = 16 * 1024
 
 
 class ChatRequest(BaseModel):
@@ -90,6 +100,8 @@ class State:
         )
         self.deps = http_dependencies("OLLAMA_BASE_URL", "QDRANT_URL", "CHROMADB_URL", "FAISS_URL")
         self.agents = env_json_map("AGENTS")
+        self.breakers = Breakers(EDGE_METRICS)
+        self.limits: RateLimits | None = None
 
 
 def state_of(request: Request) -> State:
@@ -106,6 +118,7 @@ async def ensure_schema(state: State) -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state = State()
     app.state.backend = state
+    app.state.auth = Authenticator.from_env()  # a bad AUTH_* setting stops the start
     pg = PostgresSettings.from_env()
     if pg is not None:
         state.pool = postgres_pool(pg)
@@ -130,6 +143,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if rs is not None:
         state.redis = redis_client(rs)
         register_check(app, "redis", redis_check(state.redis))
+    state.limits = RateLimits(state.redis, EDGE_METRICS)
     neo = Neo4jSettings.from_env()
     if neo is not None:
         state.neo4j = neo4j_driver(neo)
@@ -151,10 +165,38 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 app = build_app("backend", lifespan=lifespan, description=__doc__ or "")
+EDGE_METRICS = EdgeMetrics(app.state.metrics.registry)
+
+
+def _body_cap(path: str) -> int:
+    if path.startswith("/api/v1/files"):
+        return MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD
+    return MAX_BODY_BYTES
+
+
+app.add_middleware(BodyLimit, caps=_body_cap)
+
+
+async def caller(
+    request: Request, identity: Annotated[Identity, Depends(authenticate)]
+) -> Identity:
+    """A verified caller, a user or a workload (the MCP server chats too), within its API
+    limit. Sessions and uploads belong to whoever made them."""
+    await _limits(request).hit("api", identity.key)
+    return identity
+
+
+Caller = Annotated[Identity, Depends(caller)]
+
+
+def _limits(request: Request) -> RateLimits:
+    limits = state_of(request).limits
+    assert limits is not None  # set by the lifespan
+    return limits
 
 
 @app.get("/api/v1/health/services")
-async def services_health(request: Request) -> dict[str, Any]:
+async def services_health(request: Request, _: Caller) -> dict[str, Any]:
     from sutazai_common.service import run_checks
 
     results = await run_checks(request.app.state.checks, 3.0)
@@ -171,11 +213,17 @@ def _cache_key(model: str, message: str) -> str:
 
 
 @app.post("/api/v1/chat", response_model=ChatResponse)
-async def chat(body: ChatRequest, request: Request) -> ChatResponse:
+async def chat(body: ChatRequest, request: Request, identity: Caller) -> ChatResponse:
     state = state_of(request)
+    # Before anything costs: the caller's chat limit, then the session's owner.
+    await _limits(request).hit("chat", identity.key)
     ollama = state.deps.get("ollama")
     if ollama is None:
         raise HTTPException(503, "OLLAMA_BASE_URL is not configured")
+    if body.session_id is not None and state.pool is not None:
+        await ensure_schema(state)
+        if await db.session_owned_by_other(state.pool, body.session_id, identity.key):
+            raise HTTPException(404, "unknown session")
     model = body.model or DEFAULT_MODEL
     key = _cache_key(model, body.message)
     answer: str | None = None
@@ -186,13 +234,13 @@ async def chat(body: ChatRequest, request: Request) -> ChatResponse:
             log.warning("redis cache read failed: %s", type(exc).__name__)
     cached = answer is not None
     if answer is None:
-        try:
-            resp = await state.http.post(
+        resp = await state.breakers.call(
+            "ollama",
+            lambda: state.http.post(
                 ollama.url("/api/generate"),
                 json={"model": model, "prompt": body.message, "stream": False},
-            )
-        except httpx.HTTPError as exc:
-            raise HTTPException(502, f"ollama unreachable: {type(exc).__name__}") from exc
+            ),
+        )
         if resp.status_code != 200:
             raise HTTPException(502, f"ollama returned HTTP {resp.status_code}")
         answer = str(resp.json().get("response", ""))
@@ -206,8 +254,12 @@ async def chat(body: ChatRequest, request: Request) -> ChatResponse:
     if state.pool is not None:
         try:
             await ensure_schema(state)
-            await db.save_exchange(state.pool, session_id, body.message, answer, model, cached)
+            await db.save_exchange(
+                state.pool, session_id, identity.key, body.message, answer, model, cached
+            )
             persisted = True
+        except db.NotOwner as exc:  # taken by someone else between the check and now
+            raise HTTPException(404, "unknown session") from exc
         except Exception as exc:
             log.warning("chat not persisted: %s", type(exc).__name__)
     return ChatResponse(
@@ -216,41 +268,52 @@ async def chat(body: ChatRequest, request: Request) -> ChatResponse:
 
 
 @app.get("/api/v1/chat/sessions/{session_id}")
-async def chat_session(session_id: uuid.UUID, request: Request) -> dict[str, Any]:
+async def chat_session(session_id: uuid.UUID, request: Request, identity: Caller) -> dict[str, Any]:
     state = state_of(request)
     if state.pool is None:
         raise HTTPException(503, "PostgreSQL is not configured")
     await ensure_schema(state)
-    messages = await db.session_messages(state.pool, session_id)
+    # Another user's session answers exactly like one that does not exist.
+    messages = await db.session_messages(state.pool, session_id, identity.key)
     if not messages:
         raise HTTPException(404, "unknown session")
     return {"session_id": str(session_id), "messages": messages}
 
 
 @app.get("/api/v1/agents")
-async def list_agents(request: Request, probe: bool = False) -> dict[str, Any]:
+async def list_agents(request: Request, _: Caller, probe: bool = False) -> dict[str, Any]:
     state = state_of(request)
     agents: list[dict[str, Any]] = []
     for name, url in sorted(state.agents.items()):
         entry: dict[str, Any] = {"name": name, "url": url}
         if probe:
+            health = url.rstrip("/") + "/health"
             try:
-                r = await state.http.get(url.rstrip("/") + "/health", timeout=3)
+                r = await state.breakers.call(
+                    f"agent:{name}", lambda health=health: state.http.get(health, timeout=3)
+                )
                 entry["status"] = "up" if r.status_code == 200 else "down"
-            except httpx.HTTPError:
+            except HTTPException as exc:  # down, or its circuit is open
                 entry["status"] = "down"
+                entry["error"] = exc.detail
         agents.append(entry)
     return {"agents": agents}
 
 
 @app.post("/api/v1/agents/{agent}/results", status_code=201)
-async def agent_result(agent: str, body: AgentResult, request: Request) -> dict[str, Any]:
+async def agent_result(
+    agent: str, body: AgentResult, request: Request, identity: Caller
+) -> dict[str, Any]:
+    # Only the agent's own workload identity reports its results (no forged results).
+    auth: Authenticator = request.app.state.auth
+    if not auth.disabled and (identity.kind != "service" or identity.name != agent):
+        raise HTTPException(403, f"only the {agent!r} workload may report its results")
     state = state_of(request)
     if state.pool is None:
         raise HTTPException(503, "PostgreSQL is not configured")
     await ensure_schema(state)
     row_id = await db.save_agent_result(
-        state.pool, agent, body.task_id, body.status, body.goal, body.result
+        state.pool, agent, body.task_id, body.status, body.goal, body.result, identity.subject
     )
     return {"id": row_id}
 
@@ -269,16 +332,16 @@ async def _qdrant_call(state: State, method: str, path: str, payload: Any = None
     except ConfigError as exc:
         log.warning("%s", exc)  # names the variable and file, never the key
         raise HTTPException(503, "qdrant API key unreadable") from exc
-    try:
-        return await state.http.request(
-            method, dep.url(path), json=payload, headers=headers, timeout=15
-        )
-    except httpx.HTTPError as exc:
-        raise HTTPException(502, f"qdrant unreachable: {type(exc).__name__}") from exc
+    return await state.breakers.call(
+        "qdrant",
+        lambda: state.http.request(
+            method, dep.url(path), json=payload, headers=headers, timeout=QDRANT_TIMEOUT
+        ),
+    )
 
 
 @app.post("/api/v1/vectors/store")
-async def vectors_store(body: VectorPoint, request: Request) -> dict[str, Any]:
+async def vectors_store(body: VectorPoint, request: Request, _: Caller) -> dict[str, Any]:
     state = state_of(request)
     coll = f"/collections/{body.collection}"
     if (await _qdrant_call(state, "GET", coll)).status_code == 404:
@@ -300,7 +363,7 @@ async def vectors_store(body: VectorPoint, request: Request) -> dict[str, Any]:
 
 
 @app.post("/api/v1/vectors/search")
-async def vectors_search(body: VectorQuery, request: Request) -> dict[str, Any]:
+async def vectors_search(body: VectorQuery, request: Request, _: Caller) -> dict[str, Any]:
     state = state_of(request)
     resp = await _qdrant_call(
         state,
@@ -318,11 +381,17 @@ async def vectors_search(body: VectorQuery, request: Request) -> dict[str, Any]:
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
+def _uploads_of(identity: Identity) -> Path:
+    """Each caller's files in a folder of their own (named by the opaque owner key)."""
+    return UPLOAD_DIR / identity.key
+
+
 @app.post("/api/v1/files/upload", status_code=201)
-async def upload(file: UploadFile) -> dict[str, Any]:
-    UPLOAD_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+async def upload(file: UploadFile, identity: Caller) -> dict[str, Any]:
+    folder = _uploads_of(identity)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = _UNSAFE.sub("_", Path(file.filename or "upload").name)[:100] or "upload"
-    target = UPLOAD_DIR / f"{uuid.uuid4().hex}-{name}"
+    target = folder / f"{uuid.uuid4().hex}-{name}"
     size = 0
     with target.open("wb") as out:
         while chunk := await file.read(1 << 16):
@@ -336,11 +405,10 @@ async def upload(file: UploadFile) -> dict[str, Any]:
 
 
 @app.get("/api/v1/files")
-async def list_files() -> dict[str, Any]:
-    if not UPLOAD_DIR.is_dir():
+async def list_files(identity: Caller) -> dict[str, Any]:
+    folder = _uploads_of(identity)
+    if not folder.is_dir():
         return {"files": []}
     return {
-        "files": [
-            {"file_id": p.name, "size": p.stat().st_size} for p in sorted(UPLOAD_DIR.iterdir())
-        ]
+        "files": [{"file_id": p.name, "size": p.stat().st_size} for p in sorted(folder.iterdir())]
     }

@@ -1,5 +1,9 @@
 """Chat page plus a server-side ``/api/*`` proxy to the backend, so the browser
-only ever talks to this origin (no CORS, backend stays internal)."""
+only ever talks to this origin (no CORS, backend stays internal).
+
+Behind the ALB's OIDC/Cognito authentication the browser holds only the ALB's session
+cookie; the ALB hands us the user's access token in ``x-amzn-oidc-accesstoken``, which
+the proxy presents to the backend as the bearer token the backend verifies."""
 
 from __future__ import annotations
 
@@ -54,4 +58,19 @@ async def api_proxy(path: str, request: Request) -> Response:
     backend = request.app.state.backend
     if backend is None:
         raise HTTPException(503, "BACKEND_URL is not configured")
-    return await forward(request.app.state.http, request, backend.url(f"/api/{path}"))
+    return await forward(
+        request.app.state.http,
+        request,
+        backend.url(f"/api/{path}"),
+        extra_headers=_bearer_from_alb(request),
+    )
+
+
+ALB_ACCESS_TOKEN = "x-amzn-oidc-accesstoken"
+
+
+def _bearer_from_alb(request: Request) -> dict[str, str]:
+    """The ALB's access token as the backend's bearer token. The backend verifies it
+    (signature, issuer, client, expiry) like any other, so nothing here is trusted."""
+    token = request.headers.get(ALB_ACCESS_TOKEN, "").strip()
+    return {"Authorization": f"Bearer {token}"} if token else {}

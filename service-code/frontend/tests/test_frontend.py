@@ -28,6 +28,16 @@ def test_proxy_and_readiness_follow_backend(
         assert r.status_code == 404  # the fake only knows /echo at its root...
         assert fake_upstream.calls[-1][:2] == ("POST", "/api/echo")
         assert fake_upstream.calls[-1][2] == {"a": 1}
+        # Behind ALB auth: the ALB's access token becomes the backend's bearer token,
+        # replacing whatever Authorization the browser sent.
+        c.post(
+            "/api/echo",
+            json={},
+            headers={"x-amzn-oidc-accesstoken": "alb-token", "Authorization": "Bearer forged"},
+        )
+        assert fake_upstream.headers[-1]["authorization"] == "Bearer alb-token"
+        c.post("/api/echo", json={}, headers={"Authorization": "Bearer api-client"})
+        assert fake_upstream.headers[-1]["authorization"] == "Bearer api-client"
         fake_upstream.healthy = False
         ready = c.get("/ready")
         assert ready.status_code == 503 and ready.json()["down"] == ["backend"]

@@ -26,7 +26,7 @@ from sutazai_common import (
 )
 from sutazai_common.checks import http_check, redis_check
 from sutazai_common.clients import postgres_pool, redis_client
-from sutazai_common.config import env_str
+from sutazai_common.config import ConfigError, env_str
 
 from .tasks import (
     MemoryQueue,
@@ -96,7 +96,8 @@ class Runtime:
         )
         deps = http_dependencies("OLLAMA_BASE_URL", "BACKEND_URL")
         self.ollama_url = deps["ollama"].base_url if "ollama" in deps else None
-        self.backend_url = deps["backend"].base_url if "backend" in deps else None
+        self.backend = deps.get("backend")
+        self.backend_url = self.backend.base_url if self.backend is not None else None
         self.default_model = env_str("DEFAULT_MODEL", "tinyllama") or "tinyllama"
         for dep in deps.values():
             register_check(app, dep.name, http_check(self.http, dep))
@@ -135,11 +136,18 @@ class Runtime:
         await self.report(task)
 
     async def report(self, task: Task) -> None:
-        if self.backend_url is None:
+        if self.backend is None:
+            return
+        try:
+            # Our workload identity (BACKEND_TOKEN_FILE): only we may report our results.
+            headers = self.backend.auth_headers()
+        except ConfigError as exc:
+            log.warning("could not report task %s to backend: %s", task.id, exc)
             return
         try:
             await self.http.post(
-                f"{self.backend_url.rstrip('/')}/api/v1/agents/{self.name}/results",
+                self.backend.url(f"/api/v1/agents/{self.name}/results"),
+                headers=headers,
                 json={
                     "task_id": task.id,
                     "status": task.status,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 from agent_runtime import AgentContext, create_agent_app
@@ -36,10 +37,14 @@ def wait_done(c: TestClient, task_id: str) -> dict[str, object]:
 
 
 def test_memory_runtime_runs_tasks_and_reports(
-    clean_env: pytest.MonkeyPatch, fake_upstream: FakeUpstream
+    clean_env: pytest.MonkeyPatch, fake_upstream: FakeUpstream, tmp_path: Path
 ) -> None:
     clean_env.setenv("OLLAMA_BASE_URL", fake_upstream.url)
     clean_env.setenv("BACKEND_URL", fake_upstream.url)
+    # The projected ServiceAccount token, as the kubelet writes (and rotates) it.
+    token = tmp_path / "backend-token"
+    token.write_text("workload-token-1")
+    clean_env.setenv("BACKEND_TOKEN_FILE", str(token))
     app = create_agent_app("testagent", two_steps, description="t")
     with TestClient(app) as c:
         assert c.get("/ready").json()["checks"].keys() == {"ollama", "backend"}
@@ -48,6 +53,9 @@ def test_memory_runtime_runs_tasks_and_reports(
         assert task["status"] == "completed" and task["result"] == "echo: echo: one"
         assert task["steps"] == [{"name": "one", "output": "echo: one"}]
         assert fake_upstream.count("POST", "/api/v1/agents/testagent/results") == 1
+        [sent] = fake_upstream.headers_to("/api/v1/agents/testagent/results")
+        assert sent["authorization"] == "Bearer workload-token-1"
+        assert all("authorization" not in h for h in fake_upstream.headers_to("/health"))
         assert (
             'agent_tasks_total{agent="testagent",status="completed"} 1.0' in c.get("/metrics").text
         )

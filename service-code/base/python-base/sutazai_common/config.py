@@ -197,6 +197,8 @@ class HttpDependency:
     probe_path: str
     key_secret: str | None = None
     key_header: str = "api-key"
+    # Put before the key in its header ("Bearer " for a token in Authorization).
+    key_scheme: str = ""
 
     @property
     def probe_url(self) -> str:
@@ -211,7 +213,7 @@ class HttpDependency:
         if self.key_secret is None:
             return {}
         key = read_secret(self.key_secret)
-        return {self.key_header: key} if key else {}
+        return {self.key_header: f"{self.key_scheme}{key.strip()}"} if key else {}
 
 
 # env var -> (dependency name, readiness probe path of that product)
@@ -223,10 +225,13 @@ HTTP_DEPENDENCY_ENV: dict[str, tuple[str, str]] = {
     "BACKEND_URL": ("backend", "/health"),
 }
 
-# dependency name -> (secret with the API key its callers present, header it goes in).
+# dependency name -> (secret with the credential its callers present, header, scheme).
 # Qdrant: every path but /, /healthz, /livez and /readyz needs it when the server has one.
-HTTP_DEPENDENCY_KEYS: dict[str, tuple[str, str]] = {
-    "qdrant": ("QDRANT_API_KEY", "api-key"),
+# Backend: the caller's workload identity, a projected ServiceAccount token
+# (BACKEND_TOKEN_FILE; the kubelet rotates the file, so it is read per request).
+HTTP_DEPENDENCY_KEYS: dict[str, tuple[str, str, str]] = {
+    "qdrant": ("QDRANT_API_KEY", "api-key", ""),
+    "backend": ("BACKEND_TOKEN", "Authorization", "Bearer "),
 }
 
 
@@ -237,9 +242,14 @@ def http_dependencies(*env_names: str) -> dict[str, HttpDependency]:
         name, probe = HTTP_DEPENDENCY_ENV[env_name]
         url = env_str(env_name)
         if url:
-            secret, header = HTTP_DEPENDENCY_KEYS.get(name, (None, "api-key"))
+            secret, header, scheme = HTTP_DEPENDENCY_KEYS.get(name, (None, "api-key", ""))
             deps[name] = HttpDependency(
-                name=name, base_url=url, probe_path=probe, key_secret=secret, key_header=header
+                name=name,
+                base_url=url,
+                probe_path=probe,
+                key_secret=secret,
+                key_header=header,
+                key_scheme=scheme,
             )
     return deps
 

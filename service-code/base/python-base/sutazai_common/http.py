@@ -26,17 +26,28 @@ def _headers(items: httpx.Headers | dict[str, str] | list[tuple[str, str]]) -> d
     return {k: v for k, v in pairs if k.lower() not in _DROP}
 
 
-async def forward(client: httpx.AsyncClient, request: Request, target_url: str) -> Response:
-    """Send ``request`` to ``target_url`` and relay the answer (buffered)."""
+async def forward(
+    client: httpx.AsyncClient,
+    request: Request,
+    target_url: str,
+    extra_headers: dict[str, str] | None = None,
+) -> Response:
+    """Send ``request`` to ``target_url`` and relay the answer (buffered); ``extra_headers``
+    replace the request's headers of the same name."""
     body = await request.body()
     if request.url.query:
         target_url = f"{target_url}?{request.url.query}"
+    headers = _headers(list(request.headers.items()))
+    if extra_headers:
+        replaced = {k.lower() for k in extra_headers}
+        headers = {k: v for k, v in headers.items() if k.lower() not in replaced}
+        headers.update(extra_headers)
     try:
         upstream = await client.request(
             request.method,
             target_url,
             content=body,
-            headers=_headers(list(request.headers.items())),
+            headers=headers,
         )
     except httpx.HTTPError as exc:
         return Response(
