@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Debian packages for the tests that use real things: podman/buildah to build and run the
-# service-code images, PostgreSQL and Redis servers for the services' tests.
+# service-code images, PostgreSQL and Redis servers for the services' tests, promtool
+# (package prometheus) to check and unit-test the generated alert rules.
 # Run as root (CI runs as root). Idempotent: installed packages are skipped quickly.
 set -euo pipefail
 packages=(
   python3-venv make
   podman buildah skopeo runc uidmap debootstrap iptables catatonit netavark aardvark-dns
-  postgresql redis-server pgbouncer
+  postgresql redis-server pgbouncer prometheus
 )
 missing=()
 for package in "${packages[@]}"; do
@@ -19,7 +20,7 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 # The Debian packages start their own servers; the tests start private instances instead.
-for service in postgresql redis-server; do
+for service in postgresql redis-server prometheus; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
     systemctl stop "$service" || true
   fi

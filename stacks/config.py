@@ -201,6 +201,94 @@ class ServiceOverride(_Model):
     resources: ResourcesOverride | None = Field(default=None, description="Requests and limits.")
 
 
+_HTTPS_URL = r"^https://[^\s/]+(/[^\s]*)?$"
+
+
+class IdentityProviderConfig(_Model):
+    """Who signs users in: a Cognito user pool the program creates, or an external OIDC
+    issuer. The ALB authenticates browser users with it; the backend verifies its tokens."""
+
+    kind: Literal["cognito", "oidc"] = Field(
+        default="cognito",
+        description="cognito: the program creates a user pool and app client; oidc: an "
+        "external issuer described by the fields below.",
+    )
+    issuer: Annotated[str, Field(pattern=f"({_HTTPS_URL})|^$")] = Field(
+        default="", description="oidc: the issuer URL (the tokens' iss)."
+    )
+    authorization_endpoint: Annotated[str, Field(pattern=f"({_HTTPS_URL})|^$")] = Field(
+        default="", description="oidc: the authorization endpoint the ALB redirects to."
+    )
+    token_endpoint: Annotated[str, Field(pattern=f"({_HTTPS_URL})|^$")] = Field(
+        default="", description="oidc: the token endpoint."
+    )
+    user_info_endpoint: Annotated[str, Field(pattern=f"({_HTTPS_URL})|^$")] = Field(
+        default="", description="oidc: the user info endpoint."
+    )
+    jwks_url: Annotated[str, Field(pattern=f"({_HTTPS_URL})|^$")] = Field(
+        default="", description="oidc: the issuer's JWKS, which the backend verifies with."
+    )
+    audiences: list[Annotated[str, Field(min_length=1)]] = Field(
+        default=[], description="oidc: the access tokens' aud values the backend accepts."
+    )
+    client_secret_name: Annotated[str, Field(pattern=r"^([a-z0-9][a-z0-9.-]{0,252})?$")] = Field(
+        default="",
+        description="oidc: the Kubernetes Secret (keys clientID, clientSecret) in the "
+        "frontend's namespace the load balancer controller reads; created by the operator.",
+    )
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> Self:
+        if self.kind == "oidc":
+            required = (
+                "issuer",
+                "authorization_endpoint",
+                "token_endpoint",
+                "user_info_endpoint",
+                "jwks_url",
+                "client_secret_name",
+            )
+            missing = [to_camel(f) for f in required if not getattr(self, f)]
+            if not self.audiences:
+                missing.append("audiences")
+            if missing:
+                raise ValueError(f"an oidc identity provider needs {', '.join(missing)}")
+        return self
+
+
+class EdgeConfig(_Model):
+    """The public edge: who may call (ALB + backend authentication), how often (WAF and
+    backend limits), and its access logs."""
+
+    authentication: Literal["required", "off"] = Field(
+        default="required",
+        description="off lets every caller in (no ALB authentication, the backend's "
+        "AUTH_DISABLED); refused in prod.",
+    )
+    identity_provider: IdentityProviderConfig = Field(
+        default=IdentityProviderConfig(), description="Cognito (created) or an external OIDC."
+    )
+    waf_rate_limit: Annotated[int, Field(ge=100, le=2_000_000_000)] = Field(
+        default=2000,
+        description="WAF: requests one client IP may make in 5 minutes before it is blocked.",
+    )
+    access_log_retention_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+        default=90, description="Days the ALB access logs are kept in their S3 bucket."
+    )
+    chat_rate_limit: Annotated[str, Field(pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$")] = (
+        Field(default="20/minute", description="Backend: chat requests per caller.")
+    )
+    api_rate_limit: Annotated[str, Field(pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$")] = (
+        Field(default="120/minute", description="Backend: API requests per caller.")
+    )
+    max_body_kib: Annotated[int, Field(ge=1, le=1024)] = Field(
+        default=64, description="Backend: largest request body but uploads (KiB)."
+    )
+    max_upload_mib: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=10, description="Backend: largest upload (MiB)."
+    )
+
+
 class StackConfig(_Model):
     """Everything a stack file may set, under the `sutazai:` namespace."""
 
@@ -298,6 +386,11 @@ class StackConfig(_Model):
     tls_certificate_arn: str = Field(
         default="", description="ACM certificate for the ingress load balancer (required in prod)."
     )
+    edge: EdgeConfig = Field(
+        default=EdgeConfig(),
+        description="Public edge: identity provider, authentication switch (never off in "
+        "prod), WAF rate limit, access-log retention, backend limits.",
+    )
     ephemeral_owner: str = Field(
         default="",
         description="Ephemeral stacks: the developer who owns it (set by stacks.ephemeral).",
@@ -369,6 +462,11 @@ class StackConfig(_Model):
                 )
             if not self.vault_bootstrapped:
                 raise ValueError("at vaultBootstrapped: prod uses an initialised Vault")
+            if self.edge.authentication != "required":
+                raise ValueError(
+                    "at edge.authentication: prod always authenticates its callers; "
+                    "'off' exists only outside prod"
+                )
             if self.policy_enforcement != "mandatory":
                 raise ValueError("at policyEnforcement: prod enforces every policy (mandatory)")
         return self

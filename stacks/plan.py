@@ -166,6 +166,20 @@ def _mock_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, An
         )
     elif type_ == "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
         extra.update(url=inputs.get("url", "https://oidc.eks.mock/id/x"))
+    elif type_ == "aws:wafv2/webAcl:WebAcl":
+        extra.update(
+            arn=f"arn:aws:wafv2:us-east-1:{MOCK_ACCOUNT}:regional/webacl/"
+            f"{inputs.get('name', name)}/00000000-0000-0000-0000-000000000000"
+        )
+    elif type_ == "aws:cognito/userPool:UserPool":
+        extra.update(
+            id="us-east-1_MOCKPOOL",
+            arn=f"arn:aws:cognito-idp:us-east-1:{MOCK_ACCOUNT}:userpool/us-east-1_MOCKPOOL",
+        )
+    elif type_ == "aws:cognito/userPoolClient:UserPoolClient":
+        extra.update(id=f"mockclient{abs(hash(name)) % 10**8:08d}")
+    elif type_ == "aws:s3/bucket:Bucket":
+        extra.update(bucket=f"{inputs.get('bucketPrefix', name)}mock", id=f"{name}-mock")
     elif type_ == "aws:kms/key:Key":
         extra.update(keyId=f"key-{name}")
     elif type_ == "pulumi:pulumi:StackReference":
@@ -236,6 +250,8 @@ def _mock_invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:
             "password": "mock-ecr-token",
             "authorizationToken": "bW9jaw==",
         }
+    if token == "aws:elb/getServiceAccount:getServiceAccount":
+        return {"arn": "arn:aws:iam::127311923021:root", "id": "127311923021"}
     if token == "aws:iam/getPolicyDocument:getPolicyDocument":
         return {
             "json": json.dumps({"Version": "2012-10-17", "Statement": args.get("statements", [])})

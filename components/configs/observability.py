@@ -142,7 +142,69 @@ def prometheus_rules(catalog: Catalog) -> str:
                 },
             }
         )
-    return _dump({"groups": [{"name": "sutazai-dependencies", "rules": rules}]})
+    return _dump(
+        {
+            "groups": [
+                {"name": "sutazai-dependencies", "rules": rules},
+                {"name": "sutazai-edge", "rules": edge_alert_rules()},
+            ]
+        }
+    )
+
+
+# The public edge's thresholds (per service, over 5 minutes).
+UNAUTHORIZED_PER_SECOND = 1.0  # sustained 401s: token probing or a broken client/issuer
+RATE_LIMITED_PER_SECOND = 0.5  # sustained 429s: a flood, or limits set too low
+SERVER_ERROR_RATIO = 0.05  # 5xx share of all answers
+
+
+def edge_alert_rules() -> list[dict[str, object]]:
+    """Spikes of 401, 429 and 5xx answers, and open circuit breakers, from the contract
+    metrics every in-house service exports (http_requests_total, sutazai_circuit_open)."""
+
+    def rate(status: str) -> str:
+        return f'sum by (job) (rate(http_requests_total{{status=~"{status}"}}[5m]))'
+
+    def alert(name: str, expr: str, for_: str, severity: str, summary: str) -> dict[str, object]:
+        return {
+            "alert": name,
+            "expr": expr,
+            "for": for_,
+            "labels": {"severity": severity, "service": "{{ $labels.job }}"},
+            "annotations": {"summary": summary},
+        }
+
+    return [
+        alert(
+            "EdgeUnauthorizedSpike",
+            f"{rate('401')} > {UNAUTHORIZED_PER_SECOND}",
+            "5m",
+            "warning",
+            "{{ $labels.job }} refuses more than 1 request/s as unauthenticated (401)",
+        ),
+        alert(
+            "EdgeRateLimitedSpike",
+            f"{rate('429')} > {RATE_LIMITED_PER_SECOND}",
+            "5m",
+            "warning",
+            "{{ $labels.job }} answers more than 0.5 requests/s with 429 (rate limited)",
+        ),
+        alert(
+            "EdgeServerErrorSpike",
+            f"{rate('5..')} / sum by (job) (rate(http_requests_total[5m])) > {SERVER_ERROR_RATIO}",
+            "5m",
+            "critical",
+            "more than 5% of {{ $labels.job }}'s answers are 5xx",
+        ),
+        alert(
+            "CircuitOpen",
+            "max by (job, dependency) (sutazai_circuit_open) == 1",
+            "1m",
+            "critical",
+            "{{ $labels.job }} has opened its circuit to {{ $labels.dependency }}: "
+            "calls fail fast with 503",
+        ),
+    ]
 
 
 def alertmanager_config() -> str:

@@ -39,6 +39,7 @@ from stacks.wiring import AddressOf, managed_services, service_env
 
 if TYPE_CHECKING:
     from components.cluster import EksCluster
+    from components.edge import PublicEdge
     from components.images import ServiceImages
     from components.managed_data import ManagedData, ManagedEndpoint
     from components.network import SegmentedNetwork
@@ -170,6 +171,28 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
             self.cluster = self._own_cluster()
 
         self.namespaces = self._namespaces()
+        self.edge = self._edge()
+
+    def _edge(self) -> PublicEdge | None:
+        """WAF, access logs and the users' identity provider for the stack's public ALB."""
+        from components.edge import EdgeArgs, PublicEdge
+
+        if not any(s.ingress for s in self.catalog):
+            return None
+        return PublicEdge(
+            f"{self._name}-edge",
+            EdgeArgs(
+                config=self.config.edge,
+                domain=self.config.domain,
+                region=self.config.aws_region,
+                prefix=f"sutazai-{pulumi.get_stack()}"
+                if not self.config.is_prod
+                else "sutazai-prod",
+                protect=self.protect,
+                provider=self.aws_provider,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
     def _managed_data(self, credentials: ManagedCredentials) -> ManagedData | None:
         """RDS / ElastiCache (prod), created with the Secrets component's credentials."""
@@ -454,6 +477,7 @@ class KubernetesPlatform:
             service_env(spec, self.catalog, self.address_of, frozenset(self.managed_endpoints))
         )
         env.update(self.secrets.file_env(spec))
+        env.update(self._edge_env(spec))
         return env
 
     def _policy_inputs(self) -> PolicyInputs:
@@ -711,6 +735,16 @@ class KubernetesPlatform:
             ),
         )
 
+    def _edge_env(self, spec: ServiceSpec) -> dict[str, pulumi.Input[str]]:
+        """The API service's side of the edge: whom it trusts, its limits (see edge_env)."""
+        edge = self.infra.edge
+        if not is_api(self.catalog, spec):
+            return {}
+        issuers: list[pulumi.Input[dict[str, object]]] = []
+        if edge is not None and (user_issuer := edge.backend_issuer()) is not None:
+            issuers.append(user_issuer)
+        return edge_env(self.config, issuers)
+
     def _ingress(
         self,
         spec: ServiceSpec,
@@ -718,15 +752,30 @@ class KubernetesPlatform:
         in_namespace: Any,
         opts: pulumi.ResourceOptions,
     ) -> k8s.networking.v1.Ingress:
+        from components.edge import OPERATIONAL_ACTION, access_log_attributes, alb_edge_annotations
+
+        edge = self.infra.edge
+        log_attributes = access_log_attributes(edge) if edge is not None else None
         annotations: dict[str, pulumi.Input[str]] = alb_annotations(
             spec,
             group=self.naming.prefix,
             certificate_arn=self.config.tls_certificate_arn,
             security_group=self.infra.cluster.load_balancer_security_group,
             deletion_protection=self.infra.protect,
+            extra_attributes=log_attributes,
         )
+        hidden = operational_paths(spec)
+        if edge is not None:
+            annotations |= alb_edge_annotations(
+                edge, browser=serves_browser(self.catalog, spec), operational_paths=hidden
+            )
         manifest = workloads.ingress(
-            spec, self.naming.namespace_of(spec), self.hosts[spec.name], annotations
+            spec,
+            self.naming.namespace_of(spec),
+            self.hosts[spec.name],
+            annotations,
+            hidden_paths=hidden if edge is not None else [],
+            hidden_backend=OPERATIONAL_ACTION,
         )
         return k8s.networking.v1.Ingress(
             base,
@@ -790,6 +839,7 @@ def alb_annotations(
     certificate_arn: str,
     security_group: pulumi.Input[str] | None,
     deletion_protection: bool,
+    extra_attributes: pulumi.Output[list[str]] | None = None,
 ) -> dict[str, pulumi.Input[str]]:
     """AWS Load Balancer Controller settings: one internet-facing HTTPS ALB for the stack,
     whose HTTP listener only redirects to HTTPS."""
@@ -806,7 +856,9 @@ def alb_annotations(
         f"{prefix}/ssl-policy": SSL_POLICY,
         f"{prefix}/group.name": group,
         f"{prefix}/backend-protocol": "HTTP",
-        f"{prefix}/load-balancer-attributes": ",".join(attributes),
+        f"{prefix}/load-balancer-attributes": ",".join(attributes)
+        if extra_attributes is None
+        else extra_attributes.apply(lambda extra: ",".join([*attributes, *extra])),
     }
     probe = spec.health.readiness
     if probe.http is not None:
@@ -817,3 +869,47 @@ def alb_annotations(
         annotations[f"{prefix}/security-groups"] = security_group
         annotations[f"{prefix}/manage-backend-security-group-rules"] = "false"
     return annotations
+
+
+def serves_browser(catalog: Catalog, spec: ServiceSpec) -> bool:
+    """An ingress service no other ingress service calls is a browser UI (the frontend);
+    the one they call is the bearer-token API (the same split as `ingress_hosts`)."""
+    return spec.ingress and not is_api(catalog, spec)
+
+
+def is_api(catalog: Catalog, spec: ServiceSpec) -> bool:
+    """The public API: an ingress service that another ingress service calls (the backend)."""
+    return spec.ingress and any(s.ingress and spec.name in s.talks_to for s in catalog)
+
+
+def operational_paths(spec: ServiceSpec) -> list[str]:
+    """Paths that only the cluster may reach: probes and the metrics endpoint."""
+    paths = {
+        probe.http
+        for probe in (spec.health.liveness, spec.health.readiness)
+        if probe is not None and probe.http
+    }
+    if spec.scrape is not None:
+        paths.add(spec.scrape.path)
+    return sorted(paths)
+
+
+def edge_env(
+    config: StackConfig, issuers: Sequence[pulumi.Input[dict[str, object]]]
+) -> dict[str, pulumi.Input[str]]:
+    """The backend's edge settings: trusted issuers (AUTH_ISSUERS), limits, body caps.
+    Authentication off (never in prod) is AUTH_DISABLED; no issuer is no entry at all."""
+    edge = config.edge
+    env: dict[str, pulumi.Input[str]] = {
+        "SUTAZAI_ENVIRONMENT": config.environment,
+        "RATE_LIMIT_CHAT": edge.chat_rate_limit,
+        "RATE_LIMIT_API": edge.api_rate_limit,
+        "MAX_BODY_BYTES": str(edge.max_body_kib * 1024),
+        "MAX_UPLOAD_BYTES": str(edge.max_upload_mib * 1024 * 1024),
+    }
+    if edge.authentication == "off":
+        env["AUTH_DISABLED"] = "true"
+    env["AUTH_ISSUERS"] = pulumi.Output.all(*issuers).apply(
+        lambda entries: json.dumps(list(entries), sort_keys=True)
+    )
+    return env

@@ -425,8 +425,22 @@ def ingress(
     host: str,
     annotations: Mapping[str, pulumi.Input[str]],
     ingress_class: str = "alb",
+    *,
+    hidden_paths: Sequence[str] = (),
+    hidden_backend: str = "",
 ) -> dict[str, Any]:
+    """One host, everything under / to the service, except `hidden_paths` (probes,
+    metrics), which go to the `hidden_backend` action (a fixed 404) and never to a pod.
+    They come first: the load balancer controller keeps the rules in this order."""
     port = spec.primary_port
+    hidden = [
+        {
+            "path": path,
+            "pathType": "Prefix",
+            "backend": {"service": {"name": hidden_backend, "port": {"name": "use-annotation"}}},
+        }
+        for path in hidden_paths
+    ]
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
@@ -439,13 +453,14 @@ def ingress(
                     "host": host,
                     "http": {
                         "paths": [
+                            *hidden,
                             {
                                 "path": "/",
                                 "pathType": "Prefix",
                                 "backend": {
                                     "service": {"name": spec.name, "port": {"name": port.name}}
                                 },
-                            }
+                            },
                         ]
                     },
                 }

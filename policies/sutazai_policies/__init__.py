@@ -6,7 +6,7 @@ from typing import Any, Final
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from . import aws, kubernetes, stack, workloads
+from . import aws, edge, kubernetes, stack, workloads
 from .config import PINNED_MANDATORY
 
 PACK_NAME: Final = "sutazai-hardened"
@@ -18,7 +18,13 @@ PACK_DESCRIPTION: Final = (
 
 
 def all_policies() -> list[Policy]:
-    policies = workloads.policies() + kubernetes.policies() + aws.policies() + stack.policies()
+    policies = (
+        workloads.policies()
+        + kubernetes.policies()
+        + aws.policies()
+        + stack.policies()
+        + edge.policies()
+    )
     names = [p.name for p in policies]
     if len(names) != len(set(names)):
         raise ValueError(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import configparser
 import re
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -209,3 +212,73 @@ def test_neo4j_starts_without_the_entrypoint_that_writes_its_conf(catalog: Catal
     assert "docker-entrypoint" not in command
     assert 'set-initial-password "$(cat "$NEO4J_PASSWORD_FILE")"' in command
     assert "neo4j console --dry-run" in command and 'eval "exec $cmd"' in command
+
+
+PROMTOOL_TEST = """
+rule_files: [rules.yml]
+evaluation_interval: 1m
+tests:
+  - interval: 1m
+    input_series:
+      # backend: 3 requests/s refused with 401 for 15 minutes (token probing)
+      - series: 'http_requests_total{job="backend", route="/api/v1/chat", status="401"}'
+        values: '0+180x15'
+      # backend: a little 429 traffic, under the threshold
+      - series: 'http_requests_total{job="backend", route="/api/v1/chat", status="429"}'
+        values: '0+6x15'
+      # backend: 200s and a 20% share of 503s
+      - series: 'http_requests_total{job="backend", route="/api/v1/chat", status="200"}'
+        values: '0+480x15'
+      - series: 'http_requests_total{job="backend", route="/api/v1/chat", status="503"}'
+        values: '0+120x15'
+      - series: 'sutazai_circuit_open{job="backend", dependency="ollama"}'
+        values: '0 0 0 1 1 1 1 1 1 1 1 1 1 1 1 1'
+      - series: 'sutazai_circuit_open{job="backend", dependency="qdrant"}'
+        values: '0x15'
+    alert_rule_test:
+      - eval_time: 12m
+        alertname: EdgeUnauthorizedSpike
+        exp_alerts:
+          - exp_labels: {severity: warning, service: backend, job: backend}
+            exp_annotations:
+              summary: backend refuses more than 1 request/s as unauthenticated (401)
+      - eval_time: 12m
+        alertname: EdgeRateLimitedSpike
+        exp_alerts: []
+      - eval_time: 12m
+        alertname: EdgeServerErrorSpike
+        exp_alerts:
+          - exp_labels: {severity: critical, service: backend, job: backend}
+            exp_annotations:
+              summary: more than 5% of backend's answers are 5xx
+      - eval_time: 6m
+        alertname: CircuitOpen
+        exp_alerts:
+          - exp_labels: {severity: critical, service: backend, job: backend, dependency: ollama}
+            exp_annotations:
+              summary: 'backend has opened its circuit to ollama: calls fail fast with 503'
+"""
+
+
+def test_edge_alerts_fire_on_spikes_and_open_circuits(catalog: Catalog, tmp_path: Path) -> None:
+    """promtool (Debian package prometheus) checks the generated rules and runs them on
+    synthetic series: a 401 spike, 5xx share and an open circuit fire; a trickle of 429
+    does not."""
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool missing: sudo make system-deps (Debian package prometheus)"
+    (tmp_path / "rules.yml").write_text(observability.prometheus_rules(catalog))
+    (tmp_path / "test.yml").write_text(PROMTOOL_TEST)
+    checked = subprocess.run(
+        [promtool, "check", "rules", "rules.yml"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tested = subprocess.run(
+        [promtool, "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    names = {
+        r["alert"]
+        for g in yaml.safe_load(observability.prometheus_rules(catalog))["groups"]
+        for r in g["rules"]
+    }
+    assert {"EdgeUnauthorizedSpike", "EdgeRateLimitedSpike", "CircuitOpen"} <= names
