@@ -5,13 +5,15 @@ Tiers call `platform.deploy(spec, parent)` and never ask which platform they run
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import pulumi
 
-from stacks.catalog import ServiceSpec
+from stacks.catalog import Catalog, ServiceSpec
+from stacks.config import StackConfig
 
 # Where secrets appear inside every container, on both platforms; the service reads
 # <ENV>_FILE. On Kubernetes an in-memory volume the Vault Agent fills. On Docker (dev only)
@@ -76,3 +78,50 @@ class DockerVaultBinding:
 
 
 VaultTarget = KubernetesVaultBinding | DockerVaultBinding
+
+
+def serves_browser(catalog: Catalog, spec: ServiceSpec) -> bool:
+    """An ingress service no other ingress service calls is a browser UI (the frontend);
+    the one they call is the bearer-token API (the same split as `ingress_hosts`)."""
+    return spec.ingress and not is_api(catalog, spec)
+
+
+def is_api(catalog: Catalog, spec: ServiceSpec) -> bool:
+    """The public API: an ingress service that another ingress service calls (the backend)."""
+    return spec.ingress and any(s.ingress and spec.name in s.talks_to for s in catalog)
+
+
+def edge_env(
+    config: StackConfig, issuers: Sequence[pulumi.Input[dict[str, object]]]
+) -> dict[str, pulumi.Input[str]]:
+    """The backend's edge settings: trusted issuers (AUTH_ISSUERS), limits, body caps.
+    Authentication off (never in prod) is AUTH_DISABLED; no issuer is no entry at all."""
+    edge = config.edge
+    env: dict[str, pulumi.Input[str]] = {
+        "SUTAZAI_ENVIRONMENT": config.environment,
+        "RATE_LIMIT_CHAT": edge.chat_rate_limit,
+        "RATE_LIMIT_API": edge.api_rate_limit,
+        "MAX_BODY_BYTES": str(edge.max_body_kib * 1024),
+        "MAX_UPLOAD_BYTES": str(edge.max_upload_mib * 1024 * 1024),
+    }
+    if edge.authentication == "off":
+        env["AUTH_DISABLED"] = "true"
+    env["AUTH_ISSUERS"] = pulumi.Output.all(*issuers).apply(
+        lambda entries: json.dumps(list(entries), sort_keys=True)
+    )
+    return env
+
+
+def oidc_issuers(config: StackConfig) -> list[pulumi.Input[dict[str, object]]]:
+    """The AUTH_ISSUERS entry of an external OIDC issuer from config (none for Cognito, whose
+    pool the Kubernetes edge creates, or with authentication off)."""
+    idp = config.edge.identity_provider
+    if config.edge.authentication == "off" or idp.kind != "oidc":
+        return []
+    entry: dict[str, object] = {
+        "kind": "oidc",
+        "issuer": idp.issuer,
+        "jwks_url": idp.jwks_url,
+        "audiences": list(idp.audiences),
+    }
+    return [entry]

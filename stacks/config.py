@@ -443,6 +443,17 @@ class StackConfig(_Model):
                 "at ephemeralExpiresAt: ephemeral stacks set both ephemeralOwner "
                 "and ephemeralExpiresAt"
             )
+        edge = self.edge
+        if (
+            self.platform == "docker"
+            and edge.authentication == "required"
+            and edge.identity_provider.kind == "cognito"
+        ):
+            raise ValueError(
+                "at edge.authentication: on docker there is no load balancer to sign users in "
+                "with Cognito; set edge.identityProvider to an oidc issuer the backend can "
+                "reach, or edge.authentication to off (dev only)"
+            )
         if self.environment == "prod":
             if self.ephemeral_owner:
                 raise ValueError("at ephemeralOwner: a prod stack is never ephemeral")

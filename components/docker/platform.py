@@ -37,7 +37,7 @@ from components import configs, launch
 from components.configs import observability
 from components.docker import owners, rules
 from components.docker.health import healthcheck_for
-from components.platform import DeployedService
+from components.platform import DeployedService, edge_env, is_api, oidc_issuers
 from stacks.catalog import Catalog, Resources, Segment, ServiceSpec
 from stacks.config import StackConfig
 from stacks.errors import ConfigError
@@ -306,6 +306,10 @@ class DockerPlatform:
     def _env(self, spec: ServiceSpec) -> list[pulumi.Output[str]]:
         ctx = self._ctx
         env: dict[str, pulumi.Input[str]] = dict(service_env(spec, ctx.catalog, ctx.container_name))
+        if is_api(ctx.catalog, spec):
+            # Docker has no load balancer: the backend verifies an external OIDC issuer's
+            # tokens, or authentication is off (dev only; the config says which).
+            env.update(edge_env(ctx.config, oidc_issuers(ctx.config)))
         for key, value in self._secrets.file_env(spec).items():
             if key in env:
                 raise ConfigError(

@@ -31,7 +31,14 @@ from components.kubernetes.models import model_preload
 from components.kubernetes.naming import Naming
 from components.kubernetes.network_policies import Destination, PolicyInputs
 from components.managed_data import ManagedCredentials
-from components.platform import DeployedService, KubernetesVaultBinding, Platform
+from components.platform import (
+    DeployedService,
+    KubernetesVaultBinding,
+    Platform,
+    edge_env,
+    is_api,
+    serves_browser,
+)
 from stacks.catalog import Catalog, Segment, ServiceSpec, Tier
 from stacks.config import StackConfig
 from stacks.errors import ConfigError
@@ -871,17 +878,6 @@ def alb_annotations(
     return annotations
 
 
-def serves_browser(catalog: Catalog, spec: ServiceSpec) -> bool:
-    """An ingress service no other ingress service calls is a browser UI (the frontend);
-    the one they call is the bearer-token API (the same split as `ingress_hosts`)."""
-    return spec.ingress and not is_api(catalog, spec)
-
-
-def is_api(catalog: Catalog, spec: ServiceSpec) -> bool:
-    """The public API: an ingress service that another ingress service calls (the backend)."""
-    return spec.ingress and any(s.ingress and spec.name in s.talks_to for s in catalog)
-
-
 def operational_paths(spec: ServiceSpec) -> list[str]:
     """Paths that only the cluster may reach: probes and the metrics endpoint."""
     paths = {
@@ -892,24 +888,3 @@ def operational_paths(spec: ServiceSpec) -> list[str]:
     if spec.scrape is not None:
         paths.add(spec.scrape.path)
     return sorted(paths)
-
-
-def edge_env(
-    config: StackConfig, issuers: Sequence[pulumi.Input[dict[str, object]]]
-) -> dict[str, pulumi.Input[str]]:
-    """The backend's edge settings: trusted issuers (AUTH_ISSUERS), limits, body caps.
-    Authentication off (never in prod) is AUTH_DISABLED; no issuer is no entry at all."""
-    edge = config.edge
-    env: dict[str, pulumi.Input[str]] = {
-        "SUTAZAI_ENVIRONMENT": config.environment,
-        "RATE_LIMIT_CHAT": edge.chat_rate_limit,
-        "RATE_LIMIT_API": edge.api_rate_limit,
-        "MAX_BODY_BYTES": str(edge.max_body_kib * 1024),
-        "MAX_UPLOAD_BYTES": str(edge.max_upload_mib * 1024 * 1024),
-    }
-    if edge.authentication == "off":
-        env["AUTH_DISABLED"] = "true"
-    env["AUTH_ISSUERS"] = pulumi.Output.all(*issuers).apply(
-        lambda entries: json.dumps(list(entries), sort_keys=True)
-    )
-    return env

@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -169,11 +170,12 @@ def postgres_server() -> Iterator[PostgresServer]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
+@contextmanager
+def running_redis() -> Iterator[RedisServer]:
+    """A private redis-server on loopback with a password (tests, benchmarks)."""
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.skip("redis-server binary absent (apt-get install -y redis-server)")
+        raise FileNotFoundError("redis-server binary absent (apt-get install -y redis-server)")
     tmp = Path(tempfile.mkdtemp(prefix="sutazai-redis-"))
     port = free_port()
     secret = tmp / "secret"
@@ -203,6 +205,14 @@ def redis_server() -> Iterator[RedisServer]:
         proc.terminate()
         proc.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server binary absent (apt-get install -y redis-server)")
+    with running_redis() as server:
+        yield server
 
 
 # --------------------------------------------------------------------------
@@ -449,8 +459,9 @@ class TokenIssuer:
         return jwt.encode(payload, key if key is not None else current_key, algorithm, headers)
 
 
-@pytest.fixture
-def token_issuer() -> Iterator[TokenIssuer]:
+@contextmanager
+def serving_token_issuer() -> Iterator[TokenIssuer]:
+    """A TokenIssuer with one key, its JWKS served on loopback (tests, benchmarks)."""
     state = TokenIssuer(url="")
     state.rotate()
 
@@ -480,3 +491,9 @@ def token_issuer() -> Iterator[TokenIssuer]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def token_issuer() -> Iterator[TokenIssuer]:
+    with serving_token_issuer() as issuer:
+        yield issuer

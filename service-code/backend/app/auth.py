@@ -81,6 +81,16 @@ class Issuer:
     audiences: tuple[str, ...] = ()
     client_ids: tuple[str, ...] = ()
 
+    def cached_key(self, token: str) -> Any | None:
+        """The token's key from the unexpired cached JWKS, without any I/O (None: ask the
+        client, which may fetch)."""
+        cache = self.jwks.jwk_set_cache
+        jwk_set = cache.get() if cache is not None else None
+        if jwk_set is None:
+            return None
+        kid = jwt.get_unverified_header(token).get("kid")
+        return next((k for k in jwk_set.keys if kid is not None and k.key_id == kid), None)
+
     def claims(self, token: str, key: Any) -> dict[str, Any]:
         verify_aud = self.kind != "cognito"
         claims: dict[str, Any] = jwt.decode(
@@ -185,8 +195,10 @@ class Authenticator:
         issuer = self.by_issuer.get(unverified.get("iss"))  # type: ignore[arg-type]
         if issuer is None:
             raise jwt.InvalidIssuerError("untrusted issuer")
-        # A fetch (first use, expiry, unknown kid) is blocking I/O: keep it off the loop.
-        signing_key = await asyncio.to_thread(issuer.jwks.get_signing_key_from_jwt, token)
+        signing_key = issuer.cached_key(token)
+        if signing_key is None:
+            # A fetch (first use, expiry, unknown kid) is blocking I/O: keep it off the loop.
+            signing_key = await asyncio.to_thread(issuer.jwks.get_signing_key_from_jwt, token)
         return issuer.identity(issuer.claims(token, signing_key))
 
 
