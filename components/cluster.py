@@ -216,6 +216,8 @@ class EksCluster(pulumi.ComponentResource):
 
     def _irsa(self) -> None:
         issuer = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer or "")  # type: ignore[index]
+        # The `iss` of this cluster's ServiceAccount tokens (workload identity, IRSA).
+        self.oidc_issuer: pulumi.Output[str] = issuer
         self.oidc_provider = aws.iam.OpenIdConnectProvider(
             f"{self._name}-oidc",
             url=issuer,

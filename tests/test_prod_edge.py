@@ -136,8 +136,10 @@ def test_the_backend_trusts_the_user_pool_and_enforces_the_limits(
         e["name"]: e.get("value")
         for e in backend["inputs"]["spec"]["template"]["spec"]["containers"][0]["env"]
     }
-    [issuer] = json.loads(env["AUTH_ISSUERS"])
-    assert issuer["kind"] == "cognito" and issuer["client_ids"]
+    issuers = {i["kind"]: i for i in json.loads(env["AUTH_ISSUERS"])}
+    assert set(issuers) == {"cognito", "kubernetes"}  # users, and workloads
+    issuer = issuers["cognito"]
+    assert issuer["client_ids"]
     assert issuer["issuer"].startswith("https://cognito-idp.us-east-1.amazonaws.com/")
     assert issuer["jwks_url"] == issuer["issuer"] + "/.well-known/jwks.json"
     assert env["SUTAZAI_ENVIRONMENT"] == "prod" and "AUTH_DISABLED" not in env
@@ -215,3 +217,68 @@ def test_docker_with_an_oidc_issuer_verifies_its_tokens() -> None:
             "audiences": ["sutazai"],
         }
     ]
+
+
+def _deployment(plan: dict[str, Any], name: str) -> dict[str, Any]:
+    [found] = [
+        r
+        for r in of_type(plan, "kubernetes:apps/v1:Deployment")
+        if r["inputs"]["metadata"]["name"] == name
+    ]
+    return found["inputs"]["spec"]["template"]["spec"]
+
+
+def test_agents_call_the_backend_with_their_own_projected_token(
+    prod_plan_json: dict[str, Any], catalog: Any
+) -> None:
+    callers = [
+        s.name for s in catalog if "backend" in s.talks_to and not s.ingress and s.build is not None
+    ]
+    assert {"autogpt", "mcp-server"} <= set(callers)
+    for name in callers:
+        pod = _deployment(prod_plan_json, name)
+        [volume] = [v for v in pod["volumes"] if v["name"] == "workload-identity"]
+        tokens = [
+            s["serviceAccountToken"]
+            for s in volume["projected"]["sources"]
+            if "serviceAccountToken" in s
+        ]
+        assert tokens == [
+            {"audience": "sutazai-backend", "path": "backend-token", "expirationSeconds": 3600.0}
+        ], name
+        env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+        assert env["BACKEND_TOKEN_FILE"] == "/var/run/secrets/sutazai/backend-token", name
+        assert pod["automountServiceAccountToken"] is False, name  # only the audience-bound one
+    # The browser UI forwards its users' tokens; it has no workload token for the API.
+    frontend = _deployment(prod_plan_json, "frontend")
+    assert all(v["name"] != "workload-identity" for v in frontend["volumes"])
+
+
+def test_the_backend_verifies_workload_tokens_with_the_clusters_own_jwks(
+    prod_plan_json: dict[str, Any],
+) -> None:
+    pod = _deployment(prod_plan_json, "backend")
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    workload = next(i for i in json.loads(env["AUTH_ISSUERS"]) if i["kind"] == "kubernetes")
+    assert workload["audiences"] == ["sutazai-backend"]
+    assert workload["jwks_url"] == "https://kubernetes.default.svc/openid/v1/jwks"
+    assert workload["issuer"].startswith("https://oidc.eks.")
+    [volume] = [v for v in pod["volumes"] if v["name"] == "workload-identity"]
+    paths = {
+        s.get("serviceAccountToken", {}).get("path") or s["configMap"]["items"][0]["path"]
+        for s in volume["projected"]["sources"]
+    }
+    assert paths == {"kube-api-token", "ca.crt"}
+    assert workload["token_file"].endswith("/kube-api-token")
+    assert workload["ca_file"].endswith("/ca.crt")
+    # Its NetworkPolicy lets it reach the API server (and no more than before otherwise).
+    [policy] = [
+        r
+        for r in of_type(prod_plan_json, "kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if r["inputs"]["metadata"]["name"] == "backend"
+    ]
+    egress = policy["inputs"]["spec"]["egress"]
+    assert {
+        "ports": [{"protocol": "TCP", "port": 443.0}],
+        "to": [{"ipBlock": {"cidr": "172.20.0.1/32"}}],
+    } in egress

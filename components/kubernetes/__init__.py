@@ -54,6 +54,8 @@ if TYPE_CHECKING:
 __all__ = ["KubernetesInfrastructure", "KubernetesPlatform", "KubernetesSecretSource"]
 
 HTTPS = 443
+# The API service's projected token for the API server (it reads the cluster's JWKS).
+KUBE_API_TOKEN_FILE = "kube-api-token"
 HTTP = 80
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
@@ -498,6 +500,10 @@ class KubernetesPlatform:
         }
         vpc = str(network.vpc_cidr)
         extra: dict[str, tuple[Destination, ...]] = {}
+        if self._workload_identity():
+            # The API services read the API server's JWKS (workload tokens' keys).
+            for api in self._api_services():
+                extra[api.name] = (Destination(port=HTTPS, cidrs=(f"{KUBERNETES_SERVICE_IP}/32",)),)
         for model_server in self._model_servers():
             # Model downloads at start (the preload init container): HTTPS out, not into the VPC.
             extra[model_server] = (
@@ -579,6 +585,7 @@ class KubernetesPlatform:
                 provisioning_file=provisioning_file,
             ),
             post_start=launch.provisioning_command(spec, provisioning_file),
+            identity_tokens=self._identity_tokens(spec),
         )
 
         account_manifest = workloads.service_account(spec, namespace)
@@ -742,15 +749,64 @@ class KubernetesPlatform:
             ),
         )
 
-    def _edge_env(self, spec: ServiceSpec) -> dict[str, pulumi.Input[str]]:
-        """The API service's side of the edge: whom it trusts, its limits (see edge_env)."""
-        edge = self.infra.edge
-        if not is_api(self.catalog, spec):
+    # ── workload identity ────────────────────────────────────────────────────────────────
+
+    def _api_services(self) -> list[ServiceSpec]:
+        return [s for s in self.catalog if is_api(self.catalog, s)]
+
+    def _workload_identity(self) -> bool:
+        """Projected ServiceAccount tokens, verified against the cluster's own issuer: on a
+        cluster this stack made (whose issuer URL it knows) with authentication on."""
+        return self.infra.eks is not None and self.config.edge.authentication == "required"
+
+    def _audience(self, api: ServiceSpec) -> str:
+        """Per stack, so a token of another stack's workload on a shared cluster is refused."""
+        return f"{self.naming.prefix}-{api.name}"
+
+    def _identity_tokens(self, spec: ServiceSpec) -> dict[str, str]:
+        """The projected tokens a pod gets: one per API service it calls (its identity
+        there), and for the API itself one for the API server (to read its JWKS)."""
+        if not self._workload_identity():
             return {}
+        tokens = {
+            f"{api.name}-token": self._audience(api)
+            for api in self._api_services()
+            if api.name in spec.talks_to and not spec.ingress  # a UI forwards its users' tokens
+        }
+        if is_api(self.catalog, spec):
+            tokens[KUBE_API_TOKEN_FILE] = ""  # the API server's own audience
+        return tokens
+
+    def _edge_env(self, spec: ServiceSpec) -> dict[str, pulumi.Input[str]]:
+        """The edge in a service's env: an API service's issuers and limits (edge_env), a
+        caller's token file for each API it calls."""
+        env: dict[str, pulumi.Input[str]] = {}
+        for name in self._identity_tokens(spec):
+            if name != KUBE_API_TOKEN_FILE:
+                variable = name.removesuffix("-token").upper().replace("-", "_") + "_TOKEN_FILE"
+                env[variable] = workloads.identity_file(name)
+        if not is_api(self.catalog, spec):
+            return env
+        edge = self.infra.edge
         issuers: list[pulumi.Input[dict[str, object]]] = []
         if edge is not None and (user_issuer := edge.backend_issuer()) is not None:
             issuers.append(user_issuer)
-        return edge_env(self.config, issuers)
+        if self._workload_identity():
+            assert self.infra.eks is not None
+            audience = self._audience(spec)
+            issuers.append(
+                self.infra.eks.oidc_issuer.apply(
+                    lambda issuer: {
+                        "kind": "kubernetes",
+                        "issuer": issuer,
+                        "jwks_url": "https://kubernetes.default.svc/openid/v1/jwks",
+                        "audiences": [audience],
+                        "ca_file": workloads.identity_file("ca.crt"),
+                        "token_file": workloads.identity_file(KUBE_API_TOKEN_FILE),
+                    }
+                )
+            )
+        return {**env, **edge_env(self.config, issuers)}
 
     def _ingress(
         self,

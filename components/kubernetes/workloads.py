@@ -55,6 +55,34 @@ class WorkloadInputs:
     launch: tuple[Sequence[str] | None, Sequence[str] | None] | None = None
     # Run after the main container starts (an issuer's provisioning apply command).
     post_start: Sequence[str] | None = None
+    # Workload identity: projected ServiceAccount tokens, file name -> audience ("" = the
+    # API server's own), under IDENTITY_DIR with the cluster CA (identity_file()).
+    identity_tokens: Mapping[str, str] = field(default_factory=dict)
+
+
+IDENTITY_VOLUME = "workload-identity"
+IDENTITY_DIR = "/var/run/secrets/sutazai"
+# The kubelet rotates a projected token at 80 % of its life; callers re-read the file.
+IDENTITY_TOKEN_SECONDS = 3600
+
+
+def identity_file(name: str) -> str:
+    """Where a workload finds a projected token (or `ca.crt`, the cluster's CA)."""
+    return f"{IDENTITY_DIR}/{name}"
+
+
+def _identity_volume(tokens: Mapping[str, str]) -> dict[str, Any]:
+    sources: list[dict[str, Any]] = []
+    for name, audience in sorted(tokens.items()):
+        token: dict[str, Any] = {"path": name, "expirationSeconds": IDENTITY_TOKEN_SECONDS}
+        if audience:
+            token["audience"] = audience
+        sources.append({"serviceAccountToken": token})
+    # The API server's CA, which every namespace has (to fetch the API server's JWKS).
+    sources.append(
+        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}}
+    )
+    return {"name": IDENTITY_VOLUME, "projected": {"sources": sources, "defaultMode": 0o440}}
 
 
 # ── containers ───────────────────────────────────────────────────────────────────────────
@@ -146,7 +174,11 @@ def container(
     config_files: Mapping[str, pulumi.Input[str]],
     launch: tuple[Sequence[str] | None, Sequence[str] | None] | None = None,
     post_start: Sequence[str] | None = None,
+    identity: bool = False,
 ) -> dict[str, Any]:
+    mounts = volume_mounts(spec, config_files)
+    if identity:
+        mounts.append({"name": IDENTITY_VOLUME, "mountPath": IDENTITY_DIR, "readOnly": True})
     main: dict[str, Any] = {
         "name": spec.name,
         "image": image,
@@ -157,7 +189,7 @@ def container(
         "env": [{"name": key, "value": value} for key, value in env.items()],
         "resources": resources(spec),
         "securityContext": container_security_context(spec),
-        "volumeMounts": volume_mounts(spec, config_files),
+        "volumeMounts": mounts,
         "terminationMessagePolicy": "FallbackToLogsOnError",
         **probes(spec),
     }
@@ -226,6 +258,8 @@ def _volumes(inputs: WorkloadInputs, with_vault_token: bool) -> list[dict[str, A
                 "configMap": {"name": config_map_name(spec), "defaultMode": 0o444},
             }
         )
+    if inputs.identity_tokens:
+        volumes.append(_identity_volume(inputs.identity_tokens))
     if with_vault_token:
         token: dict[str, Any] = {"path": "token", "expirationSeconds": 3600}
         volumes.append(
@@ -282,6 +316,7 @@ def pod_template(inputs: WorkloadInputs) -> dict[str, Any]:
                 inputs.config_files,
                 inputs.launch,
                 inputs.post_start,
+                identity=bool(inputs.identity_tokens),
             )
         ],
         "volumes": _volumes(inputs, with_vault),

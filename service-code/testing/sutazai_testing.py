@@ -408,6 +408,8 @@ class TokenIssuer:
     url: str
     keys: list[tuple[str, Any]] = field(default_factory=list)  # (kid, private key), newest last
     jwks_fetches: int = 0
+    # Set: the JWKS needs `Authorization: Bearer <it>` (as the API server's does).
+    jwks_bearer: str | None = None
 
     @property
     def jwks_url(self) -> str:
@@ -472,6 +474,13 @@ def serving_token_issuer() -> Iterator[TokenIssuer]:
         def do_GET(self) -> None:
             if self.path != "/.well-known/jwks.json":
                 self.send_response(404)
+                self.end_headers()
+                return
+            if (
+                state.jwks_bearer is not None
+                and self.headers.get("Authorization") != f"Bearer {state.jwks_bearer}"
+            ):
+                self.send_response(401)
                 self.end_headers()
                 return
             state.jwks_fetches += 1

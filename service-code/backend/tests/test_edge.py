@@ -258,6 +258,32 @@ def test_only_an_agent_reports_its_own_results(
         assert c.post(url, json=result).status_code == 401
 
 
+def test_the_cluster_jwks_is_read_with_the_pods_own_rotating_token(
+    clean_env: pytest.MonkeyPatch, token_issuer: TokenIssuer, tmp_path: Any, uploads: None
+) -> None:
+    """kind kubernetes: the API server's JWKS needs a bearer token, the pod's projected
+    token, which the kubelet rotates: the file is read again for every fetch."""
+    token_file = tmp_path / "kube-api-token"
+    token_file.write_text("pod-token-1")
+    token_issuer.jwks_bearer = "pod-token-1"
+    entry = {**issuers(token_issuer)[2], "token_file": str(token_file)}
+    clean_env.setenv("AUTH_ISSUERS", json.dumps([entry]))
+    clean_env.setenv("AUTH_JWKS_COOLDOWN_SECONDS", "0")
+    with TestClient(main.app) as c:
+        ok = c.get("/api/v1/files", headers=bearer(workload(token_issuer, "mcp-server")))
+        assert ok.status_code == 200, ok.text
+        token_issuer.jwks_bearer = "pod-token-2"  # the kubelet rotated it
+        token_file.write_text("pod-token-2")
+        token_issuer.rotate(keep_old=False)  # a new key forces a refetch
+        again = c.get("/api/v1/files", headers=bearer(workload(token_issuer, "mcp-server")))
+        assert again.status_code == 200, again.text
+        fetched = token_issuer.jwks_fetches
+        token_issuer.jwks_bearer = "something-else"  # our token is refused: no new keys
+        token_issuer.rotate(keep_old=False)
+        refused = c.get("/api/v1/files", headers=bearer(workload(token_issuer, "mcp-server")))
+        assert refused.status_code == 401 and token_issuer.jwks_fetches == fetched
+
+
 # ── per-user data ────────────────────────────────────────────────────────────────────────
 
 
