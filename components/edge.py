@@ -79,8 +79,8 @@ class PublicEdge(pulumi.ComponentResource):
 
     # ── WAF ──────────────────────────────────────────────────────────────────────────────
 
-    def _visibility(self, metric: str) -> aws.wafv2.WebAclVisibilityConfigArgs:
-        return aws.wafv2.WebAclVisibilityConfigArgs(
+    def _rule_visibility(self, metric: str) -> aws.wafv2.WebAclRuleVisibilityConfigArgs:
+        return aws.wafv2.WebAclRuleVisibilityConfigArgs(
             cloudwatch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
         )
 
@@ -90,7 +90,7 @@ class PublicEdge(pulumi.ComponentResource):
             aws.wafv2.WebAclRuleArgs(
                 name="rate-per-client-ip",
                 priority=0,
-                action=aws.wafv2.WebAclRuleActionArgs(block={}),
+                action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
                 statement=aws.wafv2.WebAclRuleStatementArgs(
                     rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
                         aggregate_key_type="IP",
@@ -98,7 +98,7 @@ class PublicEdge(pulumi.ComponentResource):
                         evaluation_window_sec=300,
                     )
                 ),
-                visibility_config=self._visibility(f"{prefix}-rate-per-client-ip"),
+                visibility_config=self._rule_visibility(f"{prefix}-rate-per-client-ip"),
             )
         ]
         for priority, group in enumerate(MANAGED_RULE_GROUPS, start=1):
@@ -106,7 +106,7 @@ class PublicEdge(pulumi.ComponentResource):
                 aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideArgs(
                     name=rule,
                     action_to_use=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideActionToUseArgs(
-                        count={}
+                        count=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideActionToUseCountArgs()
                     ),
                 )
                 for rule in COUNT_ONLY_RULES.get(group, ())
@@ -115,13 +115,15 @@ class PublicEdge(pulumi.ComponentResource):
                 aws.wafv2.WebAclRuleArgs(
                     name=group,
                     priority=priority,
-                    override_action=aws.wafv2.WebAclRuleOverrideActionArgs(none={}),
+                    override_action=aws.wafv2.WebAclRuleOverrideActionArgs(
+                        none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()
+                    ),
                     statement=aws.wafv2.WebAclRuleStatementArgs(
                         managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
                             vendor_name="AWS", name=group, rule_action_overrides=overrides or None
                         )
                     ),
-                    visibility_config=self._visibility(f"{prefix}-{group}"),
+                    visibility_config=self._rule_visibility(f"{prefix}-{group}"),
                 )
             )
         return aws.wafv2.WebAcl(
@@ -129,9 +131,15 @@ class PublicEdge(pulumi.ComponentResource):
             name=f"{prefix}-edge",
             description="SutazAI public edge: managed rules and a per-IP rate limit",
             scope="REGIONAL",
-            default_action=aws.wafv2.WebAclDefaultActionArgs(allow={}),
+            default_action=aws.wafv2.WebAclDefaultActionArgs(
+                allow=aws.wafv2.WebAclDefaultActionAllowArgs()
+            ),
             rules=rules,
-            visibility_config=self._visibility(f"{prefix}-edge"),
+            visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(
+                cloudwatch_metrics_enabled=True,
+                metric_name=f"{prefix}-edge",
+                sampled_requests_enabled=True,
+            ),
             opts=opts,
         )
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import statistics
@@ -64,12 +65,13 @@ class NoLimits:
 @contextmanager
 def serving(edge: bool) -> Iterator[str]:
     """The backend on a loopback port; `edge` False takes authentication and limits out."""
-    from app import main
-    from app.auth import DEV_IDENTITY
+    # The service's `app` package (service-code/backend), found on the path set above.
+    main: Any = importlib.import_module("app.main")
+    dev_identity = importlib.import_module("app.auth").DEV_IDENTITY
 
     main.app.dependency_overrides.clear()
     if not edge:
-        main.app.dependency_overrides[main.caller] = lambda: DEV_IDENTITY
+        main.app.dependency_overrides[main.caller] = lambda: dev_identity
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(main.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -146,7 +148,7 @@ def configure(redis: Any, issuer: TokenIssuer) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rate", type=float, default=50.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each run")
     args = parser.parse_args()

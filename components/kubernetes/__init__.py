@@ -794,18 +794,18 @@ class KubernetesPlatform:
         if self._workload_identity():
             assert self.infra.eks is not None
             audience = self._audience(spec)
-            issuers.append(
-                self.infra.eks.oidc_issuer.apply(
-                    lambda issuer: {
-                        "kind": "kubernetes",
-                        "issuer": issuer,
-                        "jwks_url": "https://kubernetes.default.svc/openid/v1/jwks",
-                        "audiences": [audience],
-                        "ca_file": workloads.identity_file("ca.crt"),
-                        "token_file": workloads.identity_file(KUBE_API_TOKEN_FILE),
-                    }
-                )
-            )
+
+            def workload_issuer(issuer: str) -> dict[str, object]:
+                return {
+                    "kind": "kubernetes",
+                    "issuer": issuer,
+                    "jwks_url": "https://kubernetes.default.svc/openid/v1/jwks",
+                    "audiences": [audience],
+                    "ca_file": workloads.identity_file("ca.crt"),
+                    "token_file": workloads.identity_file(KUBE_API_TOKEN_FILE),
+                }
+
+            issuers.append(self.infra.eks.oidc_issuer.apply(workload_issuer))
         return {**env, **edge_env(self.config, issuers)}
 
     def _ingress(

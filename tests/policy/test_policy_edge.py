@@ -22,6 +22,14 @@ POOL = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbCdEf"
 ANN = ("metadata", "annotations")
 
 
+def both(first: Mutation, second: Mutation) -> Mutation:
+    def apply(d: dict[str, Any]) -> None:
+        first(d)
+        second(d)
+
+    return apply
+
+
 def browser_ingress() -> dict[str, Any]:
     """What components/edge.py puts on the frontend's Ingress."""
     return {
@@ -118,17 +126,11 @@ SCHEME_VARIANTS: list[tuple[str, Mutation]] = [
     ("scheme Internal (wrong case)", setp((*ANN, f"{A}/scheme"), "Internal")),
     (
         "internal on another class",
-        lambda d: (
-            d["metadata"]["annotations"].update({f"{A}/scheme": "internal"}),
-            d["spec"].update(ingressClassName="nginx"),
-        ),
+        both(setp((*ANN, f"{A}/scheme"), "internal"), setp(("spec", "ingressClassName"), "nginx")),
     ),
     (
         "internal without any class",
-        lambda d: (
-            d["metadata"]["annotations"].update({f"{A}/scheme": "internal"}),
-            d["spec"].pop("ingressClassName"),
-        ),
+        both(setp((*ANN, f"{A}/scheme"), "internal"), delp(("spec", "ingressClassName"))),
     ),
 ]
 
@@ -179,10 +181,7 @@ AUTH_BYPASSES: list[tuple[str, Mutation]] = [
     ("anonymous Allow (other case)", setp((*ANN, f"{A}/auth-on-unauthenticated-request"), "Allow")),
     (
         "scheme missing, no auth",
-        lambda d: (
-            d["metadata"]["annotations"].pop(f"{A}/scheme"),
-            d["metadata"]["annotations"].pop(f"{A}/auth-type"),
-        ),
+        both(delp((*ANN, f"{A}/scheme")), delp((*ANN, f"{A}/auth-type"))),
     ),
 ]
 
