@@ -1,4 +1,5 @@
-"""What the public edge costs a chat request: the backend served by uvicorn on loopback,
+"""What the public edge costs a chat request: the backend served by uvicorn on loopback (in a
+process of its own, apart from the load generator),
 its Ollama replaced by an in-process stub (an httpx transport answering at once), real Redis
 (chat cache and rate limits) and a real JWKS (keys generated here).
 
@@ -8,9 +9,9 @@ Two runs of the same cached chat at a fixed arrival rate (open loop, so a slow a
 not slow the senders down):
 
 * ``edge``: every request carries a bearer token, verified against the JWKS, and is counted
-  against the caller's API and chat limits in Redis (limits high enough never to refuse);
-* ``neither``: the same app with authentication and limits taken out (dependency override
-  and a no-op limiter), the cache still in Redis.
+  against the caller's chat limit in Redis (high enough never to refuse);
+* ``neither``: the same app with authentication and limits taken out (its two caller
+  dependencies overridden), the cache still in Redis.
 
 Prints p50/p90/p99/max latency per run and the edge's overhead (p50 and p99 differences).
 Needs redis-server (Debian package).
@@ -24,6 +25,7 @@ import importlib
 import json
 import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -57,22 +59,16 @@ def stub_llm(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"response": f"echo: {body.get('prompt', '')}", "done": True})
 
 
-class NoLimits:
-    async def hit(self, limit_name: str, caller: str) -> None:
-        return None
-
-
-@contextmanager
-def serving(edge: bool) -> Iterator[str]:
-    """The backend on a loopback port; `edge` False takes authentication and limits out."""
+def serve(port: int, edge: bool) -> None:
+    """(In its own process.) The backend on `port`; `edge` False takes authentication and
+    limits out. Prints `ready` once it answers, then serves until killed."""
     # The service's `app` package (service-code/backend), found on the path set above.
     main: Any = importlib.import_module("app.main")
     dev_identity = importlib.import_module("app.auth").DEV_IDENTITY
 
-    main.app.dependency_overrides.clear()
     if not edge:
-        main.app.dependency_overrides[main.caller] = lambda: dev_identity
-    port = free_port()
+        for dependency in (main.caller, main.chat_caller):
+            main.app.dependency_overrides[dependency] = lambda: dev_identity
     server = uvicorn.Server(
         uvicorn.Config(main.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
@@ -82,13 +78,27 @@ def serving(edge: bool) -> Iterator[str]:
     state = main.app.state.backend
     # The stub LLM: Ollama calls never leave the process.
     state.http = httpx.AsyncClient(transport=httpx.MockTransport(stub_llm))
-    if not edge:
-        state.limits = NoLimits()
+    print("ready", flush=True)
+    thread.join()
+
+
+@contextmanager
+def serving(edge: bool) -> Iterator[str]:
+    """The backend in a process of its own (the load generator does not share its GIL)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(port), *([] if edge else ["--neither"])],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise SystemExit("the backend did not start")
         yield f"http://127.0.0.1:{port}"
     finally:
-        server.should_exit = True
-        thread.join(10)
+        proc.terminate()
+        proc.wait(10)
 
 
 async def run(url: str, rate: float, seconds: float, headers: dict[str, str]) -> list[float]:
@@ -151,7 +161,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rate", type=float, default=50.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each run")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # the server process
+    parser.add_argument("--neither", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, edge=not args.neither)
+        return 0
     with running_redis() as redis, serving_token_issuer() as issuer:
         configure(redis, issuer)
         token = issuer.token("bench-user", aud=AUDIENCE, lifetime=3600)

@@ -191,6 +191,7 @@ def _mock_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, An
                 "clusterName": f"sutazai-{shared}",
                 "clusterEndpoint": f"https://sutazai-{shared}.mock.eks.amazonaws.com",
                 "clusterCertificateAuthority": "MOCK-CA",
+                "clusterTokenIssuer": f"https://oidc.eks.mock/id/sutazai-{shared}",
             },
             secretOutputNames=["kubeconfig"],
         )

@@ -135,6 +135,8 @@ class _Cluster:
     # Resources a pod with volume claims must wait for (the StorageClass, the EBS CSI driver).
     storage_ready: tuple[pulumi.Resource, ...] = ()
     load_balancer_security_group: pulumi.Input[str] | None = None
+    # The `iss` of the cluster's ServiceAccount tokens (workload identity).
+    token_issuer: pulumi.Output[str] | None = None
 
 
 class KubernetesInfrastructure(pulumi.ComponentResource):
@@ -267,6 +269,7 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
             ingress_ready=(self.eks.load_balancer_controller,),
             storage_ready=(self.eks.ebs_addon, self.eks.storage_class),
             load_balancer_security_group=self.network.load_balancer_security_group.id,
+            token_issuer=self.eks.oidc_issuer,
         )
 
     def _shared_cluster(self) -> _Cluster:
@@ -293,6 +296,7 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
             ca_certificate=shared.require_output("clusterCertificateAuthority").apply(str),
             storage_class=STORAGE_CLASS,
             name=shared.require_output("clusterName").apply(str),
+            token_issuer=shared.require_output("clusterTokenIssuer").apply(str),
         )
 
     # ── namespaces ───────────────────────────────────────────────────────────────────────
@@ -413,6 +417,8 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
             result["clusterEndpoint"] = self.eks.api_endpoint
             result["clusterCertificateAuthority"] = self.eks.certificate_authority
             result["oidcProviderArn"] = self.eks.oidc_provider.arn
+            # Stacks sharing this cluster verify its workloads' tokens with this issuer.
+            result["clusterTokenIssuer"] = self.eks.oidc_issuer
         if self.network is not None:
             result["vpcId"] = self.network.vpc.id
         if self.managed is not None:
@@ -755,9 +761,12 @@ class KubernetesPlatform:
         return [s for s in self.catalog if is_api(self.catalog, s)]
 
     def _workload_identity(self) -> bool:
-        """Projected ServiceAccount tokens, verified against the cluster's own issuer: on a
-        cluster this stack made (whose issuer URL it knows) with authentication on."""
-        return self.infra.eks is not None and self.config.edge.authentication == "required"
+        """Projected ServiceAccount tokens, verified against the cluster's own issuer (its
+        own cluster's, or the shared cluster stack's export), with authentication on."""
+        return (
+            self.infra.cluster.token_issuer is not None
+            and self.config.edge.authentication == "required"
+        )
 
     def _audience(self, api: ServiceSpec) -> str:
         """Per stack, so a token of another stack's workload on a shared cluster is refused."""
@@ -792,7 +801,8 @@ class KubernetesPlatform:
         if edge is not None and (user_issuer := edge.backend_issuer()) is not None:
             issuers.append(user_issuer)
         if self._workload_identity():
-            assert self.infra.eks is not None
+            token_issuer = self.infra.cluster.token_issuer
+            assert token_issuer is not None
             audience = self._audience(spec)
 
             def workload_issuer(issuer: str) -> dict[str, object]:
@@ -805,7 +815,7 @@ class KubernetesPlatform:
                     "token_file": workloads.identity_file(KUBE_API_TOKEN_FILE),
                 }
 
-            issuers.append(self.infra.eks.oidc_issuer.apply(workload_issuer))
+            issuers.append(token_issuer.apply(workload_issuer))
         return {**env, **edge_env(self.config, issuers)}
 
     def _ingress(

@@ -186,7 +186,17 @@ async def caller(
     return identity
 
 
+async def chat_caller(
+    request: Request, identity: Annotated[Identity, Depends(authenticate)]
+) -> Identity:
+    """A verified caller within its chat limit, which is checked before anything costs.
+    Chat counts against that (stricter) limit alone: one Redis round trip, not two."""
+    await _limits(request).hit("chat", identity.key)
+    return identity
+
+
 Caller = Annotated[Identity, Depends(caller)]
+ChatCaller = Annotated[Identity, Depends(chat_caller)]
 
 
 def _limits(request: Request) -> RateLimits:
@@ -213,13 +223,12 @@ def _cache_key(model: str, message: str) -> str:
 
 
 @app.post("/api/v1/chat", response_model=ChatResponse)
-async def chat(body: ChatRequest, request: Request, identity: Caller) -> ChatResponse:
+async def chat(body: ChatRequest, request: Request, identity: ChatCaller) -> ChatResponse:
     state = state_of(request)
-    # Before anything costs: the caller's chat limit, then the session's owner.
-    await _limits(request).hit("chat", identity.key)
     ollama = state.deps.get("ollama")
     if ollama is None:
         raise HTTPException(503, "OLLAMA_BASE_URL is not configured")
+    # Before any inference: the session must be the caller's own.
     if body.session_id is not None and state.pool is not None:
         await ensure_schema(state)
         if await db.session_owned_by_other(state.pool, body.session_id, identity.key):
