@@ -395,7 +395,9 @@ def alb_edge_annotations(
             f"{ANNOTATION_PREFIX}/auth-idp-{auth.auth_type}": auth.idp,
             f"{ANNOTATION_PREFIX}/auth-on-unauthenticated-request": "authenticate",
             f"{ANNOTATION_PREFIX}/auth-scope": "openid email",
-            f"{ANNOTATION_PREFIX}/auth-session-timeout": "28800",
+            # No longer than the access token the ALB forwards (the backend verifies its
+            # expiry): past it, the ALB signs the user in again (silently at the IdP).
+            f"{ANNOTATION_PREFIX}/auth-session-timeout": str(ACCESS_TOKEN_MINUTES * 60),
         }
     if operational_paths:
         annotations[f"{ANNOTATION_PREFIX}/actions.{OPERATIONAL_ACTION}"] = json.dumps(
