@@ -53,6 +53,7 @@ bench: $(VENV)/.installed
 	$(PY) scripts/bench_plan.py --stack prod
 	$(PY) scripts/bench_policy.py
 	$(PY) scripts/bench_diff.py --stack prod
+	$(PY) scripts/bench_edge.py
 
 validate: setup
 	$(PY) scripts/validate_manifests.py --stack prod
