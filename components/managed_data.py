@@ -84,6 +84,18 @@ class ManagedEndpoint:
     resources: list[pulumi.Resource]
 
 
+def provisioned_by_job(spec: ServiceSpec) -> bool:
+    """A managed service whose clients a one-shot Job provisions in the cluster (it has an
+    admin tool, see admin_env, and the catalog's `provisioning.apply`)."""
+    managed = spec.managed_in_prod
+    return (
+        managed is not None
+        and managed.kind == "rds-postgresql"
+        and spec.provisioning is not None
+        and bool(spec.provisioning.apply)
+    )
+
+
 def admin_env(endpoint: ManagedEndpoint) -> dict[str, pulumi.Input[str]]:
     """How an admin tool reaches the managed server as its master user (libpq's variables
     for RDS, which the catalog's apply command honours); {} for a kind without one.

@@ -504,7 +504,7 @@ class SegmentedNetwork(pulumi.ComponentResource):
             Segment.APPLICATION.value, "EKS nodes and pods (application segment)"
         )
         self.load_balancer_security_group = self._group(
-            "public-alb", "Internet-facing ALB: HTTPS in, the ingress services' ports out"
+            "public-alb", "Internet-facing ALB: HTTPS in, ports of the ingress services out"
         )
         self.management_security_group = self._group(
             Segment.MANAGEMENT.value, "EKS control-plane interfaces (management segment)"

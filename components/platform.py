@@ -63,6 +63,9 @@ class KubernetesVaultBinding:
     service_account_of: Callable[[ServiceSpec], str]
     # Namespace for the injector (and anything else Vault-side in the cluster).
     vault_namespace: str
+    # Whether a service has pods (and so its ServiceAccount) in the cluster: a managed
+    # service (ElastiCache) has none, and a Vault role bound to it would bind nothing.
+    runs_in_cluster: Callable[[ServiceSpec], bool] = field(default=lambda _spec: True)
 
 
 @dataclass(frozen=True)

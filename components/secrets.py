@@ -574,6 +574,8 @@ class Secrets(pulumi.ComponentResource):
         )
         subjects: list[k8s.rbac.v1.SubjectArgs] = []
         for spec in layout.services_with_secrets():
+            if not target.runs_in_cluster(spec):
+                continue
             account, namespace = target.service_account_of(spec), target.namespace_of(spec)
             self.kubernetes_roles[spec.name] = vault.kubernetes.AuthBackendRole(
                 f"{name}-{spec.name}",

@@ -28,6 +28,8 @@ from stacks.catalog import Resources, Tier
 from stacks.errors import ConfigError, format_validation_error
 
 NAMESPACE = "sutazai"
+# Marks a template stack; `stacks.ephemeral create` drops it from the copies.
+TEMPLATE_ONLY_KEY = f"{NAMESPACE}:templateOnly"
 
 # EKS managed node group AMI types that ship the NVIDIA driver.
 GPU_AMI_TYPES = ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA", "AL2_x86_64_GPU")
@@ -37,7 +39,23 @@ CPU_AMI_TYPES = (
     "BOTTLEROCKET_x86_64",
     "BOTTLEROCKET_ARM_64",
 )
-_OWNER = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
+
+# ── stack names: headroom for every name derived from them ───────────────────────────────
+# Physical names embed the stack name (sutazai-<stack>-...). The tightest ones, checked by
+# the constraint check (stacks/constraints) on plans with the longest names allowed here:
+# a stack with managed data (prod) names ElastiCache users sutazai-<stack>-data-redis-<client>
+# within 40 characters, and an own cluster auto-names IAM roles
+# sutazai-<stack>-cluster-cluster-autoscaler-<7> within 64. Ephemeral stacks (dev-<owner>)
+# have neither (Docker, or namespaces on the shared cluster), so their limit is the owner's.
+MAX_STACK_NAME_LENGTH = 18
+EPHEMERAL_STACK_PREFIX = "dev-"
+MAX_OWNER_LENGTH = 21
+# Lowercase, since the names land in RDS, ElastiCache, DNS and Kubernetes names that are
+# lowercase; no "--" (RDS and ElastiCache identifiers refuse two hyphens in a row).
+STACK_NAME_PATTERN = re.compile(r"^[a-z](-?[a-z0-9])*$")
+# An owner: 2-MAX_OWNER_LENGTH of the stack-name alphabet (the same single-hyphen rule).
+OWNER_PATTERN = re.compile(rf"^(?=.{{2,{MAX_OWNER_LENGTH}}}$)[a-z](-?[a-z0-9])+$")
+_OWNER = OWNER_PATTERN
 
 
 class _Model(BaseModel):
@@ -398,6 +416,12 @@ class StackConfig(_Model):
     ephemeral_expires_at: str = Field(
         default="", description="Ephemeral stacks: UTC expiry, ISO 8601 (set by stacks.ephemeral)."
     )
+    template_only: bool = Field(
+        default=False,
+        description="A template stack (k8s-dev) that `stacks.ephemeral create` copies and "
+        "that is never deployed itself: `pulumi up` refuses it (previews still run). The "
+        "copies drop this key.",
+    )
     policy_enforcement: Literal["mandatory", "advisory"] = Field(
         default="advisory",
         description="How the policy pack checks this stack: mandatory uses "
@@ -425,7 +449,8 @@ class StackConfig(_Model):
     def _owner(cls, value: str) -> str:
         if value and not _OWNER.match(value):
             raise ValueError(
-                "an owner is 2-21 lowercase letters, digits or '-', starting with a letter"
+                f"an owner is 2-{MAX_OWNER_LENGTH} lowercase letters, digits and single '-', "
+                "starting with a letter, not ending with '-'"
             )
         return value
 
@@ -553,10 +578,50 @@ def parse_config_bag(bag: dict[str, Any]) -> StackConfig:
         ) from None
 
 
+def validate_stack_name(stack: str, config: StackConfig) -> None:
+    """Refuse a stack name that would push a derived physical name past its API's limit.
+
+    An ephemeral stack is exactly dev-<owner> (the owner within MAX_OWNER_LENGTH); any
+    other stack name is at most MAX_STACK_NAME_LENGTH characters.
+    """
+    if config.is_ephemeral:
+        expected = f"{EPHEMERAL_STACK_PREFIX}{config.ephemeral_owner}"
+        if stack != expected:
+            raise ConfigError(
+                "stack configuration",
+                [
+                    f"stack name '{stack}': an ephemeral stack of owner "
+                    f"'{config.ephemeral_owner}' is named '{expected}'"
+                ],
+            )
+        return
+    if len(stack) > MAX_STACK_NAME_LENGTH or not STACK_NAME_PATTERN.match(stack):
+        raise ConfigError(
+            "stack configuration",
+            [
+                f"stack name '{stack}': use at most {MAX_STACK_NAME_LENGTH} lowercase letters, "
+                "digits and single '-', starting with a letter (every physical name embeds "
+                "it; RDS, ElastiCache and IAM cap theirs)"
+            ],
+        )
+
+
 def load_stack_config() -> StackConfig:
     """The running stack's config, from what the Pulumi engine passed to this program."""
+    import pulumi
     from pulumi.runtime import config as runtime_config
 
     bag: dict[str, Any] = dict(runtime_config.get_config_env())
     bag.update(runtime_config.CONFIG.get())
-    return parse_config_bag(bag)
+    config = parse_config_bag(bag)
+    validate_stack_name(pulumi.get_stack(), config)
+    if config.template_only and not pulumi.runtime.is_dry_run():
+        raise ConfigError(
+            "stack configuration",
+            [
+                f"{TEMPLATE_ONLY_KEY}: stack '{pulumi.get_stack()}' is a template that is "
+                "never deployed itself; create a copy (python -m stacks.ephemeral create "
+                f"--from {pulumi.get_stack()}) and deploy that"
+            ],
+        )
+    return config

@@ -38,11 +38,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from stacks.config import NAMESPACE, parse_expiry
+from stacks.config import (
+    EPHEMERAL_STACK_PREFIX,
+    MAX_OWNER_LENGTH,
+    NAMESPACE,
+    OWNER_PATTERN,
+    TEMPLATE_ONLY_KEY,
+    parse_expiry,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
-PREFIX = "dev-"
+PREFIX = EPHEMERAL_STACK_PREFIX
 TEMPLATE_STACK = "dev"
 # Stacks the tooling never creates, destroys or removes, whatever their tags say.
 PROTECTED_STACKS = frozenset({"dev", "prod", "production", "staging"})
@@ -63,7 +70,6 @@ CONFIG_ENVIRONMENT = f"{NAMESPACE}:environment"
 CONFIG_SHARED_CLUSTER = f"{NAMESPACE}:sharedClusterStack"
 
 # The same rule as StackConfig's ephemeralOwner (tests keep the two in step).
-OWNER_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
 _TTL = re.compile(r"^([1-9][0-9]*)([mhdw])$")
 _TTL_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 TTL_FORMATS = "<number><unit> with unit m, h, d or w (e.g. 45m, 8h, 2d, 1w)"
@@ -84,8 +90,8 @@ class PulumiError(Exception):
 def validate_owner(owner: str, flag: str = "--owner") -> str:
     if not OWNER_PATTERN.match(owner):
         raise EphemeralError(
-            f"{flag}: '{owner}' is not a valid owner; use 2-21 lowercase letters, digits or "
-            "'-', starting with a letter (e.g. alice or bob-2)"
+            f"{flag}: '{owner}' is not a valid owner; use 2-{MAX_OWNER_LENGTH} lowercase "
+            "letters, digits and single '-', starting with a letter (e.g. alice or bob-2)"
         )
     if f"{PREFIX}{owner}" in PROTECTED_STACKS or owner in PROTECTED_STACKS:
         raise EphemeralError(f"{flag}: '{owner}' is reserved")
@@ -110,7 +116,8 @@ def default_owner(environ: Mapping[str, str] | None = None) -> str:
     """SUTAZAI_OWNER, else the login name made owner-shaped (Alice.Smith -> alice-smith)."""
     environ = os.environ if environ is None else environ
     raw = environ.get("SUTAZAI_OWNER") or environ.get("USER") or getpass.getuser()
-    owner = re.sub(r"[^a-z0-9-]+", "-", raw.lower()).strip("-")[:21]
+    dashed = re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]+", "-", raw.lower()))
+    owner = dashed.strip("-")[:MAX_OWNER_LENGTH].rstrip("-")
     if not OWNER_PATTERN.match(owner):
         raise EphemeralError(f"cannot derive an owner from '{raw}'; pass --owner")
     return owner
@@ -235,6 +242,7 @@ class Pulumi(Protocol):
     def stack_config(self, stack: str) -> dict[str, str]: ...
     def init_stack(self, stack: str, copy_config_from: str) -> None: ...
     def set_config(self, stack: str, key: str, value: str) -> None: ...
+    def remove_config(self, stack: str, key: str) -> None: ...
     def set_tag(self, stack: str, name: str, value: str) -> None: ...
     def destroy(self, stack: str) -> None: ...
     def remove_stack(self, stack: str) -> None: ...
@@ -290,6 +298,9 @@ class PulumiCli:
 
     def set_config(self, stack: str, key: str, value: str) -> None:
         self._run("config", "set", "--stack", stack, key, value)
+
+    def remove_config(self, stack: str, key: str) -> None:
+        self._run("config", "rm", "--stack", stack, key)
 
     def set_tag(self, stack: str, name: str, value: str) -> None:
         try:
@@ -403,6 +414,9 @@ class Ephemeral:
 
         self.pulumi.init_stack(name, copy_config_from=template)
         try:
+            if TEMPLATE_ONLY_KEY in template_config:
+                # The template refuses `pulumi up`; its copy is meant to be deployed.
+                self.pulumi.remove_config(name, TEMPLATE_ONLY_KEY)
             for key, value in settings.items():
                 self.pulumi.set_config(name, key, value)
             for tag, value in tags.items():

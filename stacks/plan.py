@@ -104,12 +104,18 @@ def _encode(value: Any) -> str:
 
 
 def stack_config_bag(
-    stack: str, project_dir: Path = PROJECT_DIR, stack_file: Path | None = None
+    stack: str,
+    project_dir: Path = PROJECT_DIR,
+    stack_file: Path | None = None,
+    *,
+    keep_template_only: bool = False,
 ) -> tuple[dict[str, str], list[str]]:
     """The config bag and secret keys for a stack, project defaults applied like the CLI does.
 
     `secure:` values cannot be decrypted offline; they become placeholder secrets.
     """
+    from stacks.config import TEMPLATE_ONLY_KEY
+
     project = project_settings(project_dir)
     name = project["name"]
     stack_path = stack_file or project_dir / f"Pulumi.{stack}.yaml"
@@ -124,6 +130,10 @@ def stack_config_bag(
             bag[full] = _encode(declaration["value"])
     for key, value in (stack_doc.get("config") or {}).items():
         full = key if ":" in key else f"{name}:{key}"
+        if full == TEMPLATE_ONLY_KEY and not keep_template_only:
+            # A template's offline plan is the plan of its copies (which drop the key): the
+            # mock runtime runs as an update, which the program refuses for a template.
+            continue
         if isinstance(value, dict) and set(value) == {"secure"}:
             bag[full] = f"offline-placeholder-for-{full}"
             secret_keys.append(full)
@@ -346,11 +356,13 @@ def run_program(
     config: Mapping[str, str] | None = None,
     secret_keys: Sequence[str] = (),
     plan: Plan | None = None,
+    preview: bool = False,
 ) -> tuple[T, Plan]:
     """Run `fn` under a fresh recording mock monitor; return its result and the plan.
 
     set_mocks is process-global: each call replaces the previous monitor. Stack exports
-    made by `fn` are recorded as the plan's outputs.
+    made by `fn` are recorded as the plan's outputs. `preview` runs it as `pulumi preview`
+    does (outputs the mocks leave out are unknown); the offline plan runs as an update.
     """
     import pulumi
     from google.protobuf import json_format
@@ -404,7 +416,7 @@ def run_program(
     mocks = _OfflineMocks.build()
     pulumi.runtime.set_all_config(dict(config or {}), list(secret_keys))
     pulumi.runtime.set_mocks(
-        mocks, project=project, stack=stack, preview=False, monitor=RecordingMonitor(mocks)
+        mocks, project=project, stack=stack, preview=preview, monitor=RecordingMonitor(mocks)
     )
     try:
         _sync_await(run_pulumi_func(program))

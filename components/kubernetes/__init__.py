@@ -338,7 +338,15 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
             namespace_of=self.naming.namespace_of,
             service_account_of=self.naming.service_account_of,
             vault_namespace=self.naming.vault_namespace,
+            runs_in_cluster=self._runs_in_cluster,
         )
+
+    def _runs_in_cluster(self, spec: ServiceSpec) -> bool:
+        """In-cluster services, and managed ones whose clients a Job provisions (RDS)."""
+        from components.managed_data import provisioned_by_job
+
+        managed = {s.name for s in self.managed_specs}
+        return spec.name not in managed or provisioned_by_job(spec)
 
     def default_registry(self) -> str | None:
         # None: ServiceImages creates ECR repositories (scan on push, immutable tags).

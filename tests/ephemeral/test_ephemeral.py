@@ -74,6 +74,11 @@ class FakePulumi:
         self._check("config-set", stack)
         self.stacks[stack]["config"][key] = value
 
+    def remove_config(self, stack: str, key: str) -> None:
+        self.calls.append(("config-rm", stack, key))
+        self._check("config-rm", stack)
+        self.stacks[stack]["config"].pop(key, None)
+
     def set_tag(self, stack: str, name: str, value: str) -> None:
         self.calls.append(("tag-set", stack, name, value))
         self._check("tag-set", stack)

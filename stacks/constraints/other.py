@@ -1,0 +1,39 @@
+"""Resources of the random provider and Pulumi's own: nothing in a cloud, but still
+constrained (the random provider's Check, Pulumi's stack names)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from stacks.constraints.checks import integer, matches
+from stacks.constraints.core import Resource, Rule, TypeRules, Violation
+
+
+def _minimums_fit(resource: Resource) -> Iterator[Violation]:
+    # random_password: min_lower + min_upper + min_numeric + min_special <= length.
+    length = resource.inputs.get("length")
+    total = sum(
+        int(resource.inputs.get(k) or 0)
+        for k in ("minLower", "minUpper", "minNumeric", "minSpecial")
+    )
+    if isinstance(length, int) and total > length:
+        yield resource.violation("length", length, f"must be at least the minimums' sum ({total})")
+
+
+RULES: dict[str, TypeRules] = {
+    "random:index/randomPassword:RandomPassword": TypeRules(
+        rules=[Rule("length", integer(1, 4096))], checks=[_minimums_fit]
+    ),
+    # Pulumi stack references: [<org>/[<project>/]]<stack>, each of [A-Za-z0-9_.-].
+    "pulumi:pulumi:StackReference": TypeRules(
+        rules=[
+            Rule(
+                "name",
+                matches(
+                    r"([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]{1,100}",
+                    "[org/[project/]]stack of A-Z a-z 0-9 _ . -",
+                ),
+            )
+        ]
+    ),
+}
