@@ -70,6 +70,8 @@ def _port(value: Any) -> str | None:
 
 def _cidr(value: Any) -> str | None:
     try:
+        if "/" not in value:
+            raise ValueError(value)
         ipaddress.ip_network(value)
     except (TypeError, ValueError):
         return "must be a CIDR block such as 10.0.0.0/16"
