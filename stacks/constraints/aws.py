@@ -206,8 +206,11 @@ def windows_apart(daily_field: str, weekly_field: str) -> Any:
 
 def ports_ordered(from_field: str = "fromPort", to_field: str = "toPort") -> Any:
     def check(resource: Resource) -> Iterator[Violation]:
+        # For icmp the two are a type and a code, not a range.
+        if resource.inputs.get("ipProtocol") not in ("tcp", "udp", "6", "17"):
+            return
         low, high = resource.inputs.get(from_field), resource.inputs.get(to_field)
-        if isinstance(low, int) and isinstance(high, int) and low > high and low != -1:
+        if isinstance(low, int) and isinstance(high, int) and low > high:
             yield resource.violation(from_field, low, f"must not be above {to_field} ({high})")
 
     return check

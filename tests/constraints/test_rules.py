@@ -70,7 +70,12 @@ def test_field_rule_accepts_valid_and_catches_invalid(type_: str, rule: Rule) ->
     assert all(type_ in v.resource for v in caught)
 
 
-AUTONAMED = [param for param in FIELD_RULES if param.values[1].autoname is not None]
+AUTONAMED = [
+    pytest.param(type_, rule, id=f"{type_}:{rule.field}")
+    for type_, table in sorted(RULES.items())
+    for rule in table.rules
+    if rule.autoname is not None
+]
 
 
 @pytest.mark.parametrize(("type_", "rule"), AUTONAMED)
