@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from stacks import ephemeral
-from stacks.config import StackConfig
+from stacks.config import TEMPLATE_ONLY_KEY, StackConfig
 from stacks.ephemeral import (
     CONFIG_EXPIRES,
     CONFIG_OWNER,
@@ -439,6 +439,33 @@ def test_kubernetes_shared_cluster_can_come_from_the_dev_config(fake: FakePulumi
     )
     tool(fake).create("bob", "8h", None)
     assert fake.stacks["dev-bob"]["config"][CONFIG_SHARED_CLUSTER] == "acme/sutazai/shared"
+
+
+def test_copies_of_a_template_stack_drop_its_template_only_key(fake: FakePulumi) -> None:
+    fake.add(
+        "k8s-dev",
+        {},
+        {
+            "sutazai:platform": "kubernetes",
+            CONFIG_SHARED_CLUSTER: "acme/sutazai/dev-cluster",
+            TEMPLATE_ONLY_KEY: "true",
+        },
+    )
+    tool(fake).create("bob", "8h", None, template="k8s-dev")
+    assert ("config-rm", "dev-bob", TEMPLATE_ONLY_KEY) in fake.calls
+    assert TEMPLATE_ONLY_KEY not in fake.stacks["dev-bob"]["config"]
+    assert fake.stacks["k8s-dev"]["config"][TEMPLATE_ONLY_KEY] == "true"  # the template keeps it
+    # A template without the key: nothing to remove.
+    tool(fake).create("carol", "8h", None)
+    assert not any(c[0] == "config-rm" and c[1] == "dev-carol" for c in fake.calls)
+
+
+def test_pulumi_cli_removes_config_keys() -> None:
+    recorder = Recorder({})
+    PulumiCli(runner=recorder).remove_config("dev-bob", TEMPLATE_ONLY_KEY)
+    assert recorder.commands == [
+        ["pulumi", "config", "rm", "--stack", "dev-bob", TEMPLATE_ONLY_KEY, "--non-interactive"]
+    ]
 
 
 def test_docker_stacks_refuse_a_cluster(fake: FakePulumi) -> None:
