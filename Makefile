@@ -55,7 +55,10 @@ bench: $(VENV)/.installed
 	$(PY) scripts/bench_diff.py --stack prod
 	$(PY) scripts/bench_edge.py
 
+## The constraint check on every stack file (names, lengths, enums, references the cloud
+## APIs enforce), then the Kubernetes schemas and checkov on the prod manifests.
 validate: setup
+	$(PY) -m stacks.constraints --all-stacks
 	$(PY) scripts/validate_manifests.py --stack prod
 
 ## Regenerate Pulumi.yaml's config block, README's generated tables, docs/architecture.md.
