@@ -415,6 +415,60 @@ def _provider_default_tags(resource: Resource) -> Iterator[Violation]:
         yield resource.violation("defaultTags.tags", len(tags), f"at most {MAX_TAGS} tags")
 
 
+# S3 bucket naming rules (S3 User Guide, "General purpose bucket naming rules"): 3-63
+# lowercase letters, digits, '.' and '-', a letter or digit at both ends, no '..', not an
+# IP address, and reserved prefixes/suffixes.
+def _bucket_name(value: Any) -> str | None:
+    problem = all_of(
+        length(3, 63),
+        matches(r"[a-z0-9][a-z0-9.-]*[a-z0-9]", "lowercase a-z 0-9 . - with alphanumeric ends"),
+    )(value)
+    if problem:
+        return problem
+    if ".." in value:
+        return "no two adjacent periods"
+    if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value):
+        return "not formatted as an IP address"
+    if value.startswith(("xn--", "sthree-", "amzn-s3-demo-")):
+        return "xn--, sthree- and amzn-s3-demo- prefixes are reserved"
+    if value.endswith(("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")):
+        return "-s3alias, --ol-s3, .mrap, --x-s3 and --table-s3 suffixes are reserved"
+    return None
+
+
+def _fifo_name(resource: Resource) -> Iterator[Violation]:
+    # SQS CreateQueue: a FIFO queue's name ends in .fifo, a standard queue's does not.
+    name, fifo = resource.inputs.get("name"), bool(resource.inputs.get("fifoQueue"))
+    if isinstance(name, str) and name.endswith(".fifo") != fifo:
+        yield resource.violation("name", name, "ends in .fifo exactly when fifoQueue is true")
+
+
+def _waf_priorities(resource: Resource) -> Iterator[Violation]:
+    priorities = [r.get("priority") for r in resource.inputs.get("rules") or []]
+    duplicates = sorted({p for p in priorities if priorities.count(p) > 1}, key=str)
+    if duplicates:
+        yield resource.violation("rules[].priority", duplicates, "rule priorities are unique")
+
+
+def _alarm_period(value: Any) -> str | None:
+    # PutMetricAlarm Period: 10, 20, 30 (high resolution) or a multiple of 60.
+    if isinstance(value, int) and (value in (10, 20, 30) or (value >= 60 and value % 60 == 0)):
+        return None
+    return "must be 10, 20, 30 or a multiple of 60 seconds"
+
+
+# WAFv2: Name 1-128 of [\w\-]; MetricName 1-255 of [\w#:.\-/], not All or Default_Action.
+WAF_NAME = all_of(length(1, 128), matches(r"[\w\-]+", "letters, digits, _ and -"))
+WAF_METRIC = all_of(
+    length(1, 255),
+    matches(r"[\w#:.\-/]+", "letters, digits and _ # : . - /"),
+    none_of("All", "Default_Action", meaning="All and Default_Action are reserved metric names"),
+)
+# AWS Backup: vault names 2-50 of [a-zA-Z0-9\-_]; plan, rule and selection names 1-50 of
+# [a-zA-Z0-9\-_.].
+BACKUP_VAULT_NAME = all_of(length(2, 50), matches(r"[a-zA-Z0-9\-_]+", "A-Z a-z 0-9 - _"))
+BACKUP_NAME = all_of(length(1, 50), matches(r"[a-zA-Z0-9\-_.]+", "A-Z a-z 0-9 - _ ."))
+
 PERFORMANCE_INSIGHTS_DAYS = (7, 731, *range(31, 31 * 24, 31))
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
@@ -874,6 +928,108 @@ RULES: dict[str, TypeRules] = {
                 unique=True,
             ),
             Rule("description", length(1, 255)),
+            *tag_rules(),
+        ],
+        checks=[tag_count()],
+    ),
+    # S3 CreateBucket: the bucket name (_bucket_name); pulumi-aws auto-names `bucket`
+    # lowercase.
+    "aws:s3/bucket:Bucket": TypeRules(
+        rules=[Rule("bucket", _bucket_name, AWS_AUTONAME_LOWER, unique=True), *tag_rules()],
+        checks=[tag_count()],
+    ),
+    "aws:s3/bucketV2:BucketV2": TypeRules(
+        rules=[Rule("bucket", _bucket_name, AWS_AUTONAME_LOWER, unique=True), *tag_rules()],
+        checks=[tag_count()],
+    ),
+    # SQS CreateQueue: QueueName 1-80 of letters, digits, - and _ (plus .fifo);
+    # MessageRetentionPeriod 60-1209600, VisibilityTimeout 0-43200, DelaySeconds 0-900,
+    # MaximumMessageSize 1024-1048576, ReceiveMessageWaitTimeSeconds 0-20.
+    "aws:sqs/queue:Queue": TypeRules(
+        rules=[
+            Rule(
+                "name",
+                all_of(
+                    length(1, 80),
+                    matches(r"[A-Za-z0-9_-]+(\.fifo)?", "letters, digits, - and _ (then .fifo)"),
+                ),
+                AWS_AUTONAME,
+                unique=True,
+            ),
+            Rule("messageRetentionSeconds", integer(60, 1209600)),
+            Rule("visibilityTimeoutSeconds", integer(0, 43200)),
+            Rule("delaySeconds", integer(0, 900)),
+            Rule("maxMessageSize", integer(1024, 1048576)),
+            Rule("receiveWaitTimeSeconds", integer(0, 20)),
+            *tag_rules(),
+        ],
+        checks=[_fifo_name, tag_count()],
+    ),
+    # WAFv2 CreateWebACL: Name, Scope REGIONAL|CLOUDFRONT, Description 1-256, metric names,
+    # rule names and unique priorities.
+    "aws:wafv2/webAcl:WebAcl": TypeRules(
+        rules=[
+            Rule("name", WAF_NAME, AWS_AUTONAME, unique=True),
+            Rule("scope", one_of("REGIONAL", "CLOUDFRONT")),
+            Rule("description", length(1, 256)),
+            Rule("visibilityConfig.metricName", WAF_METRIC),
+            Rule("rules[].name", WAF_NAME),
+            Rule("rules[].priority", integer(0, 2**31 - 1)),
+            Rule("rules[].visibilityConfig.metricName", WAF_METRIC),
+            *tag_rules(),
+        ],
+        checks=[_waf_priorities, tag_count()],
+    ),
+    "aws:wafv2/webAclAssociation:WebAclAssociation": TypeRules(
+        rules=[
+            Rule("resourceArn", matches(_ARN, "an ARN")),
+            Rule("webAclArn", matches(_ARN, "an ARN")),
+        ]
+    ),
+    # AWS Backup CreateBackupVault / CreateBackupPlan / CreateBackupSelection.
+    "aws:backup/vault:Vault": TypeRules(
+        rules=[Rule("name", BACKUP_VAULT_NAME, AWS_AUTONAME, unique=True), *tag_rules()],
+        checks=[tag_count()],
+    ),
+    "aws:backup/plan:Plan": TypeRules(
+        rules=[
+            Rule("name", BACKUP_NAME, AWS_AUTONAME, unique=True),
+            Rule("rules[].ruleName", BACKUP_NAME),
+            Rule("rules[].targetVaultName", BACKUP_VAULT_NAME),
+            Rule("rules[].schedule", matches(r"(cron|rate)\(.+\)", "cron(...) or rate(...)")),
+            Rule("rules[].startWindow", integer(60, 2**31 - 1)),
+            *tag_rules(),
+        ],
+        checks=[tag_count()],
+    ),
+    "aws:backup/selection:Selection": TypeRules(
+        rules=[
+            Rule("name", BACKUP_NAME, AWS_AUTONAME),
+            Rule("iamRoleArn", matches(r"arn:aws[a-z-]*:iam::\d{12}:role/.+", "an IAM role ARN")),
+        ]
+    ),
+    # CloudWatch PutMetricAlarm: AlarmName 1-255, AlarmDescription up to 1024, operator,
+    # statistic and missing-data enums, EvaluationPeriods >= 1, Period (_alarm_period).
+    "aws:cloudwatch/metricAlarm:MetricAlarm": TypeRules(
+        rules=[
+            Rule("name", length(1, 255), AWS_AUTONAME, unique=True),
+            Rule("alarmDescription", length(0, 1024)),
+            Rule(
+                "comparisonOperator",
+                one_of(
+                    "GreaterThanOrEqualToThreshold",
+                    "GreaterThanThreshold",
+                    "LessThanThreshold",
+                    "LessThanOrEqualToThreshold",
+                    "LessThanLowerOrGreaterThanUpperThreshold",
+                    "LessThanLowerThreshold",
+                    "GreaterThanUpperThreshold",
+                ),
+            ),
+            Rule("evaluationPeriods", integer(1, 2**31 - 1)),
+            Rule("period", _alarm_period),
+            Rule("statistic", one_of("SampleCount", "Average", "Sum", "Minimum", "Maximum")),
+            Rule("treatMissingData", one_of("breaching", "notBreaching", "ignore", "missing")),
             *tag_rules(),
         ],
         checks=[tag_count()],

@@ -459,3 +459,19 @@ def test_random_password_minimums_fit_its_length() -> None:
         [reg(password, "p", {"length": 2, "minLower": 1, "minUpper": 1, "minNumeric": 1})]
     )
     assert any("minimums' sum" in f for f in found)
+
+
+def test_sqs_fifo_names_and_waf_rule_priorities() -> None:
+    queue = "aws:sqs/queue:Queue"
+    assert lines([reg(queue, "q", {"name": "jobs.fifo", "fifoQueue": True})]) == []
+    assert any(".fifo exactly when" in f for f in lines([reg(queue, "q", {"name": "jobs.fifo"})]))
+    assert any(
+        ".fifo exactly when" in f
+        for f in lines([reg(queue, "q", {"name": "jobs", "fifoQueue": True})])
+    )
+    acl = "aws:wafv2/webAcl:WebAcl"
+    rules = [{"name": "a", "priority": 0}, {"name": "b", "priority": 1}]
+    assert lines([reg(acl, "w", {"name": "alb", "scope": "REGIONAL", "rules": rules})]) == []
+    rules[1]["priority"] = 0
+    found = lines([reg(acl, "w", {"name": "alb", "scope": "REGIONAL", "rules": rules})])
+    assert any("priorities are unique" in f for f in found)

@@ -132,9 +132,11 @@ def registration(type_: str, name: str, inputs: dict[str, Any], **extra: Any) ->
 
 
 def test_a_type_without_rules_is_a_violation() -> None:
-    found = check_resources([registration("aws:sqs/queue:Queue", "q", {"name": "q"})])
+    found = check_resources([registration("aws:sfn/stateMachine:StateMachine", "q", {"name": "q"})])
     assert len(found) == 1 and found[0].field == "(type)"
-    assert "no constraint rules" in str(found[0]) and "aws:sqs/queue:Queue q" in str(found[0])
+    assert "no constraint rules" in str(found[0]) and "aws:sfn/stateMachine:StateMachine q" in str(
+        found[0]
+    )
 
 
 def test_components_have_no_physical_object_and_are_skipped() -> None:
