@@ -31,6 +31,8 @@ from stacks.constraints.checks import (
 from stacks.constraints.core import (
     AWS_AUTONAME,
     AWS_AUTONAME_LOWER,
+    S3_AUTONAME,
+    AutoName,
     Check,
     Resource,
     Rule,
@@ -302,6 +304,7 @@ def _eks_name(maximum: int) -> Check:
 
 
 EKS_CLUSTER_NAME = _eks_name(100)
+NODE_GROUP_AUTONAME = AutoName(7, prefix_field="nodeGroupNamePrefix")
 
 # IAM identifiers (IAM User Guide, "IAM identifiers" / CreateRole RoleName): 1-64 of
 # [\w+=,.@-]; PutRolePolicy PolicyName 1-128 of the same set.
@@ -700,7 +703,7 @@ RULES: dict[str, TypeRules] = {
     # and capacityType enums; updateConfig.maxUnavailable 1-100.
     "aws:eks/nodeGroup:NodeGroup": TypeRules(
         rules=[
-            Rule("nodeGroupName", _eks_name(63), AWS_AUTONAME, unique=True),
+            Rule("nodeGroupName", _eks_name(63), NODE_GROUP_AUTONAME, unique=True),
             Rule("clusterName", EKS_CLUSTER_NAME),
             Rule("labels{keys}", qualified_name),
             Rule("labels{}", label_value),
@@ -935,11 +938,11 @@ RULES: dict[str, TypeRules] = {
     # S3 CreateBucket: the bucket name (_bucket_name); pulumi-aws auto-names `bucket`
     # lowercase.
     "aws:s3/bucket:Bucket": TypeRules(
-        rules=[Rule("bucket", _bucket_name, AWS_AUTONAME_LOWER, unique=True), *tag_rules()],
+        rules=[Rule("bucket", _bucket_name, S3_AUTONAME, unique=True), *tag_rules()],
         checks=[tag_count()],
     ),
     "aws:s3/bucketV2:BucketV2": TypeRules(
-        rules=[Rule("bucket", _bucket_name, AWS_AUTONAME_LOWER, unique=True), *tag_rules()],
+        rules=[Rule("bucket", _bucket_name, S3_AUTONAME, unique=True), *tag_rules()],
         checks=[tag_count()],
     ),
     # SQS CreateQueue: QueueName 1-80 of letters, digits, - and _ (plus .fifo);
@@ -1033,6 +1036,118 @@ RULES: dict[str, TypeRules] = {
             *tag_rules(),
         ],
         checks=[tag_count()],
+    ),
+    # S3 bucket sub-resources (PutBucketEncryption, PutPublicAccessBlock,
+    # PutBucketOwnershipControls, PutBucketLifecycleConfiguration, PutBucketPolicy): enums,
+    # lifecycle rule ids up to 255 and status Enabled|Disabled, a policy document of at most
+    # 20 KB.
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        TypeRules(
+            rules=[
+                Rule(
+                    "rules[].applyServerSideEncryptionByDefault.sseAlgorithm",
+                    one_of("AES256", "aws:kms", "aws:kms:dsse"),
+                )
+            ]
+        )
+    ),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": TypeRules(
+        nothing_to_check="four booleans and the bucket's id"
+    ),
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": TypeRules(
+        rules=[
+            Rule(
+                "rule.objectOwnership",
+                one_of("BucketOwnerPreferred", "ObjectWriter", "BucketOwnerEnforced"),
+            )
+        ]
+    ),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": TypeRules(
+        rules=[
+            Rule("rules[].id", length(1, 255)),
+            Rule("rules[].status", one_of("Enabled", "Disabled")),
+            Rule("rules[].expiration.days", integer(1, 2**31 - 1)),
+            Rule(
+                "rules[].abortIncompleteMultipartUpload.daysAfterInitiation", integer(1, 2**31 - 1)
+            ),
+        ]
+    ),
+    "aws:s3/bucketPolicy:BucketPolicy": TypeRules(rules=[Rule("policy", _iam_policy(20480))]),
+    # Cognito: CreateUserPool PoolName 1-128 of [\w\s+=,.@-]; PasswordPolicy MinimumLength
+    # 6-99, TemporaryPasswordValidityDays 0-365; MfaConfiguration OFF|ON|OPTIONAL.
+    # CreateUserPoolDomain Domain 1-63 of [a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])? (a prefix
+    # domain; "aws", "amazon" and "cognito" are reserved in it). CreateUserPoolClient
+    # ClientName 1-128 of [\w\s+=,.@-]; OAuth flows code|implicit|client_credentials;
+    # callback and logout URLs https (or http://localhost), at most 100; token validity.
+    "aws:cognito/userPool:UserPool": TypeRules(
+        rules=[
+            Rule(
+                "name",
+                all_of(
+                    length(1, 128), matches(r"[\w\s+=,.@-]+", "letters, digits, spaces and +=,.@_-")
+                ),
+                AWS_AUTONAME,
+                unique=True,
+            ),
+            Rule("passwordPolicy.minimumLength", integer(6, 99)),
+            Rule("passwordPolicy.temporaryPasswordValidityDays", integer(0, 365)),
+            Rule("mfaConfiguration", one_of("OFF", "ON", "OPTIONAL")),
+            Rule("deletionProtection", one_of("ACTIVE", "INACTIVE")),
+            Rule(
+                "accountRecoverySetting.recoveryMechanisms[].name",
+                one_of("verified_email", "verified_phone_number", "admin_only"),
+            ),
+            *tag_rules(),
+        ],
+        checks=[tag_count()],
+    ),
+    "aws:cognito/userPoolDomain:UserPoolDomain": TypeRules(
+        rules=[
+            Rule(
+                "domain",
+                all_of(
+                    length(1, 63),
+                    matches(
+                        r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?", "lowercase a-z 0-9 and inner '-'"
+                    ),
+                    lambda v: (
+                        "may not contain aws, amazon or cognito"
+                        if any(w in str(v) for w in ("aws", "amazon", "cognito"))
+                        else None
+                    ),
+                ),
+                unique=True,
+            )
+        ]
+    ),
+    "aws:cognito/userPoolClient:UserPoolClient": TypeRules(
+        rules=[
+            Rule(
+                "name",
+                all_of(
+                    length(1, 128), matches(r"[\w\s+=,.@-]+", "letters, digits, spaces and +=,.@_-")
+                ),
+            ),
+            Rule("allowedOauthFlows", each(one_of("code", "implicit", "client_credentials"))),
+            Rule(
+                "callbackUrls",
+                all_of(
+                    count(100, "URLs"),
+                    each(matches(r"https://\S+|http://localhost\S*", "an https:// URL")),
+                ),
+            ),
+            Rule(
+                "logoutUrls",
+                all_of(
+                    count(100, "URLs"),
+                    each(matches(r"https://\S+|http://localhost\S*", "an https:// URL")),
+                ),
+            ),
+            Rule("accessTokenValidity", integer(1, 86400)),
+            Rule("idTokenValidity", integer(1, 86400)),
+            Rule("refreshTokenValidity", integer(1, 315360000)),
+            Rule("preventUserExistenceErrors", one_of("ENABLED", "LEGACY")),
+        ]
     ),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": SECURITY_GROUP_RULE,
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": SECURITY_GROUP_RULE,

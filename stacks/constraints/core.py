@@ -97,14 +97,21 @@ class AutoName:
 
     random_length: int
     lowercase: bool = False
+    # The field of a name prefix (name_prefix semantics): the provider (terraform's
+    # id.PrefixedUniqueId) appends a 26-character unique id to it instead.
+    prefix_field: str | None = None
 
     def physical(self, logical: str) -> str:
         base = logical.lower() if self.lowercase else logical
         return f"{base}-{'a0b1c2d3e4f5'[: self.random_length]}"
 
+    def from_prefix(self, prefix: str) -> str:
+        return f"{prefix}{'2026120605300000000000000a'}"
 
-AWS_AUTONAME = AutoName(7)
-AWS_AUTONAME_LOWER = AutoName(7, lowercase=True)
+
+AWS_AUTONAME = AutoName(7, prefix_field="namePrefix")
+AWS_AUTONAME_LOWER = AutoName(7, lowercase=True, prefix_field="namePrefix")
+S3_AUTONAME = AutoName(7, lowercase=True, prefix_field="bucketPrefix")
 KUBERNETES_AUTONAME = AutoName(8)
 
 
@@ -166,8 +173,13 @@ class Rule:
     def values(self, resource: Resource) -> list[tuple[str, Any]]:
         found = list(select(resource.inputs, self.field))
         if not found and self.autoname is not None and "[" not in self.field:
-            physical = self.autoname.physical(resource.name)
-            found = [(f"{self.field} (auto-named)", physical)]
+            prefix = self.autoname.prefix_field
+            if prefix and isinstance(resource.inputs.get(prefix), str):
+                physical = self.autoname.from_prefix(resource.inputs[prefix])
+                found = [(f"{prefix} (+ 26-character unique id)", physical)]
+            else:
+                physical = self.autoname.physical(resource.name)
+                found = [(f"{self.field} (auto-named)", physical)]
         return found
 
     def apply(self, resource: Resource) -> Iterator[Violation]:

@@ -454,11 +454,18 @@ def _ingress_backends(resource: Resource) -> Iterator[Violation]:
         for p_index, path in enumerate(_get(rule, "http.paths") or []):
             where = f"spec.rules[{r_index}].http.paths[{p_index}].backend.service"
             service = _get(path, "backend.service") or {}
+            port = service.get("port") or {}
+            action = f"alb.ingress.kubernetes.io/actions.{service.get('name')}"
+            if port.get("name") == "use-annotation":
+                # AWS Load Balancer Controller: the backend is the action annotation of that
+                # name (a fixed response, a redirect), not a Service.
+                if action not in (_get(resource.inputs, "metadata.annotations") or {}):
+                    yield resource.violation(f"{where}.name", service.get("name"), f"no {action}")
+                continue
             target = services.get(str(service.get("name")))
             if target is None:
                 yield resource.violation(f"{where}.name", service.get("name"), "names no Service")
                 continue
-            port = service.get("port") or {}
             ports = _get(target.inputs, "spec.ports") or []
             if "number" in port and port["number"] not in [p.get("port") for p in ports]:
                 yield resource.violation(f"{where}.port.number", port["number"], "not a port of it")

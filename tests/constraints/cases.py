@@ -260,6 +260,60 @@ BY_TYPE: dict[tuple[str, str], tuple[Any, Any]] = {
     ("aws:cloudwatch/metricAlarm:MetricAlarm", "period"): (300, 90),
     ("aws:cloudwatch/metricAlarm:MetricAlarm", "statistic"): ("Sum", "p99"),
     ("aws:cloudwatch/metricAlarm:MetricAlarm", "treatMissingData"): ("notBreaching", "zero"),
+    (
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "rules[].applyServerSideEncryptionByDefault.sseAlgorithm",
+    ): ("AES256", "SSE-S3"),
+    ("aws:s3/bucketOwnershipControls:BucketOwnershipControls", "rule.objectOwnership"): (
+        "BucketOwnerEnforced",
+        "Owner",
+    ),
+    ("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "rules[].id"): (
+        "expire-access-logs",
+        "x" * 256,
+    ),
+    ("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "rules[].status"): (
+        "Enabled",
+        "On",
+    ),
+    (
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "rules[].expiration.days",
+    ): (90, 0),
+    (
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "rules[].abortIncompleteMultipartUpload.daysAfterInitiation",
+    ): (1, 0),
+    ("aws:cognito/userPool:UserPool", "name"): ("sutazai-prod-users", "sutazai/users"),
+    ("aws:cognito/userPool:UserPool", "passwordPolicy.minimumLength"): (14, 5),
+    ("aws:cognito/userPool:UserPool", "passwordPolicy.temporaryPasswordValidityDays"): (3, 366),
+    ("aws:cognito/userPool:UserPool", "mfaConfiguration"): ("OPTIONAL", "REQUIRED"),
+    ("aws:cognito/userPool:UserPool", "deletionProtection"): ("ACTIVE", "ON"),
+    ("aws:cognito/userPool:UserPool", "accountRecoverySetting.recoveryMechanisms[].name"): (
+        "verified_email",
+        "email",
+    ),
+    ("aws:cognito/userPoolDomain:UserPoolDomain", "domain"): (
+        "sutazai-prod-sutazai-example-com",
+        "sutazai-cognito-login",
+    ),
+    ("aws:cognito/userPoolClient:UserPoolClient", "name"): ("sutazai-prod-alb", "alb/client"),
+    ("aws:cognito/userPoolClient:UserPoolClient", "allowedOauthFlows"): (["code"], ["password"]),
+    ("aws:cognito/userPoolClient:UserPoolClient", "callbackUrls"): (
+        ["https://sutazai.example.com/oauth2/idpresponse"],
+        ["http://sutazai.example.com/oauth2/idpresponse"],
+    ),
+    ("aws:cognito/userPoolClient:UserPoolClient", "logoutUrls"): (
+        ["https://sutazai.example.com/"],
+        ["sutazai.example.com"],
+    ),
+    ("aws:cognito/userPoolClient:UserPoolClient", "accessTokenValidity"): (60, 0),
+    ("aws:cognito/userPoolClient:UserPoolClient", "idTokenValidity"): (60, 86401),
+    ("aws:cognito/userPoolClient:UserPoolClient", "refreshTokenValidity"): (12, -1),
+    ("aws:cognito/userPoolClient:UserPoolClient", "preventUserExistenceErrors"): (
+        "ENABLED",
+        "ON",
+    ),
     ("pulumi:providers:aws", "region"): ("us-east-1", "us-east"),
     # docker
     ("docker:index/container:Container", "name"): ("sutazai-dev-backend", "sutazai dev"),

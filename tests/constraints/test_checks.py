@@ -475,3 +475,28 @@ def test_sqs_fifo_names_and_waf_rule_priorities() -> None:
     rules[1]["priority"] = 0
     found = lines([reg(acl, "w", {"name": "alb", "scope": "REGIONAL", "rules": rules})])
     assert any("priorities are unique" in f for f in found)
+
+
+def test_name_prefixes_get_the_providers_26_character_unique_id() -> None:
+    bucket = "aws:s3/bucket:Bucket"
+    assert lines([reg(bucket, "b", {"bucketPrefix": "sutazai-prod-alb-logs-"})]) == []
+    found = lines([reg(bucket, "b", {"bucketPrefix": "sutazai-" + "x" * 30 + "-alb-logs-"})])
+    assert found and "bucketPrefix (+ 26-character unique id)" in found[0]
+    role = "aws:iam/role:Role"
+    assert lines([reg(role, "r", {"namePrefix": "sutazai-nodes-"})]) == []
+    assert lines([reg(role, "r", {"namePrefix": "n" * 39})])
+
+
+def test_alb_action_backends_need_their_annotation() -> None:
+    ingress = "kubernetes:networking.k8s.io/v1:Ingress"
+    service = {"name": "not-public", "port": {"name": "use-annotation"}}
+    path = {"path": "/metrics", "pathType": "Prefix", "backend": {"service": service}}
+    spec = {"rules": [{"http": {"paths": [path]}}]}
+    action = {"alb.ingress.kubernetes.io/actions.not-public": '{"type": "fixed-response"}'}
+    meta = {"name": "web", "namespace": "sutazai-core"}
+    with_action = reg(ingress, "i", {"metadata": {**meta, "annotations": action}, "spec": spec})
+    assert lines([namespace(), with_action]) == []
+    without = reg(ingress, "i", {"metadata": meta, "spec": spec})
+    assert any(
+        "alb.ingress.kubernetes.io/actions.not-public" in f for f in lines([namespace(), without])
+    )
