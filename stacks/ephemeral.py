@@ -1,11 +1,19 @@
 """Per-developer ephemeral stacks (`dev-<owner>`) with an expiry, and their reaper.
 
-    python -m stacks.ephemeral create  [--owner X] [--ttl 8h | --expires 2026-12-01T18:00:00Z]
+    python -m stacks.ephemeral create  [--owner X | --github-login L] [--ttl 8h | --expires ...]
                                        [--from dev] [--shared-cluster-stack org/sutazai/cluster]
     python -m stacks.ephemeral list    [--json]
-    python -m stacks.ephemeral extend  [--owner X] [--ttl 8h | --expires ...]
-    python -m stacks.ephemeral destroy [--owner X]
-    python -m stacks.ephemeral reap    [--dry-run] [--json]
+    python -m stacks.ephemeral extend  [--owner X | --github-login L] [--ttl 8h | --expires ...]
+    python -m stacks.ephemeral destroy [--owner X | --github-login L]
+    python -m stacks.ephemeral reap    [--dry-run [true|false]] [--json]
+    python -m stacks.ephemeral owner   --github-login L
+
+`--github-login` is how the workflow binds a stack to the person running it: the owner is
+derived from the login (`owner_for_login`: a shortened login plus a hash of the whole login,
+within the owner length limit), `create` records the full login as the stack tag
+`sutazai:ephemeral-login`, and `extend`/`destroy` refuse a stack whose tag names another
+login. `--triggered-by` (the workflow's `github.triggering_actor`) must be that same login,
+so re-running a colleague's run cannot act on their stack.
 
 `create` is `pulumi stack init dev-<owner> --copy-config-from dev`, then sets
 `sutazai:ephemeralOwner` / `sutazai:ephemeralExpiresAt` in the stack's config (the program
@@ -26,7 +34,9 @@ self-hosted service) backend: DIY backends (file://, s3://) do not persist stack
 from __future__ import annotations
 
 import argparse
+import base64
 import getpass
+import hashlib
 import json
 import os
 import re
@@ -62,6 +72,8 @@ TAG_EPHEMERAL = "sutazai:ephemeral"
 TAG_OWNER = "sutazai:ephemeral-owner"
 TAG_EXPIRES = "sutazai:expires-at"
 TAG_ENVIRONMENT = "sutazai:environment"
+# The full GitHub login of the person the stack belongs to (stacks made by the workflow).
+TAG_LOGIN = "sutazai:ephemeral-login"
 # Stack config keys (StackConfig: ephemeral_owner, ephemeral_expires_at, ...).
 CONFIG_OWNER = f"{NAMESPACE}:ephemeralOwner"
 CONFIG_EXPIRES = f"{NAMESPACE}:ephemeralExpiresAt"
@@ -70,6 +82,12 @@ CONFIG_ENVIRONMENT = f"{NAMESPACE}:environment"
 CONFIG_SHARED_CLUSTER = f"{NAMESPACE}:sharedClusterStack"
 
 # The same rule as StackConfig's ephemeralOwner (tests keep the two in step).
+# GitHub logins: 1-39 letters, digits and single inner hyphens, case-insensitive.
+GITHUB_LOGIN_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+# Owners derived from a login end in this many base32 characters of its SHA-256 (50 bits):
+# two logins that share a prefix still get different owners, and finding a login that
+# collides with a given one on purpose costs ~2^50 hashes. The login tag settles the rest.
+LOGIN_HASH_CHARS = 10
 _TTL = re.compile(r"^([1-9][0-9]*)([mhdw])$")
 _TTL_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 TTL_FORMATS = "<number><unit> with unit m, h, d or w (e.g. 45m, 8h, 2d, 1w)"
@@ -121,6 +139,35 @@ def default_owner(environ: Mapping[str, str] | None = None) -> str:
     if not OWNER_PATTERN.match(owner):
         raise EphemeralError(f"cannot derive an owner from '{raw}'; pass --owner")
     return owner
+
+
+def owner_for_login(login: str, flag: str = "--github-login") -> str:
+    """The owner of a GitHub login's stack: `<shortened login>-<hash of the whole login>`.
+
+    Deterministic, within MAX_OWNER_LENGTH, and distinct for distinct logins (case folded,
+    as GitHub compares logins), however long they are or whatever prefix they share.
+    """
+    if not GITHUB_LOGIN_PATTERN.match(login):
+        raise EphemeralError(
+            f"{flag}: '{login}' is not a GitHub login; a login is 1-39 letters, digits or "
+            "single inner '-'"
+        )
+    folded = login.lower()
+    digest = base64.b32encode(hashlib.sha256(folded.encode()).digest()).decode().lower()
+    stem = folded if folded[0].isalpha() else f"u{folded}"
+    stem = stem[: MAX_OWNER_LENGTH - LOGIN_HASH_CHARS - 1].rstrip("-")
+    return validate_owner(f"{stem}-{digest[:LOGIN_HASH_CHARS]}", flag)
+
+
+def same_login(a: str, b: str) -> bool:
+    return a.lower() == b.lower()
+
+
+def parse_switch(text: str) -> bool:
+    """A workflow boolean as the CLI gets it: exactly 'true' or 'false' (argparse type)."""
+    if text not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a switch; use true or false")
+    return text == "true"
 
 
 def parse_ttl(text: str) -> timedelta:
@@ -372,7 +419,9 @@ class Ephemeral:
         expires: str | None,
         template: str = TEMPLATE_STACK,
         shared_cluster_stack: str | None = None,
+        login: str | None = None,
     ) -> str:
+        """Create dev-<owner>; with `login`, the stack is that GitHub login's (tagged)."""
         name = stack_name(owner)
         expires_at = resolve_expiry(ttl, expires, self.clock())
         known = {n.rsplit("/", 1)[-1] for n, _ in self.pulumi.list_stacks()}
@@ -411,6 +460,8 @@ class Ephemeral:
             TAG_EXPIRES: format_expiry(expires_at),
             TAG_ENVIRONMENT: "dev",
         }
+        if login is not None:
+            tags[TAG_LOGIN] = login
 
         self.pulumi.init_stack(name, copy_config_from=template)
         try:
@@ -433,25 +484,36 @@ class Ephemeral:
         )
         return name
 
-    def extend(self, owner: str, ttl: str | None, expires: str | None) -> datetime:
-        name = stack_name(owner)
-        found = self._find(name)
-        if found is None or not found[1].ephemeral:
-            raise EphemeralError(f"{name} is not an ephemeral stack ({_reason(found)})")
-        expires_at = resolve_expiry(ttl, expires, self.clock())
-        self.pulumi.set_config(name, CONFIG_EXPIRES, format_expiry(expires_at))
-        self.pulumi.set_tag(name, TAG_EXPIRES, format_expiry(expires_at))
-        self.out(f"{name} now expires {format_expiry(expires_at)}")
-        return expires_at
-
-    def destroy(self, owner: str) -> None:
+    def _owned(self, owner: str, login: str | None) -> StackInfo:
+        """The ephemeral stack dev-<owner>; with `login`, only if its login tag is that login."""
         name = stack_name(owner)
         found = self._find(name)
         if found is None or not found[1].ephemeral:
             raise EphemeralError(
                 f"{name} is not an ephemeral stack ({_reason(found)}); nothing was touched"
             )
-        self._destroy_and_remove(found[0].name)
+        recorded = found[0].tags.get(TAG_LOGIN)
+        if login is not None and (recorded is None or not same_login(recorded, login)):
+            raise EphemeralError(
+                f"{name} is not {login}'s stack ({TAG_LOGIN} is "
+                f"{repr(recorded) if recorded is not None else 'missing'}); nothing was "
+                "touched. Acting on another person's stack is the workflow's separate, "
+                "approved action"
+            )
+        return found[0]
+
+    def extend(
+        self, owner: str, ttl: str | None, expires: str | None, login: str | None = None
+    ) -> datetime:
+        name = self._owned(owner, login).name.rsplit("/", 1)[-1]
+        expires_at = resolve_expiry(ttl, expires, self.clock())
+        self.pulumi.set_config(name, CONFIG_EXPIRES, format_expiry(expires_at))
+        self.pulumi.set_tag(name, TAG_EXPIRES, format_expiry(expires_at))
+        self.out(f"{name} now expires {format_expiry(expires_at)}")
+        return expires_at
+
+    def destroy(self, owner: str, login: str | None = None) -> None:
+        self._destroy_and_remove(self._owned(owner, login).name)
 
     def _destroy_and_remove(self, name: str) -> None:
         self.out(f"destroying {name}")
@@ -531,8 +593,21 @@ def build_parser() -> argparse.ArgumentParser:
         group.add_argument("--ttl", help=f"time to live: {TTL_FORMATS}; default {DEFAULT_TTL}")
         group.add_argument("--expires", help=f"expiry: {EXPIRES_FORMATS}")
 
+    def owner_flags(sub: argparse.ArgumentParser) -> None:
+        group = sub.add_mutually_exclusive_group()
+        group.add_argument("--owner", help="owner (default: $SUTAZAI_OWNER or your login)")
+        group.add_argument(
+            "--github-login",
+            help="act as this GitHub login: its derived owner, and only the stack tagged with it",
+        )
+        sub.add_argument(
+            "--triggered-by",
+            help="with --github-login: who started this run (github.triggering_actor); must "
+            "be the same login",
+        )
+
     create = commands.add_parser("create", help="create dev-<owner> from the dev configuration")
-    create.add_argument("--owner", help="owner (default: $SUTAZAI_OWNER or your login)")
+    owner_flags(create)
     expiry_flags(create)
     create.add_argument("--from", dest="template", default=TEMPLATE_STACK, help="stack to copy")
     create.add_argument(
@@ -540,14 +615,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="kubernetes: the stack (org/project/stack) exporting the shared dev cluster",
     )
     extend = commands.add_parser("extend", help="move the expiry of dev-<owner>")
-    extend.add_argument("--owner")
+    owner_flags(extend)
     expiry_flags(extend)
     destroy = commands.add_parser("destroy", help="destroy and remove dev-<owner>")
-    destroy.add_argument("--owner")
+    owner_flags(destroy)
+    owner = commands.add_parser("owner", help="print the owner derived from a GitHub login")
+    owner.add_argument("--github-login", required=True)
     listing = commands.add_parser("list", help="ephemeral stacks and their time left")
     listing.add_argument("--json", action="store_true")
     reap = commands.add_parser("reap", help="destroy and remove every expired ephemeral stack")
-    reap.add_argument("--dry-run", action="store_true", help="report, change nothing")
+    reap.add_argument(
+        "--dry-run",
+        nargs="?",
+        const=True,
+        default=False,
+        type=parse_switch,
+        help="report, change nothing (a workflow passes its boolean input: true or false)",
+    )
     reap.add_argument("--json", action="store_true")
     return parser
 
@@ -556,8 +640,22 @@ def main(argv: Sequence[str] | None = None, pulumi: Pulumi | None = None) -> int
     options = build_parser().parse_args(argv)
     tool = Ephemeral(pulumi if pulumi is not None else PulumiCli())
     try:
-        if options.command in ("create", "extend", "destroy"):
-            owner = validate_owner(options.owner) if options.owner else default_owner()
+        if options.command == "owner":
+            print(owner_for_login(options.github_login))
+        elif options.command in ("create", "extend", "destroy"):
+            login = options.github_login
+            if login is not None:
+                owner = owner_for_login(login)
+                if options.triggered_by is not None and not same_login(options.triggered_by, login):
+                    raise EphemeralError(
+                        f"--triggered-by: {options.triggered_by} re-ran {login}'s run; a "
+                        f"stack is acted on by its own login only, so {options.triggered_by} "
+                        "should start the workflow themselves"
+                    )
+            elif options.triggered_by is not None:
+                raise EphemeralError("--triggered-by: goes with --github-login")
+            else:
+                owner = validate_owner(options.owner) if options.owner else default_owner()
             if options.command == "create":
                 tool.create(
                     owner,
@@ -565,11 +663,12 @@ def main(argv: Sequence[str] | None = None, pulumi: Pulumi | None = None) -> int
                     options.expires,
                     options.template,
                     options.shared_cluster_stack,
+                    login=login,
                 )
             elif options.command == "extend":
-                tool.extend(owner, options.ttl, options.expires)
+                tool.extend(owner, options.ttl, options.expires, login=login)
             else:
-                tool.destroy(owner)
+                tool.destroy(owner, login=login)
         elif options.command == "list":
             rows = tool.listing()
             print(json.dumps(rows, indent=1) if options.json else _table(
@@ -598,6 +697,7 @@ __all__ = [
     "StackInfo",
     "Verdict",
     "main",
+    "owner_for_login",
     "reap_verdict",
     "resolve_expiry",
     "stack_name",

@@ -1,6 +1,7 @@
 """Find and delete AWS resources that expired ephemeral stacks left behind.
 
-    python -m stacks.sweeper [--region R] [--delete] [--json] [--grace 2h] [--no-iam]
+    python -m stacks.sweeper [--region R] [--delete | --dry-run true|false] [--json]
+                             [--grace 2h] [--no-iam]
 
 The program tags every AWS resource of an ephemeral stack with `sutazai:ephemeral-owner`
 and `sutazai:expires-at` (stacks.composition.tag_set). `stacks.ephemeral reap` destroys
@@ -36,7 +37,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stacks.config import parse_expiry
-from stacks.ephemeral import OWNER_PATTERN, format_duration, owner_of
+from stacks.ephemeral import OWNER_PATTERN, format_duration, owner_of, parse_switch
 
 TAG_OWNER = "sutazai:ephemeral-owner"
 TAG_EXPIRES = "sutazai:expires-at"
@@ -507,7 +508,16 @@ def main(
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--region", help="AWS region (default: the AWS SDK's default)")
-    parser.add_argument("--delete", action="store_true", help="delete what is found")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--delete", action="store_true", help="delete what is found")
+    mode.add_argument(
+        "--dry-run",
+        nargs="?",
+        const=True,
+        default=None,
+        type=parse_switch,
+        help="true: report only (the default); false: delete (a workflow's boolean input)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument(
         "--grace",
@@ -524,7 +534,7 @@ def main(
     try:
         rows = sweep(
             clients or session_clients(options.region),
-            delete=options.delete,
+            delete=options.delete or options.dry_run is False,
             now=now or datetime.now(UTC),
             grace=grace,
             include_iam=not options.no_iam,

@@ -570,3 +570,99 @@ def test_pulumi_cli_failures_and_diy_backends() -> None:
 
     with pytest.raises(PulumiError, match="not installed"):
         PulumiCli(runner=missing).list_stacks()
+
+
+# ── owners bound to a GitHub login (the ephemeral workflow) ─────────────────────────────
+
+LONGEST_LOGIN = "a" + "-b" * 19  # 39 characters, GitHub's maximum
+
+
+@pytest.mark.parametrize(
+    "login",
+    ["alice", "Alice-Smith", "x", "42", "9lives", LONGEST_LOGIN, "Z" * 39, "prod", "dev"],
+)
+def test_a_login_gives_a_valid_owner_within_the_limit(login: str) -> None:
+    owner = ephemeral.owner_for_login(login)
+    assert len(owner) <= ephemeral.MAX_OWNER_LENGTH
+    assert ephemeral.validate_owner(owner) == owner
+    assert (
+        StackConfig.model_validate(
+            {"ephemeral_owner": owner, "ephemeral_expires_at": FUTURE}
+        ).ephemeral_owner
+        == owner
+    )
+    assert ephemeral.owner_for_login(login) == owner  # deterministic
+    assert ephemeral.owner_of(stack_name(owner)) == owner
+
+
+def test_logins_differing_only_in_case_are_one_person() -> None:
+    assert ephemeral.owner_for_login("Alice") == ephemeral.owner_for_login("aLICE")
+
+
+def test_long_logins_sharing_a_prefix_get_distinct_owners() -> None:
+    prefix = "averyveryverylongloginname-"
+    logins = [f"{prefix}{i:05d}"[:39] for i in range(20000)] + [prefix.rstrip("-"), LONGEST_LOGIN]
+    owners = {ephemeral.owner_for_login(login) for login in logins}
+    assert len(owners) == len(logins)
+
+
+def test_a_login_cannot_take_the_owner_another_login_derives_to() -> None:
+    # A short login that spells out someone's derived owner is still hashed: no alias.
+    victim = ephemeral.owner_for_login("alice")
+    assert ephemeral.owner_for_login(victim) != victim
+
+
+@pytest.mark.parametrize(
+    "login", ["", "-alice", "alice-", "al--ice", "a" * 40, "al_ice", "al ice", "al;ice", "ålice"]
+)
+def test_what_is_not_a_github_login_is_refused(login: str) -> None:
+    with pytest.raises(EphemeralError, match=r"--github-login: .* is not a GitHub login"):
+        ephemeral.owner_for_login(login)
+
+
+def test_create_as_a_login_tags_the_full_login(fake: FakePulumi) -> None:
+    assert main(["create", "--github-login", LONGEST_LOGIN, "--ttl", "8h"], pulumi=fake) == 0
+    name = stack_name(ephemeral.owner_for_login(LONGEST_LOGIN))
+    assert fake.stacks[name]["tags"][ephemeral.TAG_LOGIN] == LONGEST_LOGIN
+    assert fake.stacks[name]["tags"][TAG_OWNER] == ephemeral.owner_for_login(LONGEST_LOGIN)
+
+
+def test_a_login_acts_only_on_the_stack_tagged_with_it(fake: FakePulumi) -> None:
+    assert main(["create", "--github-login", "alice", "--ttl", "8h"], pulumi=fake) == 0
+    name = stack_name(ephemeral.owner_for_login("alice"))
+    # Someone whose login derived to the same owner (a hash collision) is still refused.
+    fake.stacks[name]["tags"][ephemeral.TAG_LOGIN] = "mallory"
+    before = len(fake.mutations())
+    assert main(["destroy", "--github-login", "alice"], pulumi=fake) == 2
+    assert main(["extend", "--github-login", "alice", "--ttl", "1d"], pulumi=fake) == 2
+    # A stack made by hand (no login tag) is not the workflow's to touch either.
+    del fake.stacks[name]["tags"][ephemeral.TAG_LOGIN]
+    assert main(["destroy", "--github-login", "alice"], pulumi=fake) == 2
+    assert len(fake.mutations()) == before
+    fake.stacks[name]["tags"][ephemeral.TAG_LOGIN] = "Alice"  # GitHub logins ignore case
+    assert main(["extend", "--github-login", "alice", "--ttl", "1d"], pulumi=fake) == 0
+    assert main(["destroy", "--github-login", "alice"], pulumi=fake) == 0
+    assert name not in fake.stacks
+
+
+def test_a_rerun_by_someone_else_does_not_act_on_the_owners_stack(
+    fake: FakePulumi, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["create", "--github-login", "alice", "--ttl", "8h"], pulumi=fake) == 0
+    before = len(fake.mutations())
+    argv = ["destroy", "--github-login", "alice", "--triggered-by", "bob"]
+    assert main(argv, pulumi=fake) == 2
+    assert "--triggered-by: bob re-ran alice's run" in capsys.readouterr().err
+    assert len(fake.mutations()) == before
+    assert main([*argv[:3], "--triggered-by", "ALICE"], pulumi=fake) == 0
+
+
+def test_owner_and_login_are_alternatives(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["destroy", "--owner", "bob", "--github-login", "alice"], pulumi=FakePulumi())
+    assert main(["destroy", "--owner", "bob", "--triggered-by", "bob"], pulumi=FakePulumi()) == 2
+
+
+def test_the_owner_command_prints_the_derived_owner(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["owner", "--github-login", "Alice"], pulumi=FakePulumi()) == 0
+    assert capsys.readouterr().out.strip() == ephemeral.owner_for_login("alice")
