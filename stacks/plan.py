@@ -1,6 +1,7 @@
 """The offline plan: run the real program under Pulumi's mock runtime with a real stack file.
 
     python -m stacks.plan --stack prod [--json build/plan-prod.json] [--quiet]
+    python -m stacks.plan --project-dir bootstrap/ci --stack ci-bootstrap   (the CI identities)
 
 No Pulumi CLI, no cloud credentials, no provider plugins. The program's own `__main__.py`
 runs against a recording monitor; the result is the resource tree (component -> children),
@@ -501,6 +502,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--stack", required=True, help="stack name, e.g. dev or prod")
     parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=PROJECT_DIR,
+        help="another Pulumi project of this repository, e.g. bootstrap/ci",
+    )
+    parser.add_argument(
         "--stack-file", type=Path, help="stack file to use instead of Pulumi.<stack>.yaml"
     )
     parser.add_argument("--json", type=Path, help="write the full plan to this file")
@@ -509,9 +516,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from stacks.errors import ConfigError
 
-    plan = Plan(project=project_settings()["name"], stack=options.stack)
+    plan = Plan(project=project_settings(options.project_dir)["name"], stack=options.stack)
     try:
-        run_plan(options.stack, stack_file=options.stack_file, plan=plan)
+        run_plan(
+            options.stack, project_dir=options.project_dir, stack_file=options.stack_file, plan=plan
+        )
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         print(
