@@ -307,6 +307,42 @@ class EdgeConfig(_Model):
     )
 
 
+class CiRunnerConfig(_Model):
+    """GitHub Actions runners hosted in CodeBuild, in this stack's management subnets.
+
+    The workflows that need the private EKS endpoint or Vault run there; see README (CI).
+    """
+
+    enabled: bool = Field(default=False, description="Create the in-VPC runner.")
+    repository: Annotated[
+        str, Field(pattern=r"^([A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100})?$")
+    ] = Field(default="", description="owner/name of the repository whose jobs it runs.")
+    connection_arn: Annotated[
+        str,
+        Field(
+            pattern=r"^(arn:aws[a-z-]*:(codeconnections|codestar-connections):[a-z0-9-]+:"
+            r"[0-9]{12}:connection/[0-9a-f-]{36})?$"
+        ),
+    ] = Field(
+        default="",
+        description="The GitHub connection (bootstrap/ci output githubConnectionArn).",
+    )
+    workflows: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9 ._-]{1,100}$")]] = Field(
+        default=[], description="Names of the workflows whose jobs it may run."
+    )
+    compute_type: Literal[
+        "BUILD_GENERAL1_SMALL", "BUILD_GENERAL1_MEDIUM", "BUILD_GENERAL1_LARGE"
+    ] = Field(default="BUILD_GENERAL1_MEDIUM", description="CodeBuild compute size.")
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> Self:
+        if self.enabled:
+            for key in ("repository", "connection_arn", "workflows"):
+                if not getattr(self, key):
+                    raise ValueError(f"at {to_camel(key)}: an enabled runner needs {key}")
+        return self
+
+
 class StackConfig(_Model):
     """Everything a stack file may set, under the `sutazai:` namespace."""
 
@@ -339,6 +375,11 @@ class StackConfig(_Model):
     )
     node_groups: NodeGroupsConfig = Field(
         default=NodeGroupsConfig(), description="General and GPU managed node groups."
+    )
+    ci_runner: CiRunnerConfig = Field(
+        default=CiRunnerConfig(),
+        description="GitHub Actions runners in CodeBuild in the management subnets, for the "
+        "workflows that need the private EKS endpoint or Vault.",
     )
     shared_cluster_stack: str = Field(
         default="",
@@ -478,6 +519,13 @@ class StackConfig(_Model):
                 "at edge.authentication: on docker there is no load balancer to sign users in "
                 "with Cognito; set edge.identityProvider to an oidc issuer the backend can "
                 "reach, or edge.authentication to off (dev only)"
+            )
+        if self.ci_runner.enabled and (
+            self.platform != "kubernetes" or self.shared_cluster_stack or self.ephemeral_owner
+        ):
+            raise ValueError(
+                "at ciRunner.enabled: a runner lives in the management subnets of a stack "
+                "that has its own EKS network (not docker, shared-cluster or ephemeral stacks)"
             )
         if self.environment == "prod":
             if self.ephemeral_owner:

@@ -81,7 +81,9 @@ def test_dev_cluster_lets_vault_reach_its_api_and_has_no_data_path_for_it(
     from_vault = [
         r
         for r in dev_cluster
-        if r["type"].startswith("aws:vpc/securityGroup") and r["inputs"].get("cidrIpv4") == VAULT
+        # Ingress only: the CI runner's egress to Vault (8200) is a way out, not in.
+        if r["type"] == "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+        and r["inputs"].get("cidrIpv4") == VAULT
     ]
     assert [(r["name"], int(r["inputs"]["fromPort"])) for r in from_vault] == [
         ("sutazai-dev-cluster-network-mgmt-api-from-vault-0", 443)

@@ -259,6 +259,8 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        if config.ci_runner.enabled:
+            self._ci_runner(self.network)
         return _Cluster(
             provider=self.eks.k8s_provider,
             kubeconfig=self.eks.kubeconfig,
@@ -270,6 +272,27 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
             storage_ready=(self.eks.ebs_addon, self.eks.storage_class),
             load_balancer_security_group=self.network.load_balancer_security_group.id,
             token_issuer=self.eks.oidc_issuer,
+        )
+
+    def _ci_runner(self, network: SegmentedNetwork) -> None:
+        """The in-VPC GitHub Actions runner of the workflows that reach this cluster."""
+        from components.ci_runner import CiRunner, CiRunnerArgs, runner_project_name
+
+        config = self.config
+        CiRunner(
+            f"{self._name}-ci-runner",
+            CiRunnerArgs(
+                config=config.ci_runner,
+                project_name=runner_project_name(pulumi.get_stack()),
+                region=config.aws_region,
+                vpc_id=network.vpc.id,
+                subnet_ids=network.subnet_ids(Segment.MANAGEMENT.value),
+                api_security_group_id=network.management_security_group.id,
+                vault_cidrs=tuple(str(c) for c in config.vault_cidrs),
+                logs_key_arn=network.logs_key.arn,
+                provider=self.aws_provider,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _shared_cluster(self) -> _Cluster:
