@@ -6,7 +6,7 @@ from typing import Any, Final
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from . import aws, edge, kubernetes, stack, workloads
+from . import aws, edge, iam, kubernetes, stack, workloads
 from .config import PINNED_MANDATORY
 
 PACK_NAME: Final = "sutazai-hardened"
@@ -22,6 +22,7 @@ def all_policies() -> list[Policy]:
         workloads.policies()
         + kubernetes.policies()
         + aws.policies()
+        + iam.policies()
         + stack.policies()
         + edge.policies()
     )
