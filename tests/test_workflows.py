@@ -26,6 +26,7 @@ def test_there_are_workflows_for_every_job_the_team_runs() -> None:
     [
         ("vendor.github-workflows", [str(p) for p in WORKFLOWS]),
         ("vendor.github-actions", [str(PROJECT_DIR / ".github/actions/setup/action.yml")]),
+        ("vendor.dependabot", [str(PROJECT_DIR / ".github/dependabot.yml")]),
     ],
 )
 def test_workflows_match_the_github_schema(schema: str, files: list[str]) -> None:
@@ -42,7 +43,11 @@ def _run_lines() -> list[str]:
     lines = []
     for path in [*WORKFLOWS, PROJECT_DIR / ".github/actions/setup/action.yml"]:
         text = path.read_text()
-        lines += re.findall(r"^\s*(?:run:\s*|\s+)(python -m [\w.]+.*|make [\w./-]+.*)$", text, re.M)
+        lines += re.findall(
+            r"^\s*(?:run:\s*|\s+)((?:\.venv/bin/)?python -m [\w.]+.*|make [\w./-]+.*)$",
+            text,
+            re.M,
+        )
     return lines
 
 
@@ -50,6 +55,7 @@ def test_called_modules_and_make_targets_exist() -> None:
     makefile = (PROJECT_DIR / "Makefile").read_text()
     seen = 0
     for line in _run_lines():
+        line = line.removeprefix(".venv/bin/")
         if line.startswith("python -m "):
             module = line.split()[2]
             assert (PROJECT_DIR / (module.replace(".", "/") + ".py")).is_file(), line
@@ -135,8 +141,11 @@ def test_the_credentialed_preview_is_for_this_repositorys_pull_requests_only() -
 def test_drift_is_checked_on_a_schedule_and_reported_in_one_issue() -> None:
     workflow = _workflow("drift")
     assert "schedule" in _on(workflow)
-    (job,) = workflow["jobs"].values()
-    assert job["permissions"] == {"contents": "read", "id-token": "write", "issues": "write"}
+    # The refresh (in prod's VPC, read-only role) and the issue (hosted runner) are two jobs,
+    # so the token that writes issues never reaches the runner that holds AWS credentials.
+    refresh, report = workflow["jobs"]["refresh-prod"], workflow["jobs"]["report-drift"]
+    assert refresh["permissions"] == {"contents": "read", "id-token": "write"}
+    assert report["permissions"] == {"issues": "write"} and report["needs"] == "refresh-prod"
     script = "\n".join(s.get("run", "") for s in _steps(workflow))
     assert "--refresh --expect-no-changes" in script
     assert "gh issue list" in script and "gh issue comment" in script
