@@ -63,6 +63,8 @@ class CiRunnerArgs:
     vault_cidrs: Sequence[str]
     logs_key_arn: pulumi.Input[str]
     provider: aws.Provider | None = None
+    # Prod: the log group is the record of every deploy; it outlives the runner.
+    protect: bool = False
 
 
 class CiRunner(pulumi.ComponentResource):
@@ -115,7 +117,7 @@ class CiRunner(pulumi.ComponentResource):
             name=f"/sutazai/ci-runner/{args.project_name}",
             retention_in_days=LOG_RETENTION_DAYS,
             kms_key_id=args.logs_key_arn,
-            opts=aws_opts,
+            opts=pulumi.ResourceOptions(parent=self, provider=args.provider, protect=args.protect),
         )
 
         identity = aws.get_caller_identity_output(

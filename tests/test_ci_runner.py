@@ -42,8 +42,9 @@ def test_the_project_runs_in_the_management_subnets_without_privilege(
     assert project["logsConfig"]["s3Logs"] == {"status": "DISABLED"}
     logs_key = "arn:aws:mock:us-east-1:123456789012:sutazai-prod-network-logs"
     assert project["encryptionKey"] == logs_key
-    group = by_name(prod_plan_json, "aws:cloudwatch/logGroup:LogGroup")[RUNNER]["inputs"]
-    assert group["kmsKeyId"] == logs_key and group["retentionInDays"] >= 365
+    group = by_name(prod_plan_json, "aws:cloudwatch/logGroup:LogGroup")[RUNNER]
+    assert group["inputs"]["kmsKeyId"] == logs_key and group["inputs"]["retentionInDays"] >= 365
+    assert group["protect"] is True  # the record of every prod deploy
     # The public-IP switch does not exist for CodeBuild: the subnets decide. Management
     # subnets never map public IPs.
     for name in management:

@@ -291,6 +291,7 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
                 vault_cidrs=tuple(str(c) for c in config.vault_cidrs),
                 logs_key_arn=network.logs_key.arn,
                 provider=self.aws_provider,
+                protect=self.protect,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
