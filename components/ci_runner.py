@@ -79,7 +79,8 @@ class CiRunner(pulumi.ComponentResource):
             name,
             description="CI runner: no ingress; out to the EKS API, Vault and HTTPS",
             vpc_id=args.vpc_id,
-            tags={"Name": name},
+            # Its own place in the segmentation: in the management subnets, not their group.
+            tags={"Name": name, "sutazai:segment": "ci-runner"},
             opts=aws_opts,
         )
         egress = [

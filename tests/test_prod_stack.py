@@ -623,6 +623,8 @@ def test_vault_reaches_the_eks_api_and_rds_postgresql_and_nothing_else(
     assert from_vault == {
         ("SecurityGroupIngressRule", "management", "tcp", 443, 443),  # the EKS API endpoint
         ("SecurityGroupIngressRule", "data-postgres", "tcp", 5432, 5432),  # RDS
+        # The other way: the in-VPC CI runner calls Vault (pulumi up of the Vault resources).
+        ("SecurityGroupEgressRule", "ci-runner", "tcp", 8200, 8200),
     }
     # The management group is the cluster's (its private endpoint's interfaces).
     cluster = one(resources, "aws:eks/cluster:Cluster")["inputs"]["vpcConfig"]
