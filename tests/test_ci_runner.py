@@ -199,7 +199,8 @@ def test_bad_runner_settings_name_the_key(
 @pytest.mark.parametrize(
     "extra",
     [
-        {"platform": "docker"},
+        # (without the edge's Cognito sign-in, which docker refuses first)
+        {"platform": "docker", "edge": json.dumps({"authentication": "off"})},
         {"sharedClusterStack": "acme/sutazai/dev-cluster"},
         {"ephemeralOwner": "bob", "ephemeralExpiresAt": "2030-01-01T00:00:00Z"},
     ],
