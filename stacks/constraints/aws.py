@@ -304,6 +304,12 @@ def _eks_name(maximum: int) -> Check:
 
 
 EKS_CLUSTER_NAME = _eks_name(100)
+CODEBUILD_PROJECT_NAME = all_of(
+    length(2, 255),
+    matches(
+        r"[A-Za-z0-9][A-Za-z0-9_-]{1,254}", "letters, digits, - and _, first a letter or digit"
+    ),
+)
 NODE_GROUP_AUTONAME = AutoName(7, prefix_field="nodeGroupNamePrefix")
 
 # IAM identifiers (IAM User Guide, "IAM identifiers" / CreateRole RoleName): 1-64 of
@@ -987,6 +993,79 @@ RULES: dict[str, TypeRules] = {
         rules=[
             Rule("resourceArn", matches(_ARN, "an ARN")),
             Rule("webAclArn", matches(_ARN, "an ARN")),
+        ]
+    ),
+    # CodeBuild CreateProject: name 2-255 of letters, digits, - and _ (first a letter or
+    # digit); timeoutInMinutes 5-2160, queuedTimeoutInMinutes 5-480; environment and source
+    # types from the API's enums. CreateWebhook: buildType, filter types.
+    "aws:codebuild/project:Project": TypeRules(
+        rules=[
+            Rule("name", CODEBUILD_PROJECT_NAME, AWS_AUTONAME, unique=True),
+            Rule("description", length(0, 255)),
+            Rule("buildTimeout", integer(5, 2160)),
+            Rule("queuedTimeout", integer(5, 480)),
+            Rule(
+                "environment.type",
+                one_of(
+                    "LINUX_CONTAINER",
+                    "LINUX_GPU_CONTAINER",
+                    "ARM_CONTAINER",
+                    "WINDOWS_SERVER_2019_CONTAINER",
+                    "WINDOWS_SERVER_2022_CONTAINER",
+                    "LINUX_LAMBDA_CONTAINER",
+                    "ARM_LAMBDA_CONTAINER",
+                    "LINUX_EC2",
+                    "ARM_EC2",
+                    "WINDOWS_EC2",
+                    "MAC_ARM",
+                ),
+            ),
+            Rule("environment.imagePullCredentialsType", one_of("CODEBUILD", "SERVICE_ROLE")),
+            Rule(
+                "source.type",
+                one_of(
+                    "CODECOMMIT",
+                    "CODEPIPELINE",
+                    "GITHUB",
+                    "GITHUB_ENTERPRISE",
+                    "GITLAB",
+                    "GITLAB_SELF_MANAGED",
+                    "BITBUCKET",
+                    "S3",
+                    "NO_SOURCE",
+                ),
+            ),
+            Rule("artifacts.type", one_of("CODEPIPELINE", "S3", "NO_ARTIFACTS")),
+            Rule("vpcConfig.subnets", count(16, "subnets")),
+            Rule("vpcConfig.securityGroupIds", count(5, "security groups")),
+            *tag_rules(),
+        ],
+        checks=[tag_count()],
+    ),
+    "aws:codebuild/webhook:Webhook": TypeRules(
+        rules=[
+            Rule("projectName", CODEBUILD_PROJECT_NAME),
+            Rule("buildType", one_of("BUILD", "BUILD_BATCH", "RUNNER_BUILDKITE_BUILD")),
+            Rule(
+                "filterGroups[].filters[].type",
+                one_of(
+                    "EVENT",
+                    "BASE_REF",
+                    "HEAD_REF",
+                    "ACTOR_ACCOUNT_ID",
+                    "FILE_PATH",
+                    "COMMIT_MESSAGE",
+                    "WORKFLOW_NAME",
+                    "TAG_NAME",
+                    "RELEASE_NAME",
+                    "REPOSITORY_NAME",
+                    "ORGANIZATION_NAME",
+                ),
+            ),
+            Rule(
+                "pullRequestBuildPolicy.requiresCommentApproval",
+                one_of("DISABLED", "ALL_PULL_REQUESTS", "FORK_PULL_REQUESTS"),
+            ),
         ]
     ),
     # AWS Backup CreateBackupVault / CreateBackupPlan / CreateBackupSelection.
