@@ -23,7 +23,7 @@ import json
 import pulumi
 import yaml
 
-from components.configs import alertmanager, rules
+from components.configs import alertmanager, dashboards, rules
 from components.configs.addressing import Addressing
 from components.platform import ALERT_ROUTER, shared_secret_file
 from stacks.catalog import Catalog, ServiceSpec
@@ -389,6 +389,8 @@ def grafana_datasources(catalog: Catalog, addressing: Addressing) -> str:
         sources.append(
             {
                 "name": peer,
+                # The dashboards (components/configs/dashboards.py) refer to it by this uid.
+                "uid": peer,
                 "type": _DATASOURCE_TYPES[peer],
                 "access": "proxy",
                 "url": f"http://{addressing.host(spec)}:{port.port}",
@@ -420,5 +422,8 @@ def generated_config_files(
     if spec.name == TRACE_COLLECTOR:
         return {path: otel_config(catalog, addressing)}
     if spec.name == DASHBOARDS:
-        return {path: grafana_datasources(catalog, addressing)}
+        files: dict[str, pulumi.Input[str]] = {path: grafana_datasources(catalog, addressing)}
+        if SCRAPER in catalog.services and SCRAPER in catalog[DASHBOARDS].talks_to:
+            files.update(dashboards.provisioning_files(catalog))
+        return files
     return {}

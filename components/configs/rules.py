@@ -3,6 +3,9 @@
 - `sutazai-dependencies`: a scraped service that stops answering (`ServiceDown`), and a
   dependency every in-house client reports down (`DependencyDown`, from their
   `sutazai_dependency_up`); both name the affected clients from the `talks_to` graph.
+- `sutazai-ai-signals`: LLM latency, time to first token, token rate and failures, agent
+  queue depth and age (Redis Streams pending entries), the chat cache hit ratio and vector
+  search latency, as the in-house services export them (service-code/).
 - `sutazai-slo-recording` / `sutazai-slo-alerts`: the catalog's `slo` objectives as error
   ratios over the SRE workbook's windows and its multi-window, multi-burn-rate alerts
   (1h/5m at 14.4 and 6h/30m at 6 page; 1d/2h at 3 and 3d/6h at 1 open a ticket).
@@ -14,6 +17,7 @@ Alertmanager routes and inhibits on (components/configs/alertmanager.py).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import yaml
 
@@ -31,6 +35,17 @@ BURN_WINDOWS = (
 )
 SLO_WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 
+# The in-house services' AI metrics (service-code/base/python-base/sutazai_common/ai.py and
+# ai-base/agent_runtime): one name each, read by the rules and the dashboards.
+LLM_DURATION = "sutazai_llm_request_duration_seconds"
+LLM_FIRST_TOKEN = "sutazai_llm_time_to_first_token_seconds"
+LLM_TOKENS = "sutazai_llm_generated_tokens_total"
+LLM_GENERATION_SECONDS = "sutazai_llm_generation_seconds_total"
+CACHE_LOOKUPS = "sutazai_chat_cache_lookups_total"
+VECTOR_SEARCH = "sutazai_vector_search_duration_seconds"
+QUEUE_DEPTH = "sutazai_agent_queue_depth"
+QUEUE_PENDING = "sutazai_agent_queue_pending"
+QUEUE_OLDEST_AGE = "sutazai_agent_queue_oldest_age_seconds"
 DEPENDENCY_UP = "sutazai_dependency_up"
 
 
@@ -203,11 +218,140 @@ def _slo_alert_rules(catalog: Catalog) -> list[dict[str, object]]:
     return rules
 
 
+@dataclass(frozen=True)
+class Signal:
+    """One AI alert: what it watches, how long before it fires, whom it tells."""
+
+    alert: str
+    expr: str
+    wait: str
+    severity: str
+    summary: str
+
+
+AI_SIGNALS = (
+    Signal(
+        "LLMLatencyHigh",
+        "histogram_quantile(0.95, sum by (service, model, le) "
+        f"(rate({LLM_DURATION}_bucket[10m]))) > 60",
+        "10m",
+        "warning",
+        "95th percentile LLM latency of {{ $labels.service }} ({{ $labels.model }}) is "
+        "{{ $value | humanizeDuration }}",
+    ),
+    Signal(
+        "LLMTimeToFirstTokenHigh",
+        "histogram_quantile(0.95, sum by (service, model, le) "
+        f"(rate({LLM_FIRST_TOKEN}_bucket[10m]))) > 10",
+        "10m",
+        "warning",
+        "95th percentile time to first token of {{ $labels.model }} is "
+        "{{ $value | humanizeDuration }}",
+    ),
+    Signal(
+        "LLMTokenRateLow",
+        f"sum by (service, model) (rate({LLM_TOKENS}[15m])) / "
+        f"sum by (service, model) (rate({LLM_GENERATION_SECONDS}[15m])) < 5",
+        "15m",
+        "warning",
+        "{{ $labels.model }} generates {{ $value | humanize }} tokens/s for {{ $labels.service }}",
+    ),
+    Signal(
+        "LLMRequestsFailing",
+        f'sum by (service) (rate({LLM_DURATION}_count{{outcome!="ok"}}[10m])) / '
+        f"sum by (service) (rate({LLM_DURATION}_count[10m])) > 0.1",
+        "10m",
+        "critical",
+        "{{ $value | humanizePercentage }} of the LLM requests of {{ $labels.service }} fail",
+    ),
+    Signal(
+        "AgentQueueStale",
+        f"max by (service, agent) ({QUEUE_OLDEST_AGE}) > 600",
+        "5m",
+        "warning",
+        "the oldest unfinished task of {{ $labels.agent }} has waited "
+        "{{ $value | humanizeDuration }}",
+    ),
+    Signal(
+        "AgentQueueDeep",
+        f"max by (service, agent) ({QUEUE_DEPTH} + {QUEUE_PENDING}) > 100",
+        "15m",
+        "warning",
+        "{{ $labels.agent }} has {{ $value }} tasks queued or unacknowledged",
+    ),
+    Signal(
+        "ChatCacheHitRatioLow",
+        f'sum by (service) (rate({CACHE_LOOKUPS}{{result="hit"}}[1h])) / '
+        f"sum by (service) (rate({CACHE_LOOKUPS}[1h])) < 0.05 "
+        f"and sum by (service) (rate({CACHE_LOOKUPS}[1h])) > 0.01",
+        "1h",
+        "info",
+        "the chat cache of {{ $labels.service }} answers {{ $value | humanizePercentage }} "
+        "of lookups",
+    ),
+    Signal(
+        "VectorSearchSlow",
+        "histogram_quantile(0.95, sum by (service, store, le) "
+        f"(rate({VECTOR_SEARCH}_bucket[10m]))) > 1",
+        "10m",
+        "warning",
+        "95th percentile {{ $labels.store }} search latency seen by {{ $labels.service }} is "
+        "{{ $value | humanizeDuration }}",
+    ),
+)
+
+
+def _ai_rules() -> list[dict[str, object]]:
+    return [
+        {
+            "alert": signal.alert,
+            "expr": signal.expr,
+            "for": signal.wait,
+            "labels": {"severity": signal.severity},
+            "annotations": {"summary": signal.summary},
+        }
+        for signal in AI_SIGNALS
+    ]
+
+
+def _pipeline_rules(catalog: Catalog) -> list[dict[str, object]]:
+    """The alert path itself: an alert nobody receives is worse than none."""
+    found: list[dict[str, object]] = []
+    if "alertmanager" in catalog.services:
+        found.append(
+            {
+                "alert": "AlertNotificationsFailing",
+                "expr": "sum by (service, integration) "
+                "(rate(alertmanager_notifications_failed_total[10m])) > 0",
+                "for": "10m",
+                "labels": {"severity": "critical"},
+                "annotations": {
+                    "summary": "Alertmanager cannot deliver to {{ $labels.integration }}: "
+                    "alerts there reach nobody",
+                },
+            }
+        )
+    if "prometheus" in catalog.services:
+        found.append(
+            {
+                "alert": "RuleEvaluationFailing",
+                "expr": "sum by (service, rule_group) "
+                "(rate(prometheus_rule_evaluation_failures_total[10m])) > 0",
+                "for": "10m",
+                "labels": {"severity": "warning"},
+                "annotations": {"summary": "rules of {{ $labels.rule_group }} fail to evaluate"},
+            }
+        )
+    return found
+
+
 def prometheus_rules(catalog: Catalog, extra_groups: Sequence[Mapping[str, object]] = ()) -> str:
     groups = [
         {"name": "sutazai-dependencies", "rules": _dependency_rules(catalog)},
         {"name": "sutazai-slo-recording", "interval": "1m", "rules": _slo_recording_rules(catalog)},
         {"name": "sutazai-slo-alerts", "rules": _slo_alert_rules(catalog)},
+        {"name": "sutazai-ai-signals", "rules": _ai_rules()},
+        {"name": "sutazai-alert-pipeline", "rules": _pipeline_rules(catalog)},
     ]
     groups += [dict(g) for g in extra_groups]
     return _dump({"groups": [g for g in groups if g["rules"]]})

@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Network
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pulumi
@@ -59,6 +60,8 @@ HTTPS = 443
 # The API service's projected token for the API server (it reads the cluster's JWKS).
 KUBE_API_TOKEN_FILE = "kube-api-token"
 HTTP = 80
+# RFC 1918: what an egress to public endpoints excepts.
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
@@ -597,8 +600,11 @@ class KubernetesPlatform:
         if router in self.workload_names and (
             self.config.alerting.sns_topic or self.config.alerting.receivers
         ):
-            # SNS, STS (IRSA), Slack, PagerDuty, webhooks: HTTPS out, not into the VPC.
-            extra[router] = (Destination(port=HTTPS, cidrs=("0.0.0.0/0",), except_cidrs=(vpc,)),)
+            # SNS, STS (IRSA), Slack, PagerDuty, webhooks: public HTTPS endpoints only, never a
+            # private address (not the VPC, not Vault, not a peered network).
+            inside_private = any(network.vpc_cidr.subnet_of(IPv4Network(c)) for c in PRIVATE_RANGES)
+            excepted = PRIVATE_RANGES if inside_private else (*PRIVATE_RANGES, vpc)
+            extra[router] = (Destination(port=HTTPS, cidrs=("0.0.0.0/0",), except_cidrs=excepted),)
         vault_clients = frozenset(
             s.name
             for s in self.catalog

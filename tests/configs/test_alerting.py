@@ -142,6 +142,65 @@ def test_burn_rate_alert_fires_on_errors_and_stays_quiet_when_healthy(
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_ai_alerts_fire_on_a_stale_agent_queue_and_failing_llm(
+    tmp_path: Path, catalog: Catalog
+) -> None:
+    (tmp_path / "rules.yml").write_text(rules.prometheus_rules(catalog))
+    queue = 'sutazai_agent_queue_oldest_age_seconds{job="crewai",service="crewai",agent="crewai"}'
+    llm = 'sutazai_llm_request_duration_seconds_count{job="backend",service="backend",model="m"'
+    tests = {
+        "rule_files": ["rules.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    # The oldest task ages with the clock: nobody takes it.
+                    {"series": queue, "values": "0+60x30"},
+                    {"series": llm + ',outcome="ok"}', "values": "0+10x30"},
+                    {"series": llm + ',outcome="unreachable"}', "values": "0+5x30"},
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "9m", "alertname": "AgentQueueStale", "exp_alerts": []},
+                    {
+                        "eval_time": "20m",
+                        "alertname": "AgentQueueStale",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {"severity": "warning", "service": "crewai",
+                                               "agent": "crewai"},
+                                "exp_annotations": {"summary": "the oldest unfinished task of "
+                                                    "crewai has waited 20m 0s"},
+                            }
+                        ],
+                    },
+                    {
+                        "eval_time": "25m",
+                        "alertname": "LLMRequestsFailing",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {"severity": "critical", "service": "backend"},
+                                "exp_annotations": {
+                                    "summary": "33.33% of the LLM requests of backend fail"
+                                },
+                            }
+                        ],
+                    },
+                ],
+            },
+        ],
+    }  # fmt: skip
+    (tmp_path / "tests.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = subprocess.run(
+        [tool("promtool"), "test", "rules", "tests.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_burn_windows_follow_the_sre_workbook(catalog: Catalog) -> None:
     groups = yaml.safe_load(rules.prometheus_rules(catalog))["groups"]
     alerts = next(g for g in groups if g["name"] == "sutazai-slo-alerts")["rules"]

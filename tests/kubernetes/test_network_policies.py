@@ -123,9 +123,12 @@ def test_every_pod_resolves_names_and_nothing_else_leaves_by_default(
         assert evaluator.allowed(pod, pods["kube-dns"], 53, "UDP"), name
         assert evaluator.allowed(pod, pods["kube-dns"], 53, "TCP"), name
         assert not evaluator.allowed(pod, pods["kube-dns"], 80), name
-        # Only Ollama goes out on 443 (model downloads by its preload init container).
-        assert evaluator.allowed(pod, internet, 443) == (name == "ollama"), name
+        # Only Ollama (model downloads by its preload init container) and Alertmanager (SNS,
+        # STS for IRSA, Slack, PagerDuty: prod has receivers) go out on 443.
+        assert evaluator.allowed(pod, internet, 443) == (name in ("ollama", "alertmanager")), name
         assert not evaluator.allowed(pod, internet, 80), name
+    # Out means out of the VPC: not to another address inside it.
+    assert not evaluator.allowed(pods["alertmanager"], External("10.40.16.9"), 443)
 
 
 def test_model_downloads_never_reach_into_the_vpc(
@@ -184,7 +187,7 @@ def test_vault_and_the_api_server_only_for_pods_that_need_them(
             continue
         assert evaluator.allowed(pod, vault, 8200) == (name in injected), name
         # (Ollama's model downloads go to any address outside the VPC on 443.)
-        assert evaluator.allowed(pod, vault, 443) == (name == "ollama"), name
+        assert evaluator.allowed(pod, vault, 443) == (name == "ollama"), name  # not Alertmanager
         assert not evaluator.allowed(pod, elsewhere, 8200), name
         assert evaluator.allowed(pod, api, 443) == (name == "alloy"), name
 
@@ -198,7 +201,10 @@ def test_vault_egress_names_the_vault_cidrs_on_the_vault_port_only(
     for policy in (m for m in prod_manifests if m["kind"] == "NetworkPolicy"):
         for rule in policy["spec"].get("egress", []):
             blocks = {p["ipBlock"]["cidr"] for p in rule.get("to", []) if "ipBlock" in p}
-            assert "0.0.0.0/0" not in blocks or policy["metadata"]["name"] == "ollama", policy
+            # Only the model server and the alert router go to the internet (on 443 only).
+            if "0.0.0.0/0" in blocks:
+                assert policy["metadata"]["name"] in ("ollama", "alertmanager"), policy
+                assert rule["ports"] == [{"port": 443, "protocol": "TCP"}]
             if blocks & vault:
                 assert blocks == vault, policy["metadata"]["name"]
                 assert rule["ports"] == [{"port": 8200, "protocol": "TCP"}]
