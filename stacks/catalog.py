@@ -311,6 +311,18 @@ class Slo(_Strict):
         return self
 
 
+class Cluster(_Strict):
+    """The replicas form one cluster (Alertmanager's gossip): they reach each other on `port`
+    over TCP and UDP (NetworkPolicy: only their own pods), and each starts with
+    `<listen_arg>=0.0.0.0:<port>` and `<peer_arg>=<a name resolving to every replica>:<port>`.
+    A single replica (or a platform without per-replica names) gets `<listen_arg>=`, which
+    switches clustering off. Clients never reach `port`."""
+
+    port: str
+    listen_arg: Annotated[str, Field(pattern=r"^--[a-z][a-z0-9.-]*$")]
+    peer_arg: Annotated[str, Field(pattern=r"^--[a-z][a-z0-9.-]*$")]
+
+
 class PeerMap(_Strict):
     """An env var holding a JSON map {peer: URL} over the enabled `talks_to` peers.
 
@@ -391,6 +403,7 @@ class ServiceSpec(_Strict):
     scrape: Scrape | None = None
     # In-house HTTP services only: the objectives read the metrics their shared app exports.
     slo: Slo | None = None
+    cluster: Cluster | None = None
     ingress: bool = False
     exceptions: list[HardeningException] = []
     # `talks_to` peers the service does not connect to in this deployment, each with the
@@ -420,6 +433,18 @@ class ServiceSpec(_Strict):
             raise ValueError(
                 f"at scrape.port: '{self.scrape.port}' is not one of {sorted(port_names)}"
             )
+        if self.cluster is not None:
+            if self.cluster.port not in port_names:
+                raise ValueError(
+                    f"at cluster.port: '{self.cluster.port}' is not one of {sorted(port_names)}"
+                )
+            if not self.args:
+                raise ValueError(
+                    "at cluster: the cluster flags are added to the service's own `args`; "
+                    "list them (the image's default arguments would be replaced)"
+                )
+            if self.cluster.port == self.primary_port.name:
+                raise ValueError("at cluster.port: clients use the first port; cluster on another")
         if self.slo is not None and (self.build is None or self.scrape is None):
             raise ValueError(
                 "at slo: objectives need the in-house HTTP metrics (http_requests_total), so "
@@ -745,6 +770,8 @@ class Catalog(_Strict):
             seen.add((source, target))
             target_spec = self.services[target]
             for port in target_spec.ports:
+                if target_spec.cluster is not None and port.name == target_spec.cluster.port:
+                    continue  # the replicas' own gossip: never a client's
                 edges.append(Edge(source=source, target=target, port=port))
         return edges
 

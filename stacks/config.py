@@ -579,6 +579,12 @@ class StackConfig(_Model):
         monitoring = Tier.MONITORING not in self.disabled_tiers and self.service_enabled(
             "alertmanager", Tier.MONITORING
         )
+        router = self.services.get("alertmanager")
+        if self.is_prod and monitoring and router is not None and (router.replicas or 2) < 2:
+            raise ValueError(
+                "at services.alertmanager.replicas: prod runs Alertmanager highly available "
+                f"(at least 2 replicas), got {router.replicas}"
+            )
         if self.is_prod and monitoring and not self.alerting.destinations("critical"):
             raise ValueError(
                 "at alerting: prod must tell a person about critical alerts; set "

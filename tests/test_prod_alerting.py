@@ -128,3 +128,31 @@ def test_alertmanager_publishes_with_its_own_role_and_reads_receivers_from_vault
         file = receiver_secret_file(receiver).rsplit("/", 1)[-1]
         paths = [v for k, v in annotations.items() if k.endswith(f"agent-inject-secret-{file}")]
         assert paths == [f"sutazai-prod/data/alertmanager/receiver-{receiver.name}"]
+
+
+def test_alertmanager_runs_highly_available(prod_plan_json: dict[str, Any]) -> None:
+    items = plan_views.manifests(prod_plan_json)
+    (workload,) = [
+        m for m in items if m["kind"] == "StatefulSet" and m["metadata"]["name"] == "alertmanager"
+    ]
+    assert workload["spec"]["replicas"] >= 2
+    (container,) = [c for c in workload["spec"]["template"]["spec"]["containers"]
+                    if c["name"] == "alertmanager"]  # fmt: skip
+    args = container["args"]
+    assert "--cluster.listen-address=0.0.0.0:9094" in args
+    assert "--cluster.peer=alertmanager-pods.sutazai-monitoring.svc.cluster.local:9094" in args
+    (prometheus,) = [
+        m
+        for m in items
+        if m["kind"] == "ConfigMap" and m["metadata"]["name"] == "prometheus-config"
+    ]
+    (config_text,) = [v for v in prometheus["data"].values() if "alertmanagers" in v]
+    (alerting,) = yaml.safe_load(config_text)["alerting"]["alertmanagers"]
+    # Every replica gets every alert: DNS of the headless Service, not the balanced one.
+    assert alerting["dns_sd_configs"][0]["names"] == [
+        "alertmanager-pods.sutazai-monitoring.svc.cluster.local"
+    ]
+    assert any(
+        m["kind"] == "PodDisruptionBudget" and m["metadata"]["name"] == "alertmanager"
+        for m in items
+    )

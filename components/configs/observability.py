@@ -85,15 +85,18 @@ def prometheus_config(catalog: Catalog, addressing: Addressing) -> str:
     }
     if ALERT_ROUTER in catalog.services and ALERT_ROUTER in prometheus.talks_to:
         router = catalog[ALERT_ROUTER]
-        config["alerting"] = {
-            "alertmanagers": [
-                {
-                    "static_configs": [
-                        {"targets": [f"{addressing.host(router)}:{router.primary_port.port}"]}
-                    ]
-                }
-            ]
-        }
+        port = router.primary_port.port
+        # Every replica, never a load-balanced Service: each Alertmanager of a cluster must
+        # get every alert (they agree among themselves on who notifies).
+        if addressing.every_replica is not None:
+            routers: dict[str, object] = {
+                "dns_sd_configs": [
+                    {"names": [addressing.every_replica(router)], "type": "A", "port": port}
+                ]
+            }
+        else:
+            routers = {"static_configs": [{"targets": [f"{addressing.host(router)}:{port}"]}]}
+        config["alerting"] = {"alertmanagers": [routers]}
     jobs = []
     for target in sorted(catalog.scrape_targets, key=lambda s: s.name):
         assert target.scrape is not None

@@ -679,6 +679,7 @@ class KubernetesPlatform:
                 spec,
                 env_file=self.secrets.env_file(spec),
                 provisioning_file=provisioning_file,
+                every_replica=self.naming.pods_host_of(spec),
             ),
             post_start=launch.provisioning_command(spec, provisioning_file),
             identity_tokens=self._identity_tokens(spec),

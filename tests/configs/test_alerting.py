@@ -457,6 +457,11 @@ def test_bad_alerting_config_names_the_key(alerting: object, message: str) -> No
         parse_config_bag(_prod_bag(alerting=alerting))
 
 
+def test_prod_alertmanager_stays_highly_available() -> None:
+    with pytest.raises(ConfigError, match=r"services\.alertmanager\.replicas: prod runs"):
+        parse_config_bag(_prod_bag(services={"alertmanager": {"replicas": 1}}))
+
+
 def test_sns_needs_an_own_eks_cluster() -> None:
     bag = {
         "sutazai:platform": "docker",
@@ -464,3 +469,35 @@ def test_sns_needs_an_own_eks_cluster() -> None:
     }
     with pytest.raises(ConfigError, match=r"alerting\.snsTopic"):
         parse_config_bag(bag)
+
+
+def test_a_cluster_needs_its_own_port_and_the_services_args(catalog: Catalog) -> None:
+    base = catalog["alertmanager"].model_dump()
+    spec_type = type(catalog["alertmanager"])
+    cluster = base["cluster"]
+    for update, message in [
+        ({"cluster": {**cluster, "port": "gossip"}}, "not one of"),
+        ({"cluster": {**cluster, "port": "http"}}, "clients use the first port"),
+        ({"args": None}, "own `args`"),
+        ({"cluster": {**cluster, "peer_arg": "--x; rm -rf /"}}, "peer_arg"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            spec_type.model_validate({**base, **update})
+
+
+def test_clustering_is_off_without_peers_to_name() -> None:
+    from components.launch import command_and_args
+
+    spec = load_catalog()["alertmanager"]
+    alone = spec.model_copy(update={"replicas": 1})
+    for one, every in [(alone, "am-pods.svc"), (spec, None)]:
+        _, args = command_and_args(one, env_file=None, provisioning_file=None, every_replica=every)
+        assert args is not None and args[-1] == "--cluster.listen-address="
+        assert not any(a.startswith("--cluster.peer") for a in args)
+    _, args = command_and_args(
+        spec, env_file=None, provisioning_file=None, every_replica="am-pods.svc"
+    )
+    assert args is not None and args[-2:] == [
+        "--cluster.listen-address=0.0.0.0:9094",
+        "--cluster.peer=am-pods.svc:9094",
+    ]

@@ -17,7 +17,8 @@ Network = tuple[Evaluator, dict[str, Pod]]
 
 
 def expected_flows(catalog: Catalog, workloads: set[str]) -> set[tuple[str, str, int]]:
-    """What the graph says may flow between pods: network edges, plus Prometheus scrapes."""
+    """What the graph says may flow between pods: network edges, Prometheus scrapes, and a
+    clustered service's replicas to each other on its cluster port."""
     flows = {
         (e.source, e.target, e.port.port)
         for e in catalog.network_edges
@@ -29,6 +30,11 @@ def expected_flows(catalog: Catalog, workloads: set[str]) -> set[tuple[str, str,
             for s in catalog.scrape_targets
             if s.name in workloads and s.scrape is not None
         }
+    flows |= {
+        (s.name, s.name, s.port(s.cluster.port).port)
+        for s in catalog
+        if s.name in workloads and s.cluster is not None and s.replicas > 1
+    }
     return flows
 
 
@@ -110,6 +116,17 @@ def test_scraping_follows_the_catalogs_scrape_entries(
     assert catalog["neo4j"].scrape is None
     assert not evaluator.allowed(pods["prometheus"], pods["neo4j"], 7474)
     assert not evaluator.allowed(pods["grafana"], pods["backend"], 8080)
+
+
+def test_alertmanager_replicas_gossip_with_each_other_only(prod_network: Network) -> None:
+    evaluator, pods = prod_network
+    alertmanager = pods["alertmanager"]
+    for protocol in ("TCP", "UDP"):
+        assert evaluator.allowed(alertmanager, alertmanager, 9094, protocol)
+    # Its clients reach the API, never the gossip port.
+    assert evaluator.allowed(pods["prometheus"], alertmanager, 9093)
+    assert not evaluator.allowed(pods["prometheus"], alertmanager, 9094)
+    assert not evaluator.allowed(pods["grafana"], alertmanager, 9094, "UDP")
 
 
 def test_every_pod_resolves_names_and_nothing_else_leaves_by_default(
