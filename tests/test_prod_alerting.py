@@ -156,3 +156,15 @@ def test_alertmanager_runs_highly_available(prod_plan_json: dict[str, Any]) -> N
         m["kind"] == "PodDisruptionBudget" and m["metadata"]["name"] == "alertmanager"
         for m in items
     )
+
+
+def test_the_cost_estimate_prices_the_alarms(
+    prod_plan_json: dict[str, Any], resources: list[dict[str, Any]]
+) -> None:
+    from stacks import cost
+
+    prices = cost.load_prices()
+    estimate = cost.estimate(prod_plan_json, prices)
+    alarms = of_type(resources, "aws:cloudwatch/metricAlarm:MetricAlarm")
+    item = estimate.by_item()["CloudWatch alarms"]
+    assert item.monthly == pytest.approx(len(alarms) * prices.cloudwatch_alarm_month)
