@@ -249,7 +249,7 @@ def _queries(catalog: Catalog) -> Iterator[tuple[str, str]]:
         for panel in board["panels"]:
             for target in panel.get("targets", []):
                 yield f"{board['uid']} / {panel['title']}", target["expr"]
-    for group in yaml.safe_load(rules.prometheus_rules(catalog))["groups"]:
+    for group in yaml.safe_load(observability.prometheus_rules(catalog))["groups"]:
         for rule in group["rules"]:
             yield f"{group['name']} / {rule.get('alert') or rule['record']}", rule["expr"]
 
@@ -259,7 +259,7 @@ def test_no_query_names_a_metric_nothing_provides(
 ) -> None:
     recorded = {
         rule["record"]
-        for group in yaml.safe_load(rules.prometheus_rules(catalog))["groups"]
+        for group in yaml.safe_load(observability.prometheus_rules(catalog))["groups"]
         for rule in group["rules"]
         if "record" in rule
     }
