@@ -1014,7 +1014,8 @@ RULES: dict[str, TypeRules] = {
     # CloudWatch PutMetricAlarm: AlarmName 1-255, AlarmDescription up to 1024, operator,
     # statistic and missing-data enums, EvaluationPeriods >= 1, Period (_alarm_period).
     # SNS CreateTopic: Name 1-256 ASCII letters, digits, '-' and '_' (a FIFO topic's ends in
-    # .fifo; ours are standard); SetTopicAttributes Policy: a JSON document of at most 30 KiB.
+    # .fifo; ours are standard); SetTopicAttributes Policy: an access policy in the IAM policy
+    # language (Version, Statement), at most 30 KiB.
     "aws:sns/topic:Topic": TypeRules(
         rules=[
             Rule(
@@ -1028,7 +1029,7 @@ RULES: dict[str, TypeRules] = {
         checks=[tag_count()],
     ),
     "aws:sns/topicPolicy:TopicPolicy": TypeRules(
-        rules=[Rule("policy", _json_document(30 * 1024, "topic policy"))],
+        rules=[Rule("policy", _iam_policy(30 * 1024))],
     ),
     "aws:cloudwatch/metricAlarm:MetricAlarm": TypeRules(
         rules=[
