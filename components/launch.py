@@ -42,13 +42,34 @@ def _fill(items: list[str], spec: ServiceSpec, provisioning_file: str | None) ->
     return [a.replace(PROVISIONING_REFERENCE, provisioning_file or "") for a in items]
 
 
+def cluster_args(spec: ServiceSpec, every_replica: str | None) -> list[str]:
+    """A catalog `cluster`'s flags: peers by the name resolving to every replica when there
+    is more than one (and the platform has such a name), else clustering off."""
+    if spec.cluster is None:
+        return []
+    port = spec.port(spec.cluster.port).port
+    if spec.replicas < 2 or every_replica is None:
+        return [f"{spec.cluster.listen_arg}="]
+    return [
+        f"{spec.cluster.listen_arg}=0.0.0.0:{port}",
+        f"{spec.cluster.peer_arg}={every_replica}:{port}",
+    ]
+
+
 def command_and_args(
-    spec: ServiceSpec, *, env_file: str | None, provisioning_file: str | None
+    spec: ServiceSpec,
+    *,
+    env_file: str | None,
+    provisioning_file: str | None,
+    every_replica: str | None = None,
 ) -> tuple[list[str] | None, list[str] | None]:
     """(command, args) of the service's main container: Kubernetes `command`/`args`, Docker
-    `entrypoints`/`command`. None keeps the image's own."""
+    `entrypoints`/`command`. None keeps the image's own. `every_replica`: a name resolving to
+    every replica (Kubernetes' headless Service), for a catalog `cluster`."""
     command = _fill(spec.command, spec, provisioning_file) if spec.command else None
     args = _fill(spec.args, spec, provisioning_file) if spec.args else None
+    if spec.cluster is not None:
+        args = [*(args or []), *cluster_args(spec, every_replica)]
     if env_file is None:
         return command, args
     if not command:

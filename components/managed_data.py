@@ -115,7 +115,7 @@ def admin_env(endpoint: ManagedEndpoint) -> dict[str, pulumi.Input[str]]:
     }
 
 
-def _storage_gib(spec: ServiceSpec, default: int = 50) -> int:
+def storage_gib(spec: ServiceSpec, default: int = 50) -> int:
     if spec.storage is None:
         return default
     match = re.fullmatch(r"([0-9]+)(Ki|Mi|Gi|Ti)", spec.storage.size)
@@ -202,7 +202,7 @@ class ManagedData(pulumi.ComponentResource):
             policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
             opts=pulumi.ResourceOptions(parent=monitoring, provider=args.provider),
         )
-        storage = _storage_gib(spec)
+        storage = storage_gib(spec)
         password = self._master_password(spec)
         instance = aws.rds.Instance(
             name,

@@ -22,6 +22,17 @@ from stacks.config import StackConfig
 SECRETS_DIR = "/vault/secrets"
 
 
+# The service that tells people about alerts. It holds the receivers' secrets (Slack webhook
+# URLs, PagerDuty routing keys), which only an operator can provide: written to Vault at
+# <kv mount>/alertmanager/receiver-<name>, never generated or stored by the program.
+ALERT_ROUTER = "alertmanager"
+
+
+def alert_receiver_secret(receiver: str) -> str:
+    """The Vault name (under the alert router's path) and file name of a receiver's secret."""
+    return f"receiver-{receiver}"
+
+
 def secret_file(owner: str, name: str) -> str:
     """Path of one secret file inside a container: /vault/secrets/<owner>-<name>."""
     return f"{SECRETS_DIR}/{owner}-{name}"

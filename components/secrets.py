@@ -659,6 +659,8 @@ class Secrets(pulumi.ComponentResource):
             return pulumi.Output.all(filled, *(values[k] for k in keys)).apply(render)
         if file.shares is not None:
             return self._own[file.shares].result
+        if any(s.name == file.name for s in self.layout.operator_secrets(self.catalog[file.owner])):
+            return self._operator_value(file)
         owner = file.owner
         if (owner, file.name) in self._own:
             return self._own[(owner, file.name)].result
@@ -669,6 +671,25 @@ class Secrets(pulumi.ComponentResource):
         if (owner, peer) in self._client:
             return self._client[(owner, peer)].result
         raise KeyError(f"{file.path}: no local value (dynamic credentials come from Vault)")
+
+    def _operator_value(self, file: SecretFile) -> pulumi.Output[str]:
+        """An operator-written secret, read from Vault (Docker delivery needs the value)."""
+        if self.provider is None or self.kv_mount is None:
+            raise ConfigError(
+                "stack configuration",
+                [
+                    f"sutazai:alerting.receivers: {file.path} is read from Vault "
+                    f"({file.vault_path}), which this run does not manage; bootstrap Vault "
+                    "(sutazai:vaultBootstrapped: true) or remove the receiver"
+                ],
+            )
+        kv_name = file.vault_path.removeprefix(f"{self.layout.kv_mount}/data/")
+        entry = vault.kv.get_secret_v2_output(
+            mount=self.kv_mount.path,
+            name=kv_name,
+            opts=pulumi.InvokeOutputOptions(provider=self.provider),
+        )
+        return pulumi.Output.secret(entry.data.apply(lambda data: str(data["value"])))
 
     def _provisioning_content(
         self, spec: ServiceSpec, file: ProvisioningFile

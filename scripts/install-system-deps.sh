@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages for the tests that use real things: podman/buildah to build and run the
-# service-code images, PostgreSQL and Redis servers for the services' tests, promtool
-# (package prometheus) to check and unit-test the generated alert rules.
+# service-code images, PostgreSQL and Redis servers for the services' tests, promtool, amtool
+# and Alertmanager for the alerting tests.
 # Run as root (CI runs as root). Idempotent: installed packages are skipped quickly.
 set -euo pipefail
 packages=(
   python3-venv make
   podman buildah skopeo runc uidmap debootstrap iptables catatonit netavark aardvark-dns
-  postgresql redis-server pgbouncer prometheus
+  postgresql redis-server pgbouncer
+  prometheus prometheus-alertmanager
 )
 missing=()
 for package in "${packages[@]}"; do
@@ -20,7 +21,7 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 # The Debian packages start their own servers; the tests start private instances instead.
-for service in postgresql redis-server prometheus; do
+for service in postgresql redis-server prometheus prometheus-alertmanager; do
   if command -v systemctl >/dev/null && systemctl is-active --quiet "$service" 2>/dev/null; then
     systemctl stop "$service" || true
   fi

@@ -248,6 +248,81 @@ class Scrape(_Strict):
     token: str | None = None
 
 
+# The buckets of http_request_duration_seconds in the in-house services (prometheus_client's
+# defaults, service-code/base/python-base/sutazai_common/service.py). A latency objective's
+# threshold must be one of them: the SLI counts the requests in the bucket `le=threshold`.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+# The fastest burn rate alerted on (SRE workbook: 2% of a 30-day budget in 1 h). An objective
+# whose budget times this is 100% or more could never page: refused.
+FASTEST_BURN_RATE = 14.4
+_MIN_OBJECTIVE = 100 * (1 - 1 / FASTEST_BURN_RATE)
+
+
+def _check_objective(value: float) -> float:
+    if not _MIN_OBJECTIVE < value < 100:
+        raise ValueError(
+            f"an objective is a percentage above {_MIN_OBJECTIVE:.2f} (below it, "
+            f"{FASTEST_BURN_RATE} x the error budget exceeds 100% and could never page) and "
+            f"below 100, got {value}"
+        )
+    return value
+
+
+class LatencyObjective(_Strict):
+    """`objective` percent of requests finish within `threshold_seconds`."""
+
+    threshold_seconds: float
+    objective: float
+
+    @field_validator("threshold_seconds")
+    @classmethod
+    def _bucket(cls, value: float) -> float:
+        if value not in LATENCY_BUCKETS:
+            raise ValueError(
+                f"{value} is not a bucket of http_request_duration_seconds; allowed: "
+                f"{', '.join(str(b) for b in LATENCY_BUCKETS)}"
+            )
+        return value
+
+    @field_validator("objective")
+    @classmethod
+    def _objective(cls, value: float) -> float:
+        return _check_objective(value)
+
+
+class Slo(_Strict):
+    """Service level objectives over 30 days of the service's HTTP requests (its /health,
+    /ready and /metrics excluded): `availability` percent answered without a 5xx, and a
+    `latency` objective. Rendered as recording rules and multi-window, multi-burn-rate alerts
+    (components/configs/rules.py)."""
+
+    availability: float | None = None
+    latency: LatencyObjective | None = None
+
+    @field_validator("availability")
+    @classmethod
+    def _availability(cls, value: float | None) -> float | None:
+        return None if value is None else _check_objective(value)
+
+    @model_validator(mode="after")
+    def _some_objective(self) -> Self:
+        if self.availability is None and self.latency is None:
+            raise ValueError("an slo declares availability, latency or both")
+        return self
+
+
+class Cluster(_Strict):
+    """The replicas form one cluster (Alertmanager's gossip): they reach each other on `port`
+    over TCP and UDP (NetworkPolicy: only their own pods), and each starts with
+    `<listen_arg>=0.0.0.0:<port>` and `<peer_arg>=<a name resolving to every replica>:<port>`.
+    A single replica (or a platform without per-replica names) gets `<listen_arg>=`, which
+    switches clustering off. Clients never reach `port`."""
+
+    port: str
+    listen_arg: Annotated[str, Field(pattern=r"^--[a-z][a-z0-9.-]*$")]
+    peer_arg: Annotated[str, Field(pattern=r"^--[a-z][a-z0-9.-]*$")]
+
+
 class PeerMap(_Strict):
     """An env var holding a JSON map {peer: URL} over the enabled `talks_to` peers.
 
@@ -326,6 +401,9 @@ class ServiceSpec(_Strict):
     pooled_by: str | None = None
     managed_in_prod: Managed | None = None
     scrape: Scrape | None = None
+    # In-house HTTP services only: the objectives read the metrics their shared app exports.
+    slo: Slo | None = None
+    cluster: Cluster | None = None
     ingress: bool = False
     exceptions: list[HardeningException] = []
     # `talks_to` peers the service does not connect to in this deployment, each with the
@@ -354,6 +432,23 @@ class ServiceSpec(_Strict):
         if self.scrape is not None and self.scrape.port not in port_names:
             raise ValueError(
                 f"at scrape.port: '{self.scrape.port}' is not one of {sorted(port_names)}"
+            )
+        if self.cluster is not None:
+            if self.cluster.port not in port_names:
+                raise ValueError(
+                    f"at cluster.port: '{self.cluster.port}' is not one of {sorted(port_names)}"
+                )
+            if not self.args:
+                raise ValueError(
+                    "at cluster: the cluster flags are added to the service's own `args`; "
+                    "list them (the image's default arguments would be replaced)"
+                )
+            if self.cluster.port == self.primary_port.name:
+                raise ValueError("at cluster.port: clients use the first port; cluster on another")
+        if self.slo is not None and (self.build is None or self.scrape is None):
+            raise ValueError(
+                "at slo: objectives need the in-house HTTP metrics (http_requests_total), so "
+                "only a scraped in-house service (`build` and `scrape`) declares them"
             )
         for key, value in self.env.items():
             if _SECRETISH_ENV.search(key) and not key.endswith("_FILE"):
@@ -675,6 +770,8 @@ class Catalog(_Strict):
             seen.add((source, target))
             target_spec = self.services[target]
             for port in target_spec.ports:
+                if target_spec.cluster is not None and port.name == target_spec.cluster.port:
+                    continue  # the replicas' own gossip: never a client's
                 edges.append(Edge(source=source, target=target, port=port))
         return edges
 

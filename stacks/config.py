@@ -343,6 +343,63 @@ class CiRunnerConfig(_Model):
         return self
 
 
+Severity = Literal["critical", "warning", "info"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "warning", "info")
+
+
+class AlertReceiverConfig(_Model):
+    """A person-facing integration of Alertmanager. Its secret (Slack webhook URL, PagerDuty
+    routing key, webhook URL) is never in the stack file: an operator writes it to Vault at
+    `<kv mount>/alertmanager/receiver-<name>` (field `value`), and Alertmanager reads it as
+    a file."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")] = Field(
+        description="Receiver name (also its Vault path: alertmanager/receiver-<name>)."
+    )
+    kind: Literal["slack", "pagerduty", "webhook"] = Field(description="The integration.")
+    severities: Annotated[list[Severity], Field(min_length=1)] = Field(
+        default=["critical", "warning"], description="Alert severities it receives."
+    )
+    channel: str = Field(
+        default="", description="Slack only: the channel; empty uses the webhook's own."
+    )
+
+    @model_validator(mode="after")
+    def _channel_is_slack(self) -> Self:
+        if self.channel and self.kind != "slack":
+            raise ValueError(f"at channel: only a slack receiver has a channel, not {self.kind}")
+        return self
+
+
+class AlertingConfig(_Model):
+    """Where Alertmanager sends alerts, by severity (routing: components/configs/alertmanager)."""
+
+    sns_topic: bool = Field(
+        default=False,
+        description="Create an SNS topic (KMS-encrypted) that Alertmanager publishes to through "
+        "IRSA and the CloudWatch alarms of the managed services notify (EKS stacks only).",
+    )
+    sns_severities: Annotated[list[Severity], Field(min_length=1)] = Field(
+        default=["critical", "warning"], description="Alert severities published to SNS."
+    )
+    receivers: list[AlertReceiverConfig] = Field(
+        default=[], description="Slack, PagerDuty or webhook receivers."
+    )
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Self:
+        names = [r.name for r in self.receivers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"at receivers: names must be unique, {duplicates} repeat")
+        return self
+
+    def destinations(self, severity: Severity) -> list[str]:
+        """Who is told of an alert of this severity ('sns' and receiver names)."""
+        found = ["sns"] if self.sns_topic and severity in self.sns_severities else []
+        return found + [r.name for r in self.receivers if severity in r.severities]
+
+
 class StackConfig(_Model):
     """Everything a stack file may set, under the `sutazai:` namespace."""
 
@@ -463,6 +520,11 @@ class StackConfig(_Model):
         "that is never deployed itself: `pulumi up` refuses it (previews still run). The "
         "copies drop this key.",
     )
+    alerting: AlertingConfig = Field(
+        default=AlertingConfig(),
+        description="Alert receivers: an SNS topic, Slack, PagerDuty or webhooks, by severity. "
+        "Prod must page someone on critical alerts.",
+    )
     policy_enforcement: Literal["mandatory", "advisory"] = Field(
         default="advisory",
         description="How the policy pack checks this stack: mandatory uses "
@@ -553,6 +615,29 @@ class StackConfig(_Model):
                 )
             if self.policy_enforcement != "mandatory":
                 raise ValueError("at policyEnforcement: prod enforces every policy (mandatory)")
+        return self
+
+    @model_validator(mode="after")
+    def _alerts_reach_someone(self) -> Self:
+        if self.alerting.sns_topic and (self.platform != "kubernetes" or self.shared_cluster_stack):
+            raise ValueError(
+                "at alerting.snsTopic: the SNS topic is published to through IRSA, which only a "
+                "stack with its own EKS cluster has (platform kubernetes, no sharedClusterStack)"
+            )
+        monitoring = Tier.MONITORING not in self.disabled_tiers and self.service_enabled(
+            "alertmanager", Tier.MONITORING
+        )
+        router = self.services.get("alertmanager")
+        if self.is_prod and monitoring and router is not None and (router.replicas or 2) < 2:
+            raise ValueError(
+                "at services.alertmanager.replicas: prod runs Alertmanager highly available "
+                f"(at least 2 replicas), got {router.replicas}"
+            )
+        if self.is_prod and monitoring and not self.alerting.destinations("critical"):
+            raise ValueError(
+                "at alerting: prod must tell a person about critical alerts; set "
+                "alerting.snsTopic true or add a receiver whose severities include critical"
+            )
         return self
 
     # --- derived ------------------------------------------------------------------------

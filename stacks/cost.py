@@ -3,7 +3,7 @@
 Line items for what the program registers: EKS clusters, node groups (instances and root
 volumes, at desired and at maximum size), NAT gateways and public IPv4 addresses, ALBs
 (one per Ingress group), RDS, ElastiCache, EBS volumes of StatefulSets, KMS keys and
-CloudWatch log groups. A type the table does not price is listed as unpriced, never
+CloudWatch log groups and alarms. A type the table does not price is listed as unpriced, never
 counted as free.
 """
 
@@ -47,6 +47,7 @@ class PriceTable(BaseModel):
     elasticache_node_hour: dict[str, float]
     ebs_gb_month: dict[str, float]
     kms_key_month: float
+    cloudwatch_alarm_month: float
     logs_ingest_gb: float
     logs_storage_gb_month: float
     assumptions: Assumptions
@@ -242,6 +243,11 @@ def estimate(plan: Mapping[str, Any], prices: PriceTable) -> Estimate:
     keys = len(by_type.get("aws:kms/key:Key", []))
     if keys:
         add("KMS keys", f"{keys} customer managed keys", keys * prices.kms_key_month)
+
+    alarms = len(by_type.get("aws:cloudwatch/metricAlarm:MetricAlarm", []))
+    if alarms:
+        add("CloudWatch alarms", f"{alarms} alarms (one metric each)",
+            alarms * prices.cloudwatch_alarm_month)  # fmt: skip
 
     logs = by_type.get("aws:cloudwatch/logGroup:LogGroup", [])
     if logs:

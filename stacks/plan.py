@@ -276,6 +276,16 @@ def _mock_invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:
             "version": f"v1.0.0-{addon}-eksbuild.1",
             "id": addon,
         }
+    if token == "aws:lb/getLoadBalancer:getLoadBalancer":
+        name = args.get("name", "mock")
+        return {
+            "name": name,
+            "arn": (
+                f"arn:aws:elasticloadbalancing:us-east-1:{MOCK_ACCOUNT}:"
+                f"loadbalancer/app/{name}/0123456789abcdef"
+            ),
+            "arnSuffix": f"app/{name}/0123456789abcdef",
+        }
     if token == "aws:eks/getClusterAuth:getClusterAuth":
         return {"token": "mock-eks-token"}
     if token == "kubernetes:helm:template":

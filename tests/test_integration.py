@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.configs import observability, poolers
+from components.configs import dashboards, observability, poolers
 from components.launch import SOURCE_ENV_FILE
 from components.platform import SECRETS_DIR
 from components.vault.provisioning import PGBOUNCER_AUTH_QUERY
@@ -118,6 +118,12 @@ def _expected_config_paths(spec: ServiceSpec, catalog: Catalog) -> set[str]:
         paths.add("/etc/prometheus/rules.yml")
     if spec.name == observability.DASHBOARDS:
         paths.add(observability.GRAFANA_DATASOURCES)
+        if observability.SCRAPER in catalog.services:
+            # The dashboard provider and one file per dashboard, next to it.
+            paths.add(dashboards.PROVIDER_FILE)
+            paths |= {
+                f"{dashboards.PROVIDER_DIR}/{d['uid']}.json" for d in dashboards.dashboards(catalog)
+            }
     if spec.name == poolers.PGBOUNCER and poolers.pooled_servers(spec, catalog):
         paths.add(poolers.PGBOUNCER_INI)
     return paths

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 
+from components.configs.alertmanager import AlertDelivery
 from stacks.catalog import ServiceSpec
 
 
@@ -31,3 +32,5 @@ class Addressing:
     address_of: Callable[[str], pulumi.Input[str]] | None = None
     # Services that run as AWS managed services in this stack (their servers speak TLS).
     managed: frozenset[str] = field(default_factory=frozenset)
+    # Where Alertmanager sends alerts (the stack's receivers, the SNS topic it created).
+    alert_delivery: AlertDelivery = field(default_factory=AlertDelivery)

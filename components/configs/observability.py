@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import json
 
+import pulumi
 import yaml
 
+from components.configs import alertmanager, dashboards, rules
 from components.configs.addressing import Addressing
-from components.platform import shared_secret_file
+from components.platform import ALERT_ROUTER, shared_secret_file
 from stacks.catalog import Catalog, ServiceSpec
 
 SCRAPER = "prometheus"
-ALERT_ROUTER = "alertmanager"
 LOG_STORE = "loki"
 LOG_SHIPPER = "alloy"
 TRACE_COLLECTOR = "otel-collector"
@@ -84,15 +85,18 @@ def prometheus_config(catalog: Catalog, addressing: Addressing) -> str:
     }
     if ALERT_ROUTER in catalog.services and ALERT_ROUTER in prometheus.talks_to:
         router = catalog[ALERT_ROUTER]
-        config["alerting"] = {
-            "alertmanagers": [
-                {
-                    "static_configs": [
-                        {"targets": [f"{addressing.host(router)}:{router.primary_port.port}"]}
-                    ]
-                }
-            ]
-        }
+        port = router.primary_port.port
+        # Every replica, never a load-balanced Service: each Alertmanager of a cluster must
+        # get every alert (they agree among themselves on who notifies).
+        if addressing.every_replica is not None:
+            routers: dict[str, object] = {
+                "dns_sd_configs": [
+                    {"names": [addressing.every_replica(router)], "type": "A", "port": port}
+                ]
+            }
+        else:
+            routers = {"static_configs": [{"targets": [f"{addressing.host(router)}:{port}"]}]}
+        config["alerting"] = {"alertmanagers": [routers]}
     jobs = []
     for target in sorted(catalog.scrape_targets, key=lambda s: s.name):
         assert target.scrape is not None
@@ -123,32 +127,9 @@ def prometheus_config(catalog: Catalog, addressing: Addressing) -> str:
 
 
 def prometheus_rules(catalog: Catalog) -> str:
-    """One alert per scraped service; its clients (from the graph) are named in the alert."""
-    rules = []
-    for target in sorted(catalog.scrape_targets, key=lambda s: s.name):
-        clients = catalog.clients_of(target.name)
-        rules.append(
-            {
-                "alert": "ServiceDown",
-                "expr": f'up{{job="{target.name}"}} == 0',
-                "for": "2m",
-                "labels": {
-                    "severity": "critical" if target.critical else "warning",
-                    "service": target.name,
-                },
-                "annotations": {
-                    "summary": f"{target.name} is not answering its metrics endpoint",
-                    "affected_clients": ", ".join(clients) or "none",
-                },
-            }
-        )
-    return _dump(
-        {
-            "groups": [
-                {"name": "sutazai-dependencies", "rules": rules},
-                {"name": "sutazai-edge", "rules": edge_alert_rules()},
-            ]
-        }
+    """Every rule group: the catalog's (components/configs/rules.py) and the public edge's."""
+    return rules.prometheus_rules(
+        catalog, extra_groups=[{"name": "sutazai-edge", "rules": edge_alert_rules()}]
     )
 
 
@@ -205,21 +186,6 @@ def edge_alert_rules() -> list[dict[str, object]]:
             "calls fail fast with 503",
         ),
     ]
-
-
-def alertmanager_config() -> str:
-    return _dump(
-        {
-            "route": {
-                "receiver": "default",
-                "group_by": ["alertname", "service"],
-                "group_wait": "30s",
-                "group_interval": "5m",
-                "repeat_interval": "4h",
-            },
-            "receivers": [{"name": "default"}],
-        }
-    )
 
 
 def loki_config(spec: ServiceSpec) -> str:
@@ -426,6 +392,8 @@ def grafana_datasources(catalog: Catalog, addressing: Addressing) -> str:
         sources.append(
             {
                 "name": peer,
+                # The dashboards (components/configs/dashboards.py) refer to it by this uid.
+                "uid": peer,
                 "type": _DATASOURCE_TYPES[peer],
                 "access": "proxy",
                 "url": f"http://{addressing.host(spec)}:{port.port}",
@@ -438,7 +406,7 @@ def grafana_datasources(catalog: Catalog, addressing: Addressing) -> str:
 
 def generated_config_files(
     spec: ServiceSpec, catalog: Catalog, addressing: Addressing
-) -> dict[str, str]:
+) -> dict[str, pulumi.Input[str]]:
     """The config files a monitoring service needs (path -> content); {} for the others."""
     path = config_path(spec)
     if path is None:
@@ -449,7 +417,7 @@ def generated_config_files(
             _rules_path(spec): prometheus_rules(catalog),
         }
     if spec.name == ALERT_ROUTER:
-        return {path: alertmanager_config()}
+        return {path: alertmanager.alertmanager_config(catalog, addressing.alert_delivery)}
     if spec.name == LOG_STORE:
         return {path: loki_config(spec)}
     if spec.name == LOG_SHIPPER and LOG_STORE in catalog.services:
@@ -457,5 +425,8 @@ def generated_config_files(
     if spec.name == TRACE_COLLECTOR:
         return {path: otel_config(catalog, addressing)}
     if spec.name == DASHBOARDS:
-        return {path: grafana_datasources(catalog, addressing)}
+        files: dict[str, pulumi.Input[str]] = {path: grafana_datasources(catalog, addressing)}
+        if SCRAPER in catalog.services and SCRAPER in catalog[DASHBOARDS].talks_to:
+            files.update(dashboards.provisioning_files(catalog))
+        return files
     return {}

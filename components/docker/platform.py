@@ -35,6 +35,7 @@ import pulumi_docker as docker
 
 from components import configs, launch
 from components.configs import observability
+from components.configs.alertmanager import AlertDelivery
 from components.docker import owners, rules
 from components.docker.health import healthcheck_for
 from components.platform import DeployedService, edge_env, is_api, oidc_issuers
@@ -187,6 +188,7 @@ class DockerPlatform:
             gelf_port=observability.GELF_PORT if context.log_receiver_port else None,
             stack_label=context.stack,
             address_of=context.container_name,
+            alert_delivery=AlertDelivery(alerting=context.config.alerting),
         )
         self.containers: dict[str, docker.Container] = {}
 

@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from ipaddress import IPv4Network
 from typing import TYPE_CHECKING, Any, Protocol
 
 import pulumi
@@ -26,6 +27,7 @@ import pulumi_kubernetes as k8s
 
 from components import configs, launch
 from components.configs import observability
+from components.configs.alertmanager import AlertDelivery
 from components.kubernetes import naming, network_policies, workloads
 from components.kubernetes.models import model_preload
 from components.kubernetes.naming import Naming
@@ -45,6 +47,7 @@ from stacks.errors import ConfigError
 from stacks.wiring import AddressOf, managed_services, service_env
 
 if TYPE_CHECKING:
+    from components.alarms import AlertTopic, ManagedAlarms
     from components.cluster import EksCluster
     from components.edge import PublicEdge
     from components.images import ServiceImages
@@ -57,6 +60,8 @@ HTTPS = 443
 # The API service's projected token for the API server (it reads the cluster's JWKS).
 KUBE_API_TOKEN_FILE = "kube-api-token"
 HTTP = 80
+# RFC 1918: what an egress to public endpoints excepts.
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
@@ -176,6 +181,10 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
         self.network: SegmentedNetwork | None = None
         self.eks: EksCluster | None = None
         self.managed: ManagedData | None = None
+        # alerting.snsTopic: the topic, CloudWatch alarms, and Alertmanager's IRSA role.
+        self.alert_topic: AlertTopic | None = None
+        self.alarms: ManagedAlarms | None = None
+        self.alert_publisher_role: aws.iam.Role | None = None
         if config.shared_cluster_stack:
             self.cluster = self._shared_cluster()
         else:
@@ -261,6 +270,8 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
         )
         if config.ci_runner.enabled:
             self._ci_runner(self.network)
+        if config.alerting.sns_topic:
+            self._alert_topic(self.eks, self.network)
         return _Cluster(
             provider=self.eks.k8s_provider,
             kubeconfig=self.eks.kubeconfig,
@@ -295,6 +306,56 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+    def _alert_topic(self, eks: EksCluster, network: SegmentedNetwork) -> None:
+        """The SNS topic, the NAT alarms, and the role Alertmanager publishes with."""
+        from components.alarms import AlertTopic, ManagedAlarms
+
+        opts = pulumi.ResourceOptions(parent=self)
+        self.alert_topic = AlertTopic(
+            f"{self._name}-alerting", provider=self.aws_provider, protect=self.protect, opts=opts
+        )
+        self.alarms = ManagedAlarms(
+            f"{self._name}-alarms",
+            topic_arn=self.alert_topic.topic.arn,
+            provider=self.aws_provider,
+            opts=opts,
+        )
+        self.alarms.nat_gateways([gateway.id for gateway in network.nat_gateways])
+        router = self.catalog.services.get(observability.ALERT_ROUTER)
+        if router is not None:
+            self.alert_publisher_role = eks.irsa_role(
+                "alert-publisher",
+                self.naming.namespace_of(router),
+                self.naming.service_account_of(router),
+                policy=self.alert_topic.publisher_policy,
+            )
+
+    def _managed_alarms(self) -> None:
+        from components.managed_data import POSTGRES_INSTANCE_CLASS, storage_gib
+
+        if self.alarms is None or self.managed is None:
+            return
+        for name, endpoint in self.managed.endpoints.items():
+            managed = endpoint.spec.managed_in_prod
+            assert managed is not None
+            resource = endpoint.resources[0]
+            if isinstance(resource, aws.rds.Instance):
+                self.alarms.rds(
+                    name,
+                    resource.identifier,
+                    POSTGRES_INSTANCE_CLASS,
+                    storage_gib(endpoint.spec),
+                )
+            elif isinstance(resource, aws.elasticache.ReplicationGroup):
+                members = max(2, endpoint.spec.replicas)
+                # ElastiCache names a group's member nodes <group id>-001, -002, ...
+                self.alarms.elasticache(
+                    name,
+                    [
+                        resource.replication_group_id.apply(lambda g, i=i: f"{g}-{i:03d}")
+                        for i in range(1, members + 1)
+                    ],
+                )
 
     def _shared_cluster(self) -> _Cluster:
         from components.cluster import STORAGE_CLASS
@@ -380,6 +441,7 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
         if self.managed is None:
             self.managed = self._managed_data(secrets)
             self._bind_managed_postgres(secrets)
+            self._managed_alarms()
         self._vault_namespace_policies(secrets)
         platform = KubernetesPlatform(self, images=images, secrets=secrets)
         self.register_outputs(self.outputs())
@@ -501,7 +563,17 @@ class KubernetesPlatform:
             stack_label=pulumi.get_stack(),
             address_of=self.address_of,
             managed=frozenset(self.managed_endpoints),
+            alert_delivery=AlertDelivery(
+                alerting=self.config.alerting,
+                sns_topic_arn=(
+                    infrastructure.alert_topic.topic.arn
+                    if infrastructure.alert_topic is not None
+                    else None
+                ),
+                region=self.config.aws_region,
+            ),
         )
+        self._alb_alarms_done = False
         self.hosts = ingress_hosts(self.catalog, self.config.domain)
         self.policy_inputs = self._policy_inputs()
 
@@ -547,6 +619,15 @@ class KubernetesPlatform:
             extra[model_server] = (
                 Destination(port=HTTPS, cidrs=("0.0.0.0/0",), except_cidrs=(vpc,)),
             )
+        router = observability.ALERT_ROUTER
+        if router in self.workload_names and (
+            self.config.alerting.sns_topic or self.config.alerting.receivers
+        ):
+            # SNS, STS (IRSA), Slack, PagerDuty, webhooks: public HTTPS endpoints only, never a
+            # private address (not the VPC, not Vault, not a peered network).
+            inside_private = any(network.vpc_cidr.subnet_of(IPv4Network(c)) for c in PRIVATE_RANGES)
+            excepted = PRIVATE_RANGES if inside_private else (*PRIVATE_RANGES, vpc)
+            extra[router] = (Destination(port=HTTPS, cidrs=("0.0.0.0/0",), except_cidrs=excepted),)
         vault_clients = frozenset(
             s.name
             for s in self.catalog
@@ -621,15 +702,24 @@ class KubernetesPlatform:
                 spec,
                 env_file=self.secrets.env_file(spec),
                 provisioning_file=provisioning_file,
+                every_replica=self.naming.pods_host_of(spec),
             ),
             post_start=launch.provisioning_command(spec, provisioning_file),
             identity_tokens=self._identity_tokens(spec),
         )
 
         account_manifest = workloads.service_account(spec, namespace)
+        account_metadata: Any = in_namespace(account_manifest)
+        role = self.infra.alert_publisher_role
+        if spec.name == observability.ALERT_ROUTER and role is not None:
+            # IRSA: the pod identity webhook gives it a web identity token for this role.
+            account_metadata = {
+                **account_metadata,
+                "annotations": {"eks.amazonaws.com/role-arn": role.arn},
+            }
         account = k8s.core.v1.ServiceAccount(
             base,
-            metadata=in_namespace(account_manifest),
+            metadata=account_metadata,
             automount_service_account_token=account_manifest["automountServiceAccountToken"],
             opts=opts,
         )
@@ -882,7 +972,7 @@ class KubernetesPlatform:
             hidden_paths=hidden if edge is not None else [],
             hidden_backend=OPERATIONAL_ACTION,
         )
-        return k8s.networking.v1.Ingress(
+        ingress = k8s.networking.v1.Ingress(
             base,
             metadata=in_namespace(manifest),
             spec=manifest["spec"],
@@ -890,6 +980,11 @@ class KubernetesPlatform:
                 opts, pulumi.ResourceOptions(depends_on=list(self.infra.cluster.ingress_ready))
             ),
         )
+        if self.infra.alarms is not None and not self._alb_alarms_done:
+            # The group's one ALB exists once any of its Ingresses has its address.
+            self.infra.alarms.load_balancer(load_balancer_name(self.naming.prefix), [ingress])
+            self._alb_alarms_done = True
+        return ingress
 
     def _log_reader_rbac(
         self, spec: ServiceSpec, base: str, opts: pulumi.ResourceOptions
@@ -937,6 +1032,11 @@ class KubernetesPlatform:
         return bindings
 
 
+def load_balancer_name(group: str) -> str:
+    """The ingress group's ALB name (at most 32 characters, no trailing hyphen)."""
+    return group[:32].rstrip("-")
+
+
 def alb_annotations(
     spec: ServiceSpec,
     *,
@@ -960,6 +1060,8 @@ def alb_annotations(
         f"{prefix}/ssl-redirect": str(HTTPS),
         f"{prefix}/ssl-policy": SSL_POLICY,
         f"{prefix}/group.name": group,
+        # One name for the group's ALB, so its CloudWatch alarms can find it.
+        f"{prefix}/load-balancer-name": load_balancer_name(group),
         f"{prefix}/backend-protocol": "HTTP",
         f"{prefix}/load-balancer-attributes": ",".join(attributes)
         if extra_attributes is None

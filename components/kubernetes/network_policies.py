@@ -149,6 +149,7 @@ def ingress_rules(inputs: PolicyInputs, spec: ServiceSpec) -> list[dict[str, Any
         {"from": [_pods_of(inputs, catalog[source])], "ports": _ports(ports)}
         for source, ports in sorted(by_source.items())
     ]
+    rules += _cluster_rules(inputs, spec, "from")
     if spec.ingress and inputs.load_balancer_cidrs:
         rules.append(
             {
@@ -157,6 +158,19 @@ def ingress_rules(inputs: PolicyInputs, spec: ServiceSpec) -> list[dict[str, Any
             }
         )
     return rules
+
+
+def _cluster_rules(inputs: PolicyInputs, spec: ServiceSpec, way: str) -> list[dict[str, Any]]:
+    """A catalog `cluster`: its replicas reach each other on the cluster port, TCP and UDP."""
+    if spec.cluster is None or spec.replicas < 2:
+        return []
+    port = spec.port(spec.cluster.port).port
+    return [
+        {
+            way: [_pods_of(inputs, spec)],
+            "ports": [{"port": port, "protocol": "TCP"}, {"port": port, "protocol": "UDP"}],
+        }
+    ]
 
 
 def egress_rules(inputs: PolicyInputs, spec: ServiceSpec) -> list[dict[str, Any]]:
@@ -171,6 +185,7 @@ def egress_rules(inputs: PolicyInputs, spec: ServiceSpec) -> list[dict[str, Any]
             if target.name in inputs.workloads and target.scrape is not None:
                 by_target.setdefault(target.name, []).append(target.port(target.scrape.port))
     rules += _to_targets(inputs, by_target)
+    rules += _cluster_rules(inputs, spec, "to")
     extra: list[Destination] = []
     if spec.name in inputs.vault_clients and inputs.vault is not None:
         extra.append(inputs.vault)

@@ -25,7 +25,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 
-from components.platform import secret_file, shared_secret_file
+from components.platform import (
+    ALERT_ROUTER,
+    alert_receiver_secret,
+    secret_file,
+    shared_secret_file,
+)
 from stacks.catalog import CREDENTIAL_REFERENCE, ENV_REFERENCE, Catalog, ServiceSpec
 from stacks.config import StackConfig
 from stacks.wiring import managed_services
@@ -165,6 +170,20 @@ class OwnSecret:
 
 
 @dataclass(frozen=True)
+class OperatorSecret:
+    """A value only a person can provide (an alert receiver's webhook URL or routing key):
+    an operator writes it to Vault (`vault kv put <mount>/<owner>/<name> value=...`); the
+    program never generates, writes or stores it, and only the owner's policy reads it."""
+
+    owner: str
+    name: str
+
+    @property
+    def kv_name(self) -> str:
+        return f"{self.owner}/{self.name}"
+
+
+@dataclass(frozen=True)
 class SharedSecret:
     """Another service's own secret that `holder` presents to it (Qdrant's API key)."""
 
@@ -289,6 +308,15 @@ class VaultLayout:
     def own_secrets(self, spec: ServiceSpec) -> list[OwnSecret]:
         return [OwnSecret(spec.name, s.name, s.env, s.length, s.path_env) for s in spec.secrets]
 
+    def operator_secrets(self, spec: ServiceSpec) -> list[OperatorSecret]:
+        """The alert router's receiver secrets (stack config `alerting.receivers`)."""
+        if spec.name != ALERT_ROUTER:
+            return []
+        return [
+            OperatorSecret(spec.name, alert_receiver_secret(r.name))
+            for r in self.config.alerting.receivers
+        ]
+
     def client_credentials(self, spec: ServiceSpec) -> list[ClientCredential]:
         """One credential per peer it connects to that issues client credentials."""
         result: list[ClientCredential] = []
@@ -379,6 +407,10 @@ class VaultLayout:
             SecretFile(s.owner, s.name, self.kv_api_path(s.kv_name), ".Data.data.value", s.path_env)
             for s in self.own_secrets(spec)
             if s.path_env is not None
+        ]
+        files += [
+            SecretFile(s.owner, s.name, self.kv_api_path(s.kv_name), ".Data.data.value", None)
+            for s in self.operator_secrets(spec)
         ]
         for cred in self.client_credentials(spec):
             user_env, password_env = cred.env_names
@@ -565,6 +597,9 @@ class VaultLayout:
             provisioning = self.provisioning(spec)
             if provisioning is not None:
                 names.append((provisioning.kv_name, "client provisioning file"))
+            names += [
+                (s.kv_name, "an alert receiver's secret") for s in self.operator_secrets(spec)
+            ]
             for kv_name, what in names:
                 if kv_name in owners:
                     problems.append(

@@ -294,8 +294,20 @@ def _make_handler(state: FakeUpstream) -> type[BaseHTTPRequestHandler]:
             if path == "/api/generate" and method == "POST":
                 prompt = str(body.get("prompt", "")) if isinstance(body, dict) else ""
                 model = body.get("model") if isinstance(body, dict) else None
+                # Ollama's timings (nanoseconds), as every non-streaming answer reports them.
                 return self._send(
-                    200, {"model": model, "response": f"echo: {prompt[-200:]}", "done": True}
+                    200,
+                    {
+                        "model": model,
+                        "response": f"echo: {prompt[-200:]}",
+                        "done": True,
+                        "total_duration": 900_000_000,
+                        "load_duration": 100_000_000,
+                        "prompt_eval_count": 12,
+                        "prompt_eval_duration": 200_000_000,
+                        "eval_count": 30,
+                        "eval_duration": 600_000_000,
+                    },
                 )
             if len(parts) >= 2 and parts[0] == "collections":
                 return self._qdrant(method, parts[1], parts[2:], body)

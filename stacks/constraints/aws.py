@@ -1092,6 +1092,24 @@ RULES: dict[str, TypeRules] = {
     ),
     # CloudWatch PutMetricAlarm: AlarmName 1-255, AlarmDescription up to 1024, operator,
     # statistic and missing-data enums, EvaluationPeriods >= 1, Period (_alarm_period).
+    # SNS CreateTopic: Name 1-256 ASCII letters, digits, '-' and '_' (a FIFO topic's ends in
+    # .fifo; ours are standard); SetTopicAttributes Policy: an access policy in the IAM policy
+    # language (Version, Statement), at most 30 KiB.
+    "aws:sns/topic:Topic": TypeRules(
+        rules=[
+            Rule(
+                "name",
+                all_of(length(1, 256), charset(r"\-_A-Za-z0-9", "A-Z a-z 0-9 - _")),
+                AWS_AUTONAME,
+                unique=True,
+            ),
+            *tag_rules(),
+        ],
+        checks=[tag_count()],
+    ),
+    "aws:sns/topicPolicy:TopicPolicy": TypeRules(
+        rules=[Rule("policy", _iam_policy(30 * 1024))],
+    ),
     "aws:cloudwatch/metricAlarm:MetricAlarm": TypeRules(
         rules=[
             Rule("name", length(1, 255), AWS_AUTONAME, unique=True),

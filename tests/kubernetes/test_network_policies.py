@@ -17,7 +17,8 @@ Network = tuple[Evaluator, dict[str, Pod]]
 
 
 def expected_flows(catalog: Catalog, workloads: set[str]) -> set[tuple[str, str, int]]:
-    """What the graph says may flow between pods: network edges, plus Prometheus scrapes."""
+    """What the graph says may flow between pods: network edges, Prometheus scrapes, and a
+    clustered service's replicas to each other on its cluster port."""
     flows = {
         (e.source, e.target, e.port.port)
         for e in catalog.network_edges
@@ -29,6 +30,11 @@ def expected_flows(catalog: Catalog, workloads: set[str]) -> set[tuple[str, str,
             for s in catalog.scrape_targets
             if s.name in workloads and s.scrape is not None
         }
+    flows |= {
+        (s.name, s.name, s.port(s.cluster.port).port)
+        for s in catalog
+        if s.name in workloads and s.cluster is not None and s.replicas > 1
+    }
     return flows
 
 
@@ -112,6 +118,17 @@ def test_scraping_follows_the_catalogs_scrape_entries(
     assert not evaluator.allowed(pods["grafana"], pods["backend"], 8080)
 
 
+def test_alertmanager_replicas_gossip_with_each_other_only(prod_network: Network) -> None:
+    evaluator, pods = prod_network
+    alertmanager = pods["alertmanager"]
+    for protocol in ("TCP", "UDP"):
+        assert evaluator.allowed(alertmanager, alertmanager, 9094, protocol)
+    # Its clients reach the API, never the gossip port.
+    assert evaluator.allowed(pods["prometheus"], alertmanager, 9093)
+    assert not evaluator.allowed(pods["prometheus"], alertmanager, 9094)
+    assert not evaluator.allowed(pods["grafana"], alertmanager, 9094, "UDP")
+
+
 def test_every_pod_resolves_names_and_nothing_else_leaves_by_default(
     prod_network: Network,
 ) -> None:
@@ -123,9 +140,12 @@ def test_every_pod_resolves_names_and_nothing_else_leaves_by_default(
         assert evaluator.allowed(pod, pods["kube-dns"], 53, "UDP"), name
         assert evaluator.allowed(pod, pods["kube-dns"], 53, "TCP"), name
         assert not evaluator.allowed(pod, pods["kube-dns"], 80), name
-        # Only Ollama goes out on 443 (model downloads by its preload init container).
-        assert evaluator.allowed(pod, internet, 443) == (name == "ollama"), name
+        # Only Ollama (model downloads by its preload init container) and Alertmanager (SNS,
+        # STS for IRSA, Slack, PagerDuty: prod has receivers) go out on 443.
+        assert evaluator.allowed(pod, internet, 443) == (name in ("ollama", "alertmanager")), name
         assert not evaluator.allowed(pod, internet, 80), name
+    # Out means out of the VPC: not to another address inside it.
+    assert not evaluator.allowed(pods["alertmanager"], External("10.40.16.9"), 443)
 
 
 def test_model_downloads_never_reach_into_the_vpc(
@@ -184,7 +204,7 @@ def test_vault_and_the_api_server_only_for_pods_that_need_them(
             continue
         assert evaluator.allowed(pod, vault, 8200) == (name in injected), name
         # (Ollama's model downloads go to any address outside the VPC on 443.)
-        assert evaluator.allowed(pod, vault, 443) == (name == "ollama"), name
+        assert evaluator.allowed(pod, vault, 443) == (name == "ollama"), name  # not Alertmanager
         assert not evaluator.allowed(pod, elsewhere, 8200), name
         assert evaluator.allowed(pod, api, 443) == (name == "alloy"), name
 
@@ -198,7 +218,10 @@ def test_vault_egress_names_the_vault_cidrs_on_the_vault_port_only(
     for policy in (m for m in prod_manifests if m["kind"] == "NetworkPolicy"):
         for rule in policy["spec"].get("egress", []):
             blocks = {p["ipBlock"]["cidr"] for p in rule.get("to", []) if "ipBlock" in p}
-            assert "0.0.0.0/0" not in blocks or policy["metadata"]["name"] == "ollama", policy
+            # Only the model server and the alert router go to the internet (on 443 only).
+            if "0.0.0.0/0" in blocks:
+                assert policy["metadata"]["name"] in ("ollama", "alertmanager"), policy
+                assert rule["ports"] == [{"port": 443, "protocol": "TCP"}]
             if blocks & vault:
                 assert blocks == vault, policy["metadata"]["name"]
                 assert rule["ports"] == [{"port": 8200, "protocol": "TCP"}]

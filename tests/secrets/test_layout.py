@@ -11,6 +11,7 @@ from components.vault.layout import CredentialMode, VaultLayout, stack_slug
 from stacks.catalog import Catalog, ServiceSpec, load_catalog
 from stacks.composition import effective_catalog
 from stacks.errors import ConfigError
+from tests.kubernetes import plan_views
 from tests.secrets import fakes
 from tests.secrets.vault_policy import parse_policy, path_matches
 
@@ -113,6 +114,8 @@ def test_every_service_with_secrets_has_a_path_and_a_policy(
                 if p in layout.catalog.services
             )
             or bool(layout.shared_secrets(spec))
+            # Alert receivers' secrets, written to Vault by an operator (stack config).
+            or bool(layout.operator_secrets(spec))
         )
         assert layout.needs_vault(spec) == (wants or layout.provisioning(spec) is not None)
         if wants:
@@ -365,3 +368,16 @@ def test_an_unused_peer_gets_no_credential_path_or_acl_user() -> None:
     assert not [p for p in layout.policy_paths(letta) if p.endswith("/letta/redis")]
     assert "letta" not in {c.client for c in layout.issued_by("redis")}
     assert {"backend", "dify"} <= {c.client for c in layout.issued_by("redis")}
+
+
+def test_alert_receiver_secrets_are_read_by_alertmanager_alone() -> None:
+    """Operator-written secrets: in Alertmanager's policy, in nobody else's, never generated."""
+    config, catalog = plan_views.stack_model("prod")
+    layout = VaultLayout(config, catalog, "prod")
+    receivers = {f"{layout.kv_mount}/data/alertmanager/receiver-{r.name}"
+                 for r in config.alerting.receivers}  # fmt: skip
+    assert receivers and receivers <= set(layout.policy_paths(catalog["alertmanager"]))
+    for spec in layout.services_with_secrets():
+        if spec.name != "alertmanager":
+            assert not receivers & set(layout.policy_paths(spec)), spec.name
+    assert not [s for s in layout.own_secrets(catalog["alertmanager"]) if "receiver" in s.name]

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -30,6 +31,7 @@ from sutazai_common import (
     http_dependencies,
     register_check,
 )
+from sutazai_common.ai import CacheMetrics, LlmMetrics, SearchMetrics
 from sutazai_common.checks import http_check, neo4j_check, redis_check
 from sutazai_common.clients import neo4j_driver, postgres_pool, redis_client
 from sutazai_common.config import ConfigError, env_str
@@ -205,6 +207,12 @@ def _limits(request: Request) -> RateLimits:
     return limits
 
 
+_registry = app.state.metrics.registry
+llm_metrics = LlmMetrics(_registry)
+cache_metrics = CacheMetrics(_registry, "chat")
+search_metrics = SearchMetrics(_registry)
+
+
 @app.get("/api/v1/health/services")
 async def services_health(request: Request, _: Caller) -> dict[str, Any]:
     from sutazai_common.service import run_checks
@@ -239,20 +247,30 @@ async def chat(body: ChatRequest, request: Request, identity: ChatCaller) -> Cha
     if state.redis is not None and body.use_cache:
         try:
             answer = await state.redis.get(key)
+            cache_metrics.record("miss" if answer is None else "hit")
         except Exception as exc:
+            cache_metrics.record("error")
             log.warning("redis cache read failed: %s", type(exc).__name__)
     cached = answer is not None
     if answer is None:
-        resp = await state.breakers.call(
-            "ollama",
-            lambda: state.http.post(
-                ollama.url("/api/generate"),
-                json={"model": model, "prompt": body.message, "stream": False},
-            ),
-        )
+        started = time.perf_counter()
+        try:
+            resp = await state.breakers.call(
+                "ollama",
+                lambda: state.http.post(
+                    ollama.url("/api/generate"),
+                    json={"model": model, "prompt": body.message, "stream": False},
+                ),
+            )
+        except HTTPException:  # unreachable, 5xx or circuit open: 503 naming ollama
+            llm_metrics.observe(model, "unreachable", time.perf_counter() - started)
+            raise
         if resp.status_code != 200:
+            llm_metrics.observe(model, "error", time.perf_counter() - started)
             raise HTTPException(502, f"ollama returned HTTP {resp.status_code}")
-        answer = str(resp.json().get("response", ""))
+        generated = resp.json()
+        llm_metrics.observe(model, "ok", time.perf_counter() - started, generated)
+        answer = str(generated.get("response", ""))
         if state.redis is not None:
             try:
                 await state.redis.set(key, answer, ex=CACHE_TTL)
@@ -374,12 +392,13 @@ async def vectors_store(body: VectorPoint, request: Request, _: Caller) -> dict[
 @app.post("/api/v1/vectors/search")
 async def vectors_search(body: VectorQuery, request: Request, _: Caller) -> dict[str, Any]:
     state = state_of(request)
-    resp = await _qdrant_call(
-        state,
-        "POST",
-        f"/collections/{body.collection}/points/search",
-        {"vector": body.vector, "limit": body.limit, "with_payload": True},
-    )
+    with search_metrics.duration.labels("qdrant").time():
+        resp = await _qdrant_call(
+            state,
+            "POST",
+            f"/collections/{body.collection}/points/search",
+            {"vector": body.vector, "limit": body.limit, "with_payload": True},
+        )
     if resp.status_code == 404:
         raise HTTPException(404, "unknown collection")
     if resp.status_code >= 400:

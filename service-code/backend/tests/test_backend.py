@@ -27,6 +27,14 @@ def start(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> TestClient:
     return TestClient(main.app)
 
 
+def value(metrics: str, series: str) -> float:
+    """A series' value in Prometheus text (0 when absent: counters start there)."""
+    for line in metrics.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 def test_contract_without_dependencies(client: TestClient) -> None:
     assert client.get("/health").json()["status"] == "ok"
     ready = client.get("/ready")
@@ -75,6 +83,7 @@ def test_chat_is_cached_and_persisted(
             "down": [],
             "checks": None,
         }
+        before = c.get("/metrics").text
         first = c.post("/api/v1/chat", json={"message": "hello there", "model": "tinyllama"})
         assert first.status_code == 200, first.text
         body = first.json()
@@ -85,6 +94,14 @@ def test_chat_is_cached_and_persisted(
         )
         assert second.json()["cached"] is True
         assert fake_upstream.count("POST", "/api/generate") == 1
+        after = c.get("/metrics").text
+        for series, grew in [
+            ('sutazai_chat_cache_lookups_total{cache="chat",result="miss"}', 1),
+            ('sutazai_chat_cache_lookups_total{cache="chat",result="hit"}', 1),
+            ('sutazai_llm_request_duration_seconds_count{model="tinyllama",outcome="ok"}', 1),
+            ('sutazai_llm_generated_tokens_total{model="tinyllama"}', 30),
+        ]:
+            assert value(after, series) - value(before, series) == grew, series
         history = c.get(f"/api/v1/chat/sessions/{body['session_id']}").json()["messages"]
         assert [m["role"] for m in history] == ["user", "assistant", "user", "assistant"]
         assert history[-1]["cached"] is True
@@ -140,10 +157,13 @@ def test_vectors_go_to_qdrant(clean_env: pytest.MonkeyPatch, fake_upstream: Fake
                 json={"collection": "docs", "id": i, "vector": vec, "payload": {"n": i}},
             )
             assert r.status_code == 200, r.text
+        searches = 'sutazai_vector_search_duration_seconds_count{store="qdrant"}'
+        before = value(c.get("/metrics").text, searches)
         hits = c.post(
             "/api/v1/vectors/search", json={"collection": "docs", "vector": [0.1, 0.9], "limit": 1}
         ).json()
         assert hits["results"][0]["payload"] == {"n": 1}
+        assert value(c.get("/metrics").text, searches) == before + 1
         assert (
             c.post(
                 "/api/v1/vectors/search", json={"collection": "nope", "vector": [1.0]}

@@ -13,6 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from prometheus_client import Gauge
 from pydantic import BaseModel, Field
 from sutazai_common import build_app, env_int, register_check
+from sutazai_common.ai import SearchMetrics
 from sutazai_common.config import env_str
 
 from .index import IndexError_, IndexStore, VectorIndex
@@ -59,6 +60,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 app = build_app("faiss", lifespan=lifespan, description=__doc__ or "")
+search_metrics = SearchMetrics(app.state.metrics.registry)
 
 
 def _index(request: Request, name: str, create: bool = False) -> VectorIndex:
@@ -95,7 +97,9 @@ def add(name: str, body: AddRequest, request: Request) -> dict[str, Any]:
 @app.post("/indices/{name}/search")
 def search(name: str, body: SearchRequest, request: Request) -> dict[str, Any]:
     try:
-        return {"results": _index(request, name).search(body.vectors, body.k)}
+        index = _index(request, name)
+        with search_metrics.duration.labels("faiss").time():
+            return {"results": index.search(body.vectors, body.k)}
     except IndexError_ as exc:
         raise HTTPException(422, str(exc)) from exc
 

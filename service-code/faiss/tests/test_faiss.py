@@ -27,7 +27,9 @@ def test_add_search_delete_and_persist(env: Path) -> None:
             == 200
         )
         assert c.post("/delete", json={"ids": [1]}).json() == {"removed": 1, "total": 2}
-        assert 'faiss_index_vectors{index="default"} 2.0' in c.get("/metrics").text
+        metrics = c.get("/metrics").text
+        assert 'faiss_index_vectors{index="default"} 2.0' in metrics
+        assert 'sutazai_vector_search_duration_seconds_count{store="faiss"} 1.0' in metrics
         assert c.post("/add", json={"vectors": [[1, 2]]}).status_code == 422
         assert c.post("/indices/nope/search", json={"vectors": [[1, 2, 3]]}).status_code == 404
         assert c.post("/indices/bad name/add", json={"vectors": [[1, 2, 3]]}).status_code == 422

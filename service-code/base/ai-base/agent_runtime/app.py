@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI, HTTPException, Request
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel, Field
 from sutazai_common import (
     PostgresSettings,
@@ -24,6 +24,7 @@ from sutazai_common import (
     http_dependencies,
     register_check,
 )
+from sutazai_common.ai import LlmMetrics
 from sutazai_common.checks import http_check, redis_check
 from sutazai_common.clients import postgres_pool, redis_client
 from sutazai_common.config import ConfigError, env_str
@@ -61,20 +62,31 @@ class AgentContext:
     ollama_url: str | None
     backend_url: str | None
     save: Callable[[Task], Awaitable[None]]
+    metrics: LlmMetrics | None = None
 
     async def llm(self, prompt: str) -> str:
         if self.ollama_url is None:
             raise LLMError("OLLAMA_BASE_URL is not configured")
+        model, started = self.task.model, time.perf_counter()
+
+        def observe(outcome: str, answer: dict[str, Any] | None = None) -> None:
+            if self.metrics is not None:
+                self.metrics.observe(model, outcome, time.perf_counter() - started, answer)
+
         try:
             r = await self.http.post(
                 self.ollama_url.rstrip("/") + "/api/generate",
-                json={"model": self.task.model, "prompt": prompt, "stream": False},
+                json={"model": model, "prompt": prompt, "stream": False},
             )
         except httpx.HTTPError as exc:
+            observe("unreachable")
             raise LLMError(f"ollama unreachable: {type(exc).__name__}") from exc
         if r.status_code != 200:
+            observe("error")
             raise LLMError(f"ollama returned HTTP {r.status_code}")
-        return str(r.json().get("response", "")).strip()
+        answer = r.json()
+        observe("ok", answer)
+        return str(answer.get("response", "")).strip()
 
     async def step(self, name: str, output: str) -> None:
         """Record progress so GET /tasks/{id} shows it while the task runs."""
@@ -109,11 +121,54 @@ class Runtime:
         self.duration = Histogram(
             "agent_task_duration_seconds", "Task run time", ["agent"], registry=registry
         )
+        self.llm_metrics = LlmMetrics(registry)
+        self.queue_depth = Gauge(
+            "sutazai_agent_queue_depth",
+            "Tasks queued, not yet taken",
+            ["agent"],
+            registry=registry,
+        )
+        self.queue_pending = Gauge(
+            "sutazai_agent_queue_pending",
+            "Tasks taken, not yet acknowledged",
+            ["agent"],
+            registry=registry,
+        )
+        self.queue_oldest_age = Gauge(
+            "sutazai_agent_queue_oldest_age_seconds",
+            "Age of the oldest queued or unacknowledged task",
+            ["agent"],
+            registry=registry,
+        )
         self.closers: list[Callable[[], Awaitable[Any]]] = [self.http.aclose]
 
     def close_metrics(self) -> None:
-        self.registry.unregister(self.finished)
-        self.registry.unregister(self.duration)
+        for metric in (
+            self.finished,
+            self.duration,
+            self.queue_depth,
+            self.queue_pending,
+            self.queue_oldest_age,
+            *vars(self.llm_metrics).values(),
+        ):
+            self.registry.unregister(metric)
+
+    async def observe_queue(self) -> None:
+        """The queue's depth and age, for Prometheus."""
+        stats = await self.queue.stats()
+        self.queue_depth.labels(self.name).set(stats.depth)
+        self.queue_pending.labels(self.name).set(stats.pending)
+        self.queue_oldest_age.labels(self.name).set(stats.oldest_age_seconds)
+
+    async def queue_observer(self, interval: float) -> None:
+        while True:
+            try:
+                await self.observe_queue()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis away: keep the last values, try again
+                log.warning("queue metrics not updated: %s", type(exc).__name__)
+            await asyncio.sleep(interval)
 
     async def run_one(self, task_id: str) -> None:
         task = await self.store.get(task_id)
@@ -122,7 +177,13 @@ class Runtime:
         task.status = "running"
         await self.store.save(task)
         ctx = AgentContext(
-            self.name, task, self.http, self.ollama_url, self.backend_url, self.store.save
+            self.name,
+            task,
+            self.http,
+            self.ollama_url,
+            self.backend_url,
+            self.store.save,
+            self.llm_metrics,
         )
         started = time.perf_counter()
         try:
@@ -208,6 +269,10 @@ def create_agent_app(
             register_check(app, "redis", redis_check(redis))
             rt.closers += [redis.aclose, lambda: pool.close(timeout=2)]
         workers = [asyncio.create_task(rt.worker()) for _ in range(env_int("AGENT_CONCURRENCY", 1))]
+        interval = env_int("AGENT_QUEUE_METRICS_SECONDS", 15)
+        if interval < 1:
+            raise ValueError(f"AGENT_QUEUE_METRICS_SECONDS must be at least 1, got {interval}")
+        workers.append(asyncio.create_task(rt.queue_observer(interval)))
         try:
             yield
         finally:

@@ -35,8 +35,19 @@ class TaskStore(Protocol):
     async def recent(self, limit: int) -> list[Task]: ...
 
 
+@dataclass(frozen=True)
+class QueueStats:
+    """Waiting (never delivered), pending (delivered, not acknowledged), and the age of the
+    oldest task in either (seconds; 0 when both are empty)."""
+
+    depth: int
+    pending: int
+    oldest_age_seconds: float
+
+
 class TaskQueue(Protocol):
     async def put(self, task_id: str) -> None: ...
+    async def stats(self) -> QueueStats: ...
     async def take(self) -> tuple[str, str] | None:
         """(task id, ack token), or None after a short wait with nothing to do."""
         ...
@@ -62,9 +73,18 @@ class MemoryStore:
 class MemoryQueue:
     def __init__(self) -> None:
         self.queue: asyncio.Queue[str] = asyncio.Queue()
+        # Task id -> when it was queued, until acknowledged.
+        self.unfinished: dict[str, float] = {}
 
     async def put(self, task_id: str) -> None:
+        self.unfinished.setdefault(task_id, time.time())
         await self.queue.put(task_id)
+
+    async def stats(self) -> QueueStats:
+        depth = self.queue.qsize()
+        oldest = min(self.unfinished.values(), default=None)
+        age = 0.0 if oldest is None else max(0.0, time.time() - oldest)
+        return QueueStats(depth, max(0, len(self.unfinished) - depth), age)
 
     async def take(self) -> tuple[str, str] | None:
         try:
@@ -74,6 +94,7 @@ class MemoryQueue:
         return task_id, task_id
 
     async def ack(self, token: str) -> None:
+        self.unfinished.pop(token, None)
         self.queue.task_done()
 
 
@@ -216,3 +237,31 @@ class RedisStreamQueue:
 
     async def ack(self, token: str) -> None:
         await self.redis.xack(self.stream, self.group, token)
+
+    async def stats(self) -> QueueStats:
+        """From the group's own bookkeeping: XINFO GROUPS (lag, pending, last delivered),
+        the oldest pending entry (XPENDING) and the first undelivered one (XRANGE). An
+        entry ID starts with its enqueue time in milliseconds."""
+        await self.ensure_group()
+        groups = await self.redis.xinfo_groups(self.stream)
+        group = next((g for g in groups if _text(g.get("name")) == self.group), None)
+        if group is None:
+            return QueueStats(0, 0, 0.0)
+        pending = int(group.get("pending") or 0)
+        last = _text(group.get("last-delivered-id")) or "0-0"
+        first_waiting = await self.redis.xrange(self.stream, min=f"({last}", max="+", count=1)
+        lag = group.get("lag")
+        if lag is None:  # Redis cannot tell (entries deleted): count what is left
+            lag = len(await self.redis.xrange(self.stream, min=f"({last}", max="+"))
+        oldest_ids = [_text(first_waiting[0][0])] if first_waiting else []
+        if pending:
+            summary = await self.redis.xpending(self.stream, self.group)
+            if summary and summary.get("min"):
+                oldest_ids.append(_text(summary["min"]))
+        stamps = [int(i.split("-", 1)[0]) for i in oldest_ids if i]
+        age = max(0.0, time.time() - min(stamps) / 1000) if stamps else 0.0
+        return QueueStats(int(lag), pending, age)
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value or "")

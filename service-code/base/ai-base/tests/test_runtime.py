@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from agent_runtime import AgentContext, create_agent_app
 from agent_runtime.plans import parse_list
-from agent_runtime.tasks import PostgresStore, RedisStreamQueue, Task
+from agent_runtime.tasks import MemoryQueue, PostgresStore, RedisStreamQueue, Task
 from fastapi.testclient import TestClient
 from sutazai_common import PostgresSettings, RedisSettings
 from sutazai_common.clients import postgres_pool, redis_client
@@ -56,10 +56,55 @@ def test_memory_runtime_runs_tasks_and_reports(
         [sent] = fake_upstream.headers_to("/api/v1/agents/testagent/results")
         assert sent["authorization"] == "Bearer workload-token-1"
         assert all("authorization" not in h for h in fake_upstream.headers_to("/health"))
+        metrics = c.get("/metrics").text
+        assert 'agent_tasks_total{agent="testagent",status="completed"} 1.0' in metrics
+        # Two LLM calls, with Ollama's timings: 0.3 s to the first token, 30 tokens in 0.6 s.
+        model = task["model"]
         assert (
-            'agent_tasks_total{agent="testagent",status="completed"} 1.0' in c.get("/metrics").text
+            f'sutazai_llm_request_duration_seconds_count{{model="{model}",outcome="ok"}} 2.0'
+            in metrics
         )
+        assert f'sutazai_llm_time_to_first_token_seconds_sum{{model="{model}"}} 0.6' in metrics
+        assert f'sutazai_llm_generated_tokens_total{{model="{model}"}} 60.0' in metrics
+        assert f'sutazai_llm_generation_seconds_total{{model="{model}"}} 1.2' in metrics
+        assert 'sutazai_agent_queue_depth{agent="testagent"} 0.0' in metrics
         assert c.get("/tasks/nope").status_code == 404
+
+
+def test_memory_queue_reports_depth_pending_and_age() -> None:
+    async def scenario() -> None:
+        queue = MemoryQueue()
+        assert (await queue.stats()).oldest_age_seconds == 0.0
+        await queue.put("a")
+        await queue.put("b")
+        queue.unfinished["a"] -= 90  # queued 90 s ago
+        stats = await queue.stats()
+        assert (stats.depth, stats.pending) == (2, 0) and stats.oldest_age_seconds >= 90
+        taken = await queue.take()
+        assert taken is not None
+        stats = await queue.stats()
+        assert (stats.depth, stats.pending) == (1, 1) and stats.oldest_age_seconds >= 90
+        await queue.ack(taken[1])
+        stats = await queue.stats()
+        assert (stats.depth, stats.pending) == (1, 0) and stats.oldest_age_seconds < 90
+
+    asyncio.run(scenario())
+
+
+def test_unknown_models_never_become_label_values(
+    clean_env: pytest.MonkeyPatch, fake_upstream: FakeUpstream
+) -> None:
+    """A caller picks the model name: only one Ollama answered may label a series."""
+    clean_env.setenv("OLLAMA_BASE_URL", fake_upstream.url + "/nothing-here")
+    app = create_agent_app("testagent", two_steps, description="t")
+    with TestClient(app) as c:
+        body = {"goal": "g", "model": "attacker-chosen-1"}
+        wait_done(c, c.post("/tasks", json=body).json()["task_id"])
+        metrics = c.get("/metrics").text
+        assert "attacker-chosen" not in metrics
+        assert (
+            'sutazai_llm_request_duration_seconds_count{model="other",outcome="error"}' in metrics
+        )
 
 
 def test_task_fails_cleanly_without_llm(clean_env: pytest.MonkeyPatch) -> None:
@@ -114,6 +159,22 @@ def test_postgres_store_and_redis_stream_queue(
             assert again is not None and again == taken
             await q2.ack(again[1])
             assert await q2.take() is None
+
+            # Depth, pending and age from the group's bookkeeping; an entry queued 2 min ago.
+            q3 = RedisStreamQueue(redis, f"{stream}:age", "c3", claim_idle_ms=60_000)
+            await q3.ensure_group()
+            old = f"{int((time.time() - 120) * 1000)}-0"
+            await redis.xadd(q3.stream, {"task_id": "old"}, id=old)
+            await q3.put("new")
+            stats = await q3.stats()
+            assert (stats.depth, stats.pending) == (2, 0) and stats.oldest_age_seconds >= 119
+            first = await q3.take()
+            assert first is not None and first[0] == "old"
+            stats = await q3.stats()
+            assert (stats.depth, stats.pending) == (1, 1) and stats.oldest_age_seconds >= 119
+            await q3.ack(first[1])
+            stats = await q3.stats()
+            assert (stats.depth, stats.pending) == (1, 0) and stats.oldest_age_seconds < 60
         finally:
             await redis.aclose()
             await pool.close()

@@ -218,3 +218,37 @@ def test_qdrant_api_key_header_reaches_qdrant_and_probe_needs_none(
     assert fake_upstream.rejected == 1
     probe = fake_upstream.headers_to("/readyz")
     assert probe and all("api-key" not in h for h in probe)
+
+
+def test_llm_metrics_read_ollama_timings_and_refuse_nonsense() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+    from sutazai_common.ai import LlmMetrics
+
+    registry = CollectorRegistry()
+    metrics = LlmMetrics(registry)
+    ns = 1_000_000_000
+    metrics.observe(
+        "m",
+        "ok",
+        2.0,
+        {"load_duration": ns // 2, "prompt_eval_duration": ns // 4, "eval_count": 50,
+         "eval_duration": 2 * ns},
+    )  # fmt: skip
+    # Wrong types, negatives, booleans and missing fields never count as timings.
+    for bad in (
+        {"eval_count": "50", "eval_duration": 2 * ns},
+        {"eval_count": -5, "eval_duration": 2 * ns},
+        {"eval_count": True, "eval_duration": 2 * ns},
+        {"eval_count": 5, "eval_duration": 0},
+        {},
+    ):
+        metrics.observe("m", "ok", 1.0, bad)
+    metrics.observe("not-installed", "error", 0.1)
+    text = generate_latest(registry).decode()
+    assert 'sutazai_llm_time_to_first_token_seconds_sum{model="m"} 0.75' in text
+    assert 'sutazai_llm_time_to_first_token_seconds_count{model="m"} 1.0' in text
+    assert 'sutazai_llm_generated_tokens_total{model="m"} 50.0' in text
+    assert 'sutazai_llm_generation_seconds_total{model="m"} 2.0' in text
+    assert 'sutazai_llm_request_duration_seconds_count{model="m",outcome="ok"} 6.0' in text
+    assert "not-installed" not in text
+    assert 'sutazai_llm_request_duration_seconds_count{model="other",outcome="error"} 1.0' in text
