@@ -342,7 +342,6 @@ class BackupBucket(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("sutazai:backup:BackupBucket", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self, provider=provider)
         self.key = customer_key(
             name,
             "Application snapshots (backup bucket)",

@@ -10,9 +10,10 @@
   (`pooled_by`), the only client the data security group admits.
 * `elasticache-redis`: a Redis replication group with automatic failover across zones,
   at-rest (KMS) and in-transit encryption, daily snapshots kept
-  `backup.elasticacheSnapshotRetentionDays` (AWS Backup does not cover it), and RBAC: the `default` user
-  takes the service's generated password (the AUTH secret), and every client in the catalog
-  graph gets its own user with the credential the Secrets component generated for it.
+  `backup.elasticacheSnapshotRetentionDays` (AWS Backup does not cover it), and RBAC: the
+  `default` user takes the service's generated password (the AUTH secret), and every client
+  in the catalog graph gets its own user with the credential the Secrets component generated
+  for it.
 
 Both live in the data subnets (no route to the internet) behind their own security group from
 `SegmentedNetwork`. Everything stateful here is `protect`ed when the stack protects.

@@ -302,7 +302,8 @@ def policies() -> list[Policy]:
             "In prod, every stateful resource (RDS, EBS volumes and the StorageClasses and "
             "claims that make them, EFS, DynamoDB) is picked by an AWS Backup selection through "
             "its tags; ElastiCache keeps its own snapshots.",
-            frozenset(SAMPLE_ARNS) | {SELECTION, ELASTICACHE_RG, STORAGE_CLASS, STATEFUL_SET, PVC, PV},
+            frozenset(SAMPLE_ARNS)
+            | {SELECTION, ELASTICACHE_RG, STORAGE_CLASS, STATEFUL_SET, PVC, PV},
             check_backup_coverage,
             remediation=(
                 "Tag the resource (or the StorageClass's tagSpecification_N) with the tags a "

@@ -16,6 +16,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 from sutazai_testing import PostgresServer, postgres_server  # noqa: F401  # fixture
 
 JOBS = Path(__file__).resolve().parents[2] / "service-code" / "base" / "backup-jobs"
@@ -44,16 +45,18 @@ def database(postgres_server: PostgresServer) -> Iterator[str]:  # noqa: F811
         f"password={postgres_server.password} dbname={postgres_server.dbname}"
     )
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     yield admin.replace(f"dbname={postgres_server.dbname}", f"dbname={name}")
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _app_tables(conninfo: str) -> None:
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute("CREATE TABLE public.users (id serial PRIMARY KEY, email text UNIQUE)")
-        conn.execute("INSERT INTO public.users (email) SELECT 'u' || g FROM generate_series(1, 50) g")
+        conn.execute(
+            "INSERT INTO public.users (email) SELECT 'u' || g FROM generate_series(1, 50) g"
+        )
         conn.execute('CREATE SCHEMA "Odd Schema"')
         conn.execute('CREATE TABLE "Odd Schema"."a""b" (x int)')
 
@@ -129,7 +132,9 @@ def test_cli_verify_exits_non_zero_with_a_json_report(
     monkeypatch.setenv("PGDATABASE", database.rsplit("dbname=", 1)[1])
     monkeypatch.setenv("POSTGRES_PASSWORD_FILE", str(postgres_server.password_file))
 
-    good = cli.main(["postgres-verify", "--restore-point", at.isoformat(), "--heartbeat-hours", "1"])
+    good = cli.main(
+        ["postgres-verify", "--restore-point", at.isoformat(), "--heartbeat-hours", "1"]
+    )
     assert good == 0 and json.loads(capsys.readouterr().out)["ok"] is True
 
     later = (at + timedelta(hours=3)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -283,7 +288,10 @@ def test_qdrant_snapshot_fails_without_the_api_key_and_writes_no_manifest(
     client, kms = s3
     with pytest.raises(Exception, match="401"):
         snapshot_all(
-            QdrantTarget(url, "wrong"), client, Destination("sutazai-prod-app-backups", "q", kms), tmp_path
+            QdrantTarget(url, "wrong"),
+            client,
+            Destination("sutazai-prod-app-backups", "q", kms),
+            tmp_path,
         )
     assert client.list_objects_v2(Bucket="sutazai-prod-app-backups").get("KeyCount") == 0
 

@@ -10,6 +10,7 @@ import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 
 def _require(name: str) -> str:
@@ -72,7 +73,8 @@ def _qdrant_snapshot(_: argparse.Namespace) -> int:
         kms_key_id=_require("BACKUP_KMS_KEY_ARN"),
     )
     scratch = Path(os.environ.get("SCRATCH_DIR") or tempfile.gettempdir())
-    manifest = snapshot_all(target, boto3.client("s3"), destination, scratch)
+    store: Any = boto3.client("s3")
+    manifest = snapshot_all(target, store, destination, scratch)
     print(json.dumps(manifest, sort_keys=True))
     return 0
 
