@@ -327,7 +327,8 @@ _ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
 _CRON_FIELD = r"[0-9*/,-]+"
 _CRON = rf"^{_CRON_FIELD}( {_CRON_FIELD}){{4}}$"
 
-RetentionDays = Annotated[int, Field(ge=1, le=MAX_RETENTION_DAYS)]
+# Strict: `true` or 7.0 is no number of days.
+RetentionDays = Annotated[int, Field(ge=1, le=MAX_RETENTION_DAYS, strict=True)]
 
 
 class VaultLockConfig(_Model):
@@ -340,7 +341,7 @@ class VaultLockConfig(_Model):
     max_retention_days: RetentionDays = Field(
         default=400, description="No rule may keep recovery points longer than this."
     )
-    changeable_for_days: Annotated[int, Field(ge=MIN_LOCK_GRACE_DAYS)] | None = Field(
+    changeable_for_days: Annotated[int, Field(ge=MIN_LOCK_GRACE_DAYS, strict=True)] | None = Field(
         default=None,
         description="Compliance mode: the lock becomes immutable after this many days "
         "(at least 3). Unset: governance mode (removable with IAM permissions).",
@@ -382,7 +383,7 @@ class BackupConfig(_Model):
     vault_lock: VaultLockConfig = Field(
         default=VaultLockConfig(), description="Vault Lock on the backup vaults."
     )
-    elasticache_snapshot_retention_days: Annotated[int, Field(ge=1, le=35)] = Field(
+    elasticache_snapshot_retention_days: Annotated[int, Field(ge=1, le=35, strict=True)] = Field(
         default=7, description="Days ElastiCache keeps its daily snapshots (1-35)."
     )
     application_schedule: Annotated[str, Field(pattern=_CRON)] = Field(
@@ -442,7 +443,8 @@ class RestoreConfig(_Model):
             description="Zone the restored volumes are created in; default: the VPC's first.",
         )
     )
-    confirm_production_restore: bool = Field(
+    # Strict: only the boolean true confirms ("yes", 1 or "true" as a string do not).
+    confirm_production_restore: Annotated[bool, Field(strict=True)] = Field(
         default=False,
         description="Must be true to restore into a prod stack: its live volumes and database "
         "are replaced by the snapshots.",
@@ -452,7 +454,7 @@ class RestoreConfig(_Model):
     @classmethod
     def _volume_ids(cls, volumes: dict[str, str]) -> dict[str, str]:
         for service, snapshot in volumes.items():
-            if not EBS_SNAPSHOT_ID.match(snapshot):
+            if not EBS_SNAPSHOT_ID.fullmatch(snapshot):
                 raise ValueError(
                     f"at {service}: {snapshot!r} is not an EBS snapshot id (snap- and 8 or 17 "
                     "hex digits)"
@@ -463,7 +465,7 @@ class RestoreConfig(_Model):
     @classmethod
     def _database_ids(cls, databases: dict[str, str]) -> dict[str, str]:
         for service, snapshot in databases.items():
-            if not RDS_SNAPSHOT_ID.match(snapshot):
+            if not RDS_SNAPSHOT_ID.fullmatch(snapshot):
                 raise ValueError(
                     f"at {service}: {snapshot!r} is not an RDS snapshot identifier (a letter, "
                     "then letters, digits and single hyphens; optionally rds: or awsbackup:, "
