@@ -12,9 +12,10 @@
   objects expire after `bucketRetentionDays`; the snapshot jobs (components/kubernetes/
   backup_jobs.py) write into their own prefix through IRSA roles that may only put objects
   there.
-* **The restore drill's identity** (`restoreDrillPrincipalArns`): a role that may list and
-  read this stack's recovery points and create volumes and databases from its snapshots, and
-  is denied everything else on resources tagged with this stack.
+* **The restore drill's identity** (`restoreDrillRoleArns`): each of those deploy roles gets
+  an inline policy to list and read this stack's recovery points and create volumes and
+  databases from its snapshots (keys used only through EC2/RDS), and is denied everything
+  else on resources tagged with this stack.
 
 When two rules fall due at the same time (Sundays), AWS Backup runs one job and keeps the
 point for the longer retention: the weekly one.
@@ -127,7 +128,7 @@ class DataBackups(pulumi.ComponentResource):
             )
             for kind, pattern in SELECTIONS.items()
         ]
-        self.restore_drill_role = self._restore_drill_role()
+        self.restore_drill_grants = self._restore_drill_access()
         self.register_outputs(
             {
                 "vaultName": self.vault.name,
@@ -219,46 +220,38 @@ class DataBackups(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
         )
 
-    def _restore_drill_role(self) -> aws.iam.Role | None:
+    def _restore_drill_access(self) -> list[aws.iam.RolePolicy]:
+        """The restore drill's deploy roles get this stack's backups and nothing else of it:
+        an inline policy on each (the drill deploys its own stack with the same identity, so
+        the grant and the deny go to that identity, not to a second role it would assume)."""
         args = self._args
-        principals = list(args.config.restore_drill_principal_arns)
-        if not principals:
-            return None
-        trust = json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"AWS": principals},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        )
-        role = aws.iam.Role(
-            f"{self._name}-restore-drill",
-            description=f"Reads {args.stack}'s backups (restore drills) and nothing else of it",
-            assume_role_policy=trust,
-            max_session_duration=4 * 3600,
-            opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
-        )
         keys = [self.vault_key.arn, *args.data_keys]
         policy = pulumi.Output.all(self.vault.arn, *keys).apply(
             lambda values: json.dumps(restore_drill_policy(args.stack, values[0], values[1:]))
         )
-        aws.iam.RolePolicy(
-            f"{self._name}-restore-drill",
-            role=role.id,
-            policy=policy,
-            opts=pulumi.ResourceOptions(parent=role, provider=args.provider),
-        )
-        return role
+        grants = []
+        for arn in args.config.restore_drill_role_arns:
+            role_name = arn.rsplit("/", 1)[-1]
+            grants.append(
+                aws.iam.RolePolicy(
+                    f"{self._name}-restore-drill-{role_name}",
+                    name=f"sutazai-{args.stack}-backups-read",
+                    role=role_name,
+                    policy=policy,
+                    opts=pulumi.ResourceOptions(parent=self, provider=args.provider),
+                )
+            )
+        return grants
 
 
 # Actions a restore drill needs on the source stack's backups; everything else on resources
 # tagged with that stack is denied.
 RESTORE_READ_ACTIONS = (
+    "kms:Decrypt",
+    "kms:DescribeKey",
+    "kms:CreateGrant",
+    "kms:ReEncryptFrom",
+    "kms:GenerateDataKeyWithoutPlaintext",
     "backup:DescribeBackupVault",
     "backup:ListRecoveryPointsByBackupVault",
     "backup:DescribeRecoveryPoint",

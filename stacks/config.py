@@ -393,10 +393,10 @@ class BackupConfig(_Model):
     bucket_retention_days: RetentionDays = Field(
         default=30, description="Days application snapshots stay in the backup bucket."
     )
-    restore_drill_principal_arns: list[Annotated[str, Field(pattern=_ROLE_ARN)]] = Field(
+    restore_drill_role_arns: list[Annotated[str, Field(pattern=_ROLE_ARN)]] = Field(
         default=[],
-        description="IAM roles (the restore stack's deployer) that may assume the role "
-        "which reads this stack's backups and nothing else of it.",
+        description="IAM roles that deploy restore drills (in this account): they may read "
+        "this stack's backups and are denied everything else on its resources.",
     )
 
     @model_validator(mode="after")

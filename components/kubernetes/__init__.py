@@ -519,8 +519,6 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
             result["managedEndpoints"] = {n: e.host for n, e in self.managed.endpoints.items()}
         if self.backups is not None:
             result["backupVault"] = self.backups.vault.name
-            if self.backups.restore_drill_role is not None:
-                result["restoreDrillRoleArn"] = self.backups.restore_drill_role.arn
         if self.backup_bucket is not None:
             result["backupBucket"] = self.backup_bucket.bucket.bucket
         return result

@@ -53,6 +53,9 @@ JOB_RESOURCES = {
     "limits": {"cpu": "1", "memory": "512Mi"},
 }
 HTTPS = 443
+# S3 is reached on its public addresses (directly or through a gateway endpoint); private
+# ranges (the VPC, peered networks, Vault's) stay closed to the job.
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 
 
 def backup_name(spec: ServiceSpec) -> str:
@@ -191,15 +194,18 @@ def backup_policies(
     vault: Destination | None,
     vpc_cidr: str,
 ) -> list[dict[str, Any]]:
-    """The snapshot job's NetworkPolicy (DNS, the service's pods, Vault, HTTPS to S3 outside
-    the VPC; no ingress) and the service's extra ingress from the job, on its ports."""
+    """The snapshot job's NetworkPolicy (DNS, the service's pods, Vault, HTTPS to public
+    addresses for S3; no ingress) and the service's extra ingress from the job, on its
+    ports."""
     ports = [{"port": p.port, "protocol": p.protocol} for p in spec.ports]
     job_pods = {"podSelector": {"matchLabels": {naming.APP_LABEL: backup_name(spec)}}}
     egress: list[dict[str, Any]] = [
         {"to": [KUBE_DNS], "ports": [dict(p) for p in DNS_PORTS]},
         {"to": [{"podSelector": {"matchLabels": naming.selector(spec)}}], "ports": ports},
         {
-            "to": Destination(port=HTTPS, cidrs=("0.0.0.0/0",), except_cidrs=(vpc_cidr,)).peers(),
+            "to": Destination(
+                port=HTTPS, cidrs=("0.0.0.0/0",), except_cidrs=(vpc_cidr, *PRIVATE_RANGES)
+            ).peers(),
             "ports": [{"port": HTTPS, "protocol": "TCP"}],
         },
     ]

@@ -73,7 +73,7 @@ def test_defaults_keep_backups_off_outside_prod() -> None:
         ({"applicationSchedule": "@hourly"}, "sutazai:backup.applicationSchedule"),
         ({"applicationSchedule": "0 3 * *"}, "sutazai:backup.applicationSchedule"),
         ({"applicationSchedule": "0 3 * * * ; rm -rf /"}, "sutazai:backup.applicationSchedule"),
-        ({"restoreDrillPrincipalArns": ["arn:aws:iam::1:role/x"]}, "restoreDrillPrincipalArns"),
+        ({"restoreDrillRoleArns": ["arn:aws:iam::1:role/x"]}, "restoreDrillRoleArns"),
         ({"retention": 7}, "sutazai:backup.retention: unknown key"),
         (
             {"vaultLock": {"enabled": True, "minRetentionDays": 30, "maxRetentionDays": 7}},

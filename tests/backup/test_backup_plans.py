@@ -16,6 +16,7 @@ from stacks.config import StackConfig
 from stacks.policy_check import analyze_resources, load_config
 from tests.conftest import PROJECT_DIR, load_plan, run_plan_subprocess
 from tests.kubernetes import plan_views
+from tests.kubernetes.netpol import External
 
 Resources = list[dict[str, Any]]
 
@@ -273,7 +274,12 @@ def test_snapshot_job_reaches_only_qdrant_dns_vault_and_https_out(
     own = policies["qdrant-backup"]
     assert own["spec"]["ingress"] == []
     https = [r for r in own["spec"]["egress"] if r["ports"] == [{"port": 443, "protocol": "TCP"}]]
-    assert https and https[0]["to"][0]["ipBlock"]["except"] == [str(config.network.vpc_cidr)]
+    excepted = set(https[0]["to"][0]["ipBlock"]["except"])
+    assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"} <= excepted
+    assert str(config.network.vpc_cidr) in excepted
+    # S3's public addresses are reachable, Vault's network (private) is not.
+    assert evaluator.allowed(job, External("52.216.8.1"), 443)
+    assert not evaluator.allowed(job, External("10.30.8.20"), 443)
     to_qdrant = policies["qdrant-from-backup"]
     assert to_qdrant["spec"]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "qdrant"}
     (rule,) = to_qdrant["spec"]["ingress"]
@@ -303,21 +309,26 @@ def test_heartbeat_job_shares_the_provisioning_jobs_network_policy(
     assert env["POSTGRES_PASSWORD_FILE"].startswith("/vault/secrets/")
 
 
-def test_restore_drill_role_reads_backups_and_is_denied_the_rest_of_prod(
+def test_restore_drill_roles_read_backups_and_are_denied_the_rest_of_prod(
     prod: Resources, config: StackConfig
 ) -> None:
-    role = one(prod, "aws:iam/role:Role", "restore-drill")
-    trust = json.loads(role["inputs"]["assumeRolePolicy"])
-    assert trust["Statement"][0]["Principal"]["AWS"] == config.backup.restore_drill_principal_arns
-    policy = json.loads(
-        one(prod, "aws:iam/rolePolicy:RolePolicy", "restore-drill")["inputs"]["policy"]
+    grants = [
+        r
+        for r in of_type(prod, "aws:iam/rolePolicy:RolePolicy")
+        if "-backup-restore-drill-" in r["name"]
+    ]
+    assert sorted(r["inputs"]["role"] for r in grants) == sorted(
+        arn.rsplit("/", 1)[1] for arn in config.backup.restore_drill_role_arns
     )
+    (grant,) = grants
+    policy = json.loads(grant["inputs"]["policy"])
     statements = {s["Sid"]: s for s in policy["Statement"]}
     deny = statements["NothingElseOfTheStack"]
-    assert deny["Effect"] == "Deny" and deny["Condition"] == {
-        "StringEquals": {"aws:ResourceTag/sutazai:stack": "prod"}
-    }
+    assert deny["Effect"] == "Deny" and deny["Resource"] == "*"
+    assert deny["Condition"] == {"StringEquals": {"aws:ResourceTag/sutazai:stack": "prod"}}
     allowed = {a for s in policy["Statement"] if s["Effect"] == "Allow" for a in s["Action"]}
+    # Everything allowed is exempt from the deny, and nothing more is.
+    assert set(deny["NotAction"]) == allowed
     writes = {a for a in allowed if not a.split(":")[1].startswith(("Describe", "List", "Get"))}
     assert writes == {
         "ec2:CreateVolume",
@@ -329,7 +340,12 @@ def test_restore_drill_role_reads_backups_and_is_denied_the_rest_of_prod(
     }
     create = statements["CreateFromTaggedSnapshots"]
     assert create["Condition"] == {"StringEquals": {"aws:ResourceTag/sutazai:backup": "prod"}}
-    assert statements["DecryptSnapshotsThroughEc2AndRds"]["Condition"]["StringLike"]
+    decrypt = statements["DecryptSnapshotsThroughEc2AndRds"]
+    assert decrypt["Condition"]["StringLike"]["kms:ViaService"]
+    keys = {mock_arn(k) for k in of_type(prod, "aws:kms/key:Key")}
+    assert set(decrypt["Resource"]) <= keys
+    assert any("backup-vault" in k for k in decrypt["Resource"])
+    assert any("cluster-volumes" in k for k in decrypt["Resource"])
 
 
 # ── restores ─────────────────────────────────────────────────────────────────────────────
