@@ -15,7 +15,7 @@ from stacks.plan import stack_config_bag
 PROD_BAG, _ = stack_config_bag("prod")
 
 
-def _bag(base: dict[str, str] | None = None, **overrides: Any) -> dict[str, str]:
+def _bag(base: dict[str, str] | None = None, /, **overrides: Any) -> dict[str, str]:
     bag = dict(base if base is not None else {})
     for key, value in overrides.items():
         bag[f"sutazai:{key}"] = value if isinstance(value, str) else json.dumps(value)
