@@ -13,10 +13,10 @@ import yaml
 
 from components.backup import BACKUP_SERVICE_POLICIES, backup_tags
 from stacks.config import StackConfig
+from stacks.netpol import External
 from stacks.policy_check import analyze_resources, load_config
 from tests.conftest import PROJECT_DIR, load_plan, run_plan_subprocess
 from tests.kubernetes import plan_views
-from tests.kubernetes.netpol import External
 
 Resources = list[dict[str, Any]]
 
