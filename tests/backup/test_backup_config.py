@@ -13,6 +13,8 @@ from stacks.errors import ConfigError
 from stacks.plan import stack_config_bag
 
 PROD_BAG, _ = stack_config_bag("prod")
+# A Docker stack has no load balancer to sign users in with (sutazai:edge).
+DOCKER_EDGE = {"authentication": "off"}
 
 
 def _bag(base: dict[str, str] | None = None, /, **overrides: Any) -> dict[str, str]:
@@ -135,7 +137,7 @@ def test_backups_need_a_cluster_of_their_own() -> None:
         _bag(backup={"enabled": True}, sharedClusterStack="sutazai/sutazai/dev-cluster")
     )
     assert any("sutazai:backup.enabled: backups are for a kubernetes stack" in p for p in problems)
-    problems = _problems(_bag(backup={"enabled": True}, platform="docker"))
+    problems = _problems(_bag(backup={"enabled": True}, platform="docker", edge=DOCKER_EDGE))
     assert any("sutazai:backup.enabled" in p for p in problems)
 
 
@@ -250,7 +252,10 @@ def test_confirmation_alone_restores_nothing() -> None:
 
 @pytest.mark.parametrize(
     "extra",
-    [{"platform": "docker"}, {"sharedClusterStack": "sutazai/sutazai/dev-cluster"}],
+    [
+        {"platform": "docker", "edge": DOCKER_EDGE},
+        {"sharedClusterStack": "sutazai/sutazai/dev-cluster"},
+    ],
 )
 def test_restore_needs_its_own_kubernetes_cluster(extra: dict[str, str]) -> None:
     problems = _problems(_bag(restore=PROD_RESTORES[0], **extra))
