@@ -42,6 +42,9 @@ def one(resources: Resources, type_: str, name_part: str = "") -> dict[str, Any]
 
 
 def mock_arn(resource: dict[str, Any]) -> str:
+    """The ARN the offline plan's mocks give a resource (IAM roles get a real-shaped one)."""
+    if resource["type"] == "aws:iam/role:Role":
+        return f"arn:aws:iam::123456789012:role/{resource['name']}"
     return f"arn:aws:mock:us-east-1:123456789012:{resource['name']}"
 
 
