@@ -10,7 +10,8 @@
 * add-ons: vpc-cni (NetworkPolicy enforcement on, IRSA), kube-proxy, coredns,
   aws-ebs-csi-driver (IRSA), the NVIDIA device plugin (the vendor DaemonSet, kube-system),
   the AWS Load Balancer Controller (pinned chart, IRSA), the cluster autoscaler (rendered,
-  IRSA; components/kubernetes/autoscaler.py) and an encrypted gp3 StorageClass;
+  IRSA; components/kubernetes/autoscaler.py) and an encrypted gp3 StorageClass, which tags
+  every volume it provisions with `volume_tags` (the backup selection's tags);
 * access: EKS access entries only; `clusterAdminRoleArns` get AmazonEKSClusterAdminPolicy
   (cluster scope), and when any are listed the creator gets nothing implicit.
 
@@ -20,13 +21,14 @@ Every Kubernetes object here and in the renderer uses `self.k8s_provider` explic
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.backup import ebs_tag_parameters
 from components.kubernetes import autoscaler, naming
 from components.kubernetes.security import (
     HOST_PATH,
@@ -84,6 +86,8 @@ class EksClusterArgs:
     protect: bool
     provider: aws.Provider | None = None
     log_retention_days: int = 365
+    # Tags the EBS CSI driver puts on every volume it provisions (the backup selection's).
+    volume_tags: dict[str, str] = field(default_factory=dict)
 
 
 class EksCluster(pulumi.ComponentResource):
@@ -538,6 +542,7 @@ class EksCluster(pulumi.ComponentResource):
                 "encrypted": "true",
                 "kmsKeyId": self.volumes_key.arn,
                 "csi.storage.k8s.io/fstype": "ext4",
+                **ebs_tag_parameters(self._args.volume_tags),
             },
             # prod keeps the EBS volume when a claim (or the whole namespace) goes away.
             reclaim_policy="Retain" if protect else "Delete",

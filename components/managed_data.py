@@ -1,16 +1,19 @@
 """Managed data services for prod: catalog services with `managed_in_prod` become AWS services.
 
 * `rds-postgresql`: RDS PostgreSQL, Multi-AZ, KMS-encrypted storage, 14 days of backups
-  (point-in-time recovery), deletion protection and a final snapshot, IAM database auth,
+  (point-in-time recovery) plus AWS Backup through its `backup_tags`, created from a snapshot
+  when a restore names one, deletion protection and a final snapshot, IAM database auth,
   Performance Insights, a parameter group that forces TLS. The master password is the
   service's own generated secret from the Secrets component (in Vault, where the database
   secrets engine uses it to hand out short-lived users); without one, RDS manages it in
   Secrets Manager. Clients reach it through PgBouncer, a normal catalog workload
   (`pooled_by`), the only client the data security group admits.
 * `elasticache-redis`: a Redis replication group with automatic failover across zones,
-  at-rest (KMS) and in-transit encryption, retained snapshots, and RBAC: the `default` user
-  takes the service's generated password (the AUTH secret), and every client in the catalog
-  graph gets its own user with the credential the Secrets component generated for it.
+  at-rest (KMS) and in-transit encryption, daily snapshots kept
+  `backup.elasticacheSnapshotRetentionDays` (AWS Backup does not cover it), and RBAC: the
+  `default` user takes the service's generated password (the AUTH secret), and every client
+  in the catalog graph gets its own user with the credential the Secrets component generated
+  for it.
 
 Both live in the data subnets (no route to the internet) behind their own security group from
 `SegmentedNetwork`. Everything stateful here is `protect`ed when the stack protects.
@@ -23,8 +26,8 @@ it in a one-shot Job as the master user (`admin_env`), since nothing runs next t
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import pulumi
@@ -74,6 +77,11 @@ class ManagedDataArgs:
     protect: bool
     credentials: ManagedCredentials | None = None
     provider: aws.Provider | None = None
+    # Tags AWS Backup's selection picks the databases by (components/backup.py).
+    backup_tags: Mapping[str, str] = field(default_factory=dict)
+    snapshot_retention_days: int = SNAPSHOT_RETENTION_DAYS
+    # Service -> RDS snapshot (id or ARN) its instance is created from (a restore).
+    restore_snapshots: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -245,6 +253,10 @@ class ManagedData(pulumi.ComponentResource):
             enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
             auto_minor_version_upgrade=True,
             ca_cert_identifier="rds-ca-rsa2048-g1",
+            # A restore: the instance is created from this snapshot (read at creation only;
+            # changing it replaces the instance, which `protect` refuses in prod).
+            snapshot_identifier=args.restore_snapshots.get(spec.name),
+            tags=dict(args.backup_tags) or None,
             apply_immediately=False,
             opts=self._stateful,
         )
@@ -296,7 +308,8 @@ class ManagedData(pulumi.ComponentResource):
             user_group_ids=[user_group.user_group_id],
             subnet_group_name=subnets.name,
             security_group_ids=[self._security_group(spec)],
-            snapshot_retention_limit=SNAPSHOT_RETENTION_DAYS,
+            # Not an AWS Backup resource: ElastiCache keeps its own daily snapshots.
+            snapshot_retention_limit=self._args.snapshot_retention_days,
             snapshot_window="02:00-03:00",
             maintenance_window="sun:05:30-sun:06:30",
             final_snapshot_identifier=f"{name}-final",

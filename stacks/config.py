@@ -400,6 +400,177 @@ class AlertingConfig(_Model):
         return found + [r.name for r in self.receivers if severity in r.severities]
 
 
+# AWS Backup keeps recovery points at most this long (100 years); days, as AWS counts them.
+MAX_RETENTION_DAYS = 36500
+# A prod rule keeps at least a week (dailies) and four weeks (weeklies): a bad migration
+# noticed after a long weekend, or a month-end report, still has a point to go back to.
+PROD_MIN_DAILY_DAYS = 7
+PROD_MIN_WEEKLY_DAYS = 28
+# An AWS Backup vault lock in compliance mode becomes immutable after at least 3 days.
+MIN_LOCK_GRACE_DAYS = 3
+# EBS snapshot ids (what AWS Backup recovery points of volumes are) and RDS snapshot
+# identifiers: a manual name, an AWS Backup `awsbackup:job-...` name, or a snapshot ARN.
+EBS_SNAPSHOT_ID = re.compile(r"^snap-(?:[0-9a-f]{8}|[0-9a-f]{17})$")
+RDS_SNAPSHOT_ID = re.compile(
+    r"^(?:arn:aws[a-z-]*:rds:[a-z]{2}(?:-gov)?-[a-z]+-[0-9]:[0-9]{12}:snapshot:)?"
+    r"(?:(?:rds|awsbackup):)?[a-zA-Z](?!.*--)[a-zA-Z0-9-]{0,254}(?<!-)$"
+)
+_ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
+# Five-field cron (minute hour day-of-month month day-of-week), as Kubernetes CronJobs take.
+_CRON_FIELD = r"[0-9*/,-]+"
+_CRON = rf"^{_CRON_FIELD}( {_CRON_FIELD}){{4}}$"
+
+# Strict: `true` or 7.0 is no number of days.
+RetentionDays = Annotated[int, Field(ge=1, le=MAX_RETENTION_DAYS, strict=True)]
+
+
+class VaultLockConfig(_Model):
+    """AWS Backup Vault Lock: nobody (root included) deletes a recovery point early."""
+
+    enabled: bool = Field(default=False, description="Lock the backup vault.")
+    min_retention_days: RetentionDays = Field(
+        default=7, description="Recovery points are kept at least this long."
+    )
+    max_retention_days: RetentionDays = Field(
+        default=400, description="No rule may keep recovery points longer than this."
+    )
+    changeable_for_days: Annotated[int, Field(ge=MIN_LOCK_GRACE_DAYS, strict=True)] | None = Field(
+        default=None,
+        description="Compliance mode: the lock becomes immutable after this many days "
+        "(at least 3). Unset: governance mode (removable with IAM permissions).",
+    )
+
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        if self.min_retention_days > self.max_retention_days:
+            raise ValueError(
+                f"at minRetentionDays: {self.min_retention_days} is above maxRetentionDays "
+                f"{self.max_retention_days}"
+            )
+        return self
+
+
+class BackupConfig(_Model):
+    """Backups (kubernetes platform, own cluster): AWS Backup of the EBS volumes and RDS,
+    ElastiCache's own snapshots, and application snapshots (Qdrant) to S3."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Back up this stack's data (required in prod). A stack with backups "
+        "keeps a vault that holds recovery points: destroy it only after they expire.",
+    )
+    daily_retention_days: RetentionDays = Field(
+        default=7, description="Days a daily recovery point is kept (prod: at least 7)."
+    )
+    weekly_retention_days: RetentionDays = Field(
+        default=35, description="Days a weekly recovery point is kept (prod: at least 28)."
+    )
+    copy_region: Annotated[str, Field(pattern=r"^([a-z]{2}(-gov)?-[a-z]+-[0-9])?$")] = Field(
+        default="",
+        description="Second region every recovery point is copied to (required in prod; "
+        "not awsRegion).",
+    )
+    copy_retention_days: RetentionDays = Field(
+        default=35, description="Days a copy is kept in copyRegion."
+    )
+    vault_lock: VaultLockConfig = Field(
+        default=VaultLockConfig(), description="Vault Lock on the backup vaults."
+    )
+    elasticache_snapshot_retention_days: Annotated[int, Field(ge=1, le=35, strict=True)] = Field(
+        default=7, description="Days ElastiCache keeps its daily snapshots (1-35)."
+    )
+    application_schedule: Annotated[str, Field(pattern=_CRON)] = Field(
+        default="30 */6 * * *",
+        description="Cron schedule (UTC) of the application snapshot jobs (Qdrant).",
+    )
+    bucket_retention_days: RetentionDays = Field(
+        default=30, description="Days application snapshots stay in the backup bucket."
+    )
+    restore_drill_role_arns: list[Annotated[str, Field(pattern=_ROLE_ARN)]] = Field(
+        default=[],
+        description="IAM roles that deploy restore drills (in this account): they may read "
+        "this stack's backups and are denied everything else on its resources.",
+    )
+
+    @model_validator(mode="after")
+    def _retention(self) -> Self:
+        if self.weekly_retention_days < self.daily_retention_days:
+            raise ValueError(
+                f"at weeklyRetentionDays: {self.weekly_retention_days} is shorter than "
+                f"dailyRetentionDays {self.daily_retention_days}; a weekly point outlives "
+                "the dailies"
+            )
+        lock = self.vault_lock
+        if lock.enabled:
+            for key, days in (
+                ("dailyRetentionDays", self.daily_retention_days),
+                ("weeklyRetentionDays", self.weekly_retention_days),
+                ("copyRetentionDays", self.copy_retention_days),
+            ):
+                if not lock.min_retention_days <= days <= lock.max_retention_days:
+                    raise ValueError(
+                        f"at {key}: {days} days is outside the vault lock's "
+                        f"{lock.min_retention_days}-{lock.max_retention_days} days; AWS "
+                        "Backup would refuse every job of this rule"
+                    )
+        return self
+
+
+class RestoreConfig(_Model):
+    """Create this stack's data from backups instead of empty (a restore drill, or a real
+    restore). Ids are read at creation: a volume or database that already exists is replaced."""
+
+    volumes: dict[str, str] = Field(
+        default={},
+        description="Catalog service (with storage) -> EBS snapshot id (snap-...) its volume "
+        "is created from.",
+    )
+    databases: dict[str, str] = Field(
+        default={},
+        description="Managed PostgreSQL service -> RDS snapshot identifier or ARN "
+        "(awsbackup:job-... for AWS Backup) the instance is created from.",
+    )
+    availability_zone: Annotated[str, Field(pattern=r"^([a-z]{2}(-gov)?-[a-z]+-[0-9][a-z])?$")] = (
+        Field(
+            default="",
+            description="Zone the restored volumes are created in; default: the VPC's first.",
+        )
+    )
+    # Strict: only the boolean true confirms ("yes", 1 or "true" as a string do not).
+    confirm_production_restore: Annotated[bool, Field(strict=True)] = Field(
+        default=False,
+        description="Must be true to restore into a prod stack: its live volumes and database "
+        "are replaced by the snapshots.",
+    )
+
+    @field_validator("volumes")
+    @classmethod
+    def _volume_ids(cls, volumes: dict[str, str]) -> dict[str, str]:
+        for service, snapshot in volumes.items():
+            if not EBS_SNAPSHOT_ID.fullmatch(snapshot):
+                raise ValueError(
+                    f"at {service}: {snapshot!r} is not an EBS snapshot id (snap- and 8 or 17 "
+                    "hex digits)"
+                )
+        return volumes
+
+    @field_validator("databases")
+    @classmethod
+    def _database_ids(cls, databases: dict[str, str]) -> dict[str, str]:
+        for service, snapshot in databases.items():
+            if not RDS_SNAPSHOT_ID.fullmatch(snapshot):
+                raise ValueError(
+                    f"at {service}: {snapshot!r} is not an RDS snapshot identifier (a letter, "
+                    "then letters, digits and single hyphens; optionally rds: or awsbackup:, "
+                    "or a snapshot ARN)"
+                )
+        return databases
+
+    @property
+    def requested(self) -> bool:
+        return bool(self.volumes or self.databases)
+
+
 class StackConfig(_Model):
     """Everything a stack file may set, under the `sutazai:` namespace."""
 
@@ -525,6 +696,16 @@ class StackConfig(_Model):
         description="Alert receivers: an SNS topic, Slack, PagerDuty or webhooks, by severity. "
         "Prod must page someone on critical alerts.",
     )
+    backup: BackupConfig = Field(
+        default=BackupConfig(),
+        description="Backups: AWS Backup vault, plan and copies; ElastiCache snapshots; "
+        "application snapshots.",
+    )
+    restore: RestoreConfig = Field(
+        default=RestoreConfig(),
+        description="Snapshot and backup ids this stack's volumes and databases are created "
+        "from (restore drills).",
+    )
     policy_enforcement: Literal["mandatory", "advisory"] = Field(
         default="advisory",
         description="How the policy pack checks this stack: mandatory uses "
@@ -615,6 +796,23 @@ class StackConfig(_Model):
                 )
             if self.policy_enforcement != "mandatory":
                 raise ValueError("at policyEnforcement: prod enforces every policy (mandatory)")
+            self._prod_backups()
+            if self.restore.requested and not self.restore.confirm_production_restore:
+                raise ValueError(
+                    "at restore.confirmProductionRestore: restoring into prod replaces its live "
+                    "volumes and database with the named snapshots; set it to true to confirm, "
+                    "or restore into a drill stack"
+                )
+        if self.restore.requested and (self.platform != "kubernetes" or self.shared_cluster_stack):
+            raise ValueError(
+                "at restore: a restore creates EBS volumes and RDS instances, so it runs in a "
+                "kubernetes stack with a cluster of its own (no sharedClusterStack)"
+            )
+        if self.backup.enabled and (self.platform != "kubernetes" or self.shared_cluster_stack):
+            raise ValueError(
+                "at backup.enabled: backups are for a kubernetes stack with a cluster of its "
+                "own (a shared-cluster or Docker stack has no volumes of its own to back up)"
+            )
         return self
 
     @model_validator(mode="after")
@@ -640,11 +838,41 @@ class StackConfig(_Model):
             )
         return self
 
+    def _prod_backups(self) -> None:
+        backup = self.backup
+        if not backup.enabled:
+            raise ValueError("at backup.enabled: prod keeps backups (set it to true)")
+        if backup.daily_retention_days < PROD_MIN_DAILY_DAYS:
+            raise ValueError(
+                f"at backup.dailyRetentionDays: prod keeps dailies at least "
+                f"{PROD_MIN_DAILY_DAYS} days, got {backup.daily_retention_days}"
+            )
+        if backup.weekly_retention_days < PROD_MIN_WEEKLY_DAYS:
+            raise ValueError(
+                f"at backup.weeklyRetentionDays: prod keeps weeklies at least "
+                f"{PROD_MIN_WEEKLY_DAYS} days, got {backup.weekly_retention_days}"
+            )
+        if not backup.copy_region:
+            raise ValueError(
+                "at backup.copyRegion: prod copies its backups to a second region; name it"
+            )
+        if backup.copy_region == self.aws_region:
+            raise ValueError(
+                f"at backup.copyRegion: the copy must leave awsRegion ({self.aws_region}); "
+                "name another region"
+            )
+
     # --- derived ------------------------------------------------------------------------
 
     @property
     def is_prod(self) -> bool:
         return self.environment == "prod"
+
+    @property
+    def uses_managed_data(self) -> bool:
+        """RDS/ElastiCache instead of in-cluster servers: prod, and a stack restoring a
+        database snapshot (a restore drill needs the managed service to restore into)."""
+        return self.is_prod or bool(self.restore.databases)
 
     @property
     def is_ephemeral(self) -> bool:

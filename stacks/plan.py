@@ -209,7 +209,7 @@ def _mock_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, An
     elif type_ == "aws:ec2/launchTemplate:LaunchTemplate":
         extra.update(latestVersion=1, defaultVersion=1)
     elif type_ == "aws:iam/role:Role":
-        extra.update(name=inputs.get("name", name))
+        extra.update(name=inputs.get("name", name), arn=f"arn:aws:iam::{MOCK_ACCOUNT}:role/{name}")
     elif type_ == "aws:elasticache/user:User":
         extra.update(userId=inputs.get("userId", name))
     elif type_ == "aws:elasticache/userGroup:UserGroup":

@@ -30,9 +30,10 @@ from stacks.catalog import Catalog, ServiceSpec
 AddressOf = Callable[[str], pulumi.Input[str]]
 
 
-def managed_services(catalog: Catalog, *, is_prod: bool) -> frozenset[str]:
-    """The services that run as AWS managed services in a stack: prod's `managed_in_prod`."""
-    return frozenset(s.name for s in catalog if is_prod and s.managed_in_prod is not None)
+def managed_services(catalog: Catalog, *, use_managed: bool) -> frozenset[str]:
+    """The services that run as AWS managed services in a stack that uses them (prod, and a
+    stack restoring a database snapshot: `StackConfig.uses_managed_data`)."""
+    return frozenset(s.name for s in catalog if use_managed and s.managed_in_prod is not None)
 
 
 def connection_facts(spec: ServiceSpec, managed: bool) -> dict[str, str]:

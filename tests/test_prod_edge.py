@@ -17,7 +17,9 @@ INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 
 
 def of_type(plan: dict[str, Any], type_: str) -> list[dict[str, Any]]:
-    return [r for r in plan["resources"] if r["type"] == type_]
+    """The edge's resources of a type (not the application snapshots' bucket and its parts,
+    components/backup.py)."""
+    return [r for r in plan["resources"] if r["type"] == type_ and "app-backups" not in r["name"]]
 
 
 def ingresses(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -377,14 +377,24 @@ def test_every_kubernetes_resource_uses_the_clusters_provider(
     assert is_secret(provider["inputs"]["kubeconfig"])
 
 
-def test_every_aws_resource_uses_the_explicit_provider(resources: list[dict[str, Any]]) -> None:
-    provider = one(resources, "pulumi:providers:aws")
-    assert provider["inputs"]["region"] == "us-east-1"
+def test_every_aws_resource_uses_the_explicit_provider(
+    resources: list[dict[str, Any]], config: StackConfig
+) -> None:
+    """One provider for the stack's region; the backup copies' vault (and its key) alone use
+    the second one, in backup.copyRegion, with the same default tags."""
+    providers = {p["inputs"]["region"]: p for p in of_type(resources, "pulumi:providers:aws")}
+    assert set(providers) == {"us-east-1", config.backup.copy_region}
+    provider, copies = providers["us-east-1"], providers[config.backup.copy_region]
     assert json.loads(provider["inputs"]["defaultTags"])["tags"]["sutazai:environment"] == "prod"
+    assert copies["inputs"]["defaultTags"] == provider["inputs"]["defaultTags"]
     expected = f"{provider['urn']}::{resource_id(provider)}"
+    in_copy_region = f"{copies['urn']}::{resource_id(copies)}"
     for r in resources:
         if r["type"].startswith("aws:") and r["custom"]:
-            assert r["provider"] == expected, f"{r['type']} {r['name']}"
+            if r["name"].endswith("-backup-copy-vault") or r["name"].endswith("copy-vault-lock"):
+                assert r["provider"] == in_copy_region, f"{r['type']} {r['name']}"
+            else:
+                assert r["provider"] == expected, f"{r['type']} {r['name']}"
 
 
 # ── stateful resources and managed data ─────────────────────────────────────────────────

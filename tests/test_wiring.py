@@ -77,9 +77,9 @@ def test_env_referring_to_a_disabled_service_is_dropped(catalog: Catalog) -> Non
 
 
 def test_managed_redis_is_reached_over_tls(catalog: Catalog) -> None:
-    managed = managed_services(catalog, is_prod=True)
+    managed = managed_services(catalog, use_managed=True)
     assert managed == {"postgres", "redis"}
-    assert managed_services(catalog, is_prod=False) == frozenset()
+    assert managed_services(catalog, use_managed=False) == frozenset()
     env = resolve(service_env(catalog["backend"], catalog, address, managed))
     assert env["REDIS_URL"] == "rediss://redis.svc:6379/0"
     in_cluster = resolve(service_env(catalog["backend"], catalog, address))
@@ -89,7 +89,7 @@ def test_managed_redis_is_reached_over_tls(catalog: Catalog) -> None:
 def test_products_tls_switches_follow_the_same_facts(catalog: Catalog) -> None:
     """Dify's REDIS_USE_SSL/BROKER_USE_SSL and every credential URL template use the one
     reference path: the scheme and TLS of what the client reaches."""
-    managed = managed_services(catalog, is_prod=True)
+    managed = managed_services(catalog, use_managed=True)
     dify = catalog["dify"]
     prod = resolve(service_env(dify, catalog, address, managed))
     dev = resolve(service_env(dify, catalog, address))
@@ -111,7 +111,7 @@ def test_products_tls_switches_follow_the_same_facts(catalog: Catalog) -> None:
 
 
 def test_postgres_sslmode_is_that_of_what_the_client_reaches(catalog: Catalog) -> None:
-    managed = managed_services(catalog, is_prod=True)
+    managed = managed_services(catalog, use_managed=True)
     # In-house clients reach PgBouncer (in-cluster): no TLS on that hop, in every stack.
     for stack in (managed, frozenset()):
         env = resolve(service_env(catalog["backend"], catalog, address, stack))
@@ -133,7 +133,7 @@ def test_a_fact_nobody_declares_is_an_error(catalog: Catalog) -> None:
 
 
 def test_the_database_name_follows_the_catalog_through_the_pooler(catalog: Catalog) -> None:
-    managed = managed_services(catalog, is_prod=True)
+    managed = managed_services(catalog, use_managed=True)
     for stack in (managed, frozenset()):
         backend = resolve(service_env(catalog["backend"], catalog, address, stack))
         assert backend["POSTGRES_DB"] == catalog["postgres"].database == "sutazai"

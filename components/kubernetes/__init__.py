@@ -26,6 +26,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components import configs, launch
+from components.backup import STACK_TAG, backup_tags
 from components.configs import observability
 from components.configs.alertmanager import AlertDelivery
 from components.kubernetes import naming, network_policies, workloads
@@ -48,6 +49,7 @@ from stacks.wiring import AddressOf, managed_services, service_env
 
 if TYPE_CHECKING:
     from components.alarms import AlertTopic, ManagedAlarms
+    from components.backup import BackupBucket, DataBackups
     from components.cluster import EksCluster
     from components.edge import PublicEdge
     from components.images import ServiceImages
@@ -62,6 +64,8 @@ KUBE_API_TOKEN_FILE = "kube-api-token"
 HTTP = 80
 # RFC 1918: what an egress to public endpoints excepts.
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+# The image the backup jobs run (catalog base_images; service-code/base/backup-jobs).
+BACKUP_IMAGE = "backup-jobs"
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 
@@ -162,6 +166,7 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
         self.catalog = catalog
         self.naming = Naming.for_stack(pulumi.get_stack(), config.is_ephemeral)
         self.protect = config.is_prod
+        self._tags = tags
         self.aws_provider: aws.Provider | None = aws.Provider(
             f"{name}-aws",
             region=config.aws_region,
@@ -176,8 +181,13 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
                     "set the ACM certificate ARN for the ingress load balancer"
                 ],
             )
-        managed = managed_services(catalog, is_prod=config.is_prod)
+        managed = managed_services(catalog, use_managed=config.uses_managed_data)
         self.managed_specs = [s for s in catalog if s.name in managed]
+        self._check_restore(managed)
+        # What AWS Backup's selections pick (components/backup.py); nothing without backups.
+        self.backup_tags: dict[str, str] = (
+            backup_tags(pulumi.get_stack()) if config.backup.enabled else {}
+        )
         self.network: SegmentedNetwork | None = None
         self.eks: EksCluster | None = None
         self.managed: ManagedData | None = None
@@ -185,6 +195,8 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
         self.alert_topic: AlertTopic | None = None
         self.alarms: ManagedAlarms | None = None
         self.alert_publisher_role: aws.iam.Role | None = None
+        self.backups: DataBackups | None = None
+        self.backup_bucket: BackupBucket | None = None
         if config.shared_cluster_stack:
             self.cluster = self._shared_cluster()
         else:
@@ -214,6 +226,41 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
+    def _check_restore(self, managed: frozenset[str]) -> None:
+        """Restore ids name services this stack deploys, in a form they can be restored to."""
+        restore, problems = self.config.restore, []
+        key = "sutazai:restore"
+        for name in sorted(restore.volumes):
+            spec = self.catalog.services.get(name)
+            if spec is None or spec.storage is None or name in managed:
+                stateful = sorted(
+                    s.name for s in self.catalog if s.storage is not None and s.name not in managed
+                )
+                problems.append(
+                    f"{key}.volumes.{name}: not a service of this stack with a volume; "
+                    f"allowed: {', '.join(stateful)}"
+                )
+            elif spec.replicas != 1:
+                problems.append(
+                    f"{key}.volumes.{name}: {spec.replicas} replicas; a snapshot restores one "
+                    "volume, so restore with replicas 1 and scale up after the check"
+                )
+        for name in sorted(restore.databases):
+            spec = self.catalog.services.get(name)
+            kind = spec.managed_in_prod.kind if spec and spec.managed_in_prod else None
+            if kind != "rds-postgresql":
+                rds = sorted(
+                    s.name
+                    for s in self.catalog
+                    if s.managed_in_prod and s.managed_in_prod.kind == "rds-postgresql"
+                )
+                problems.append(
+                    f"{key}.databases.{name}: not a managed PostgreSQL (RDS) service; "
+                    f"allowed: {', '.join(rds)}"
+                )
+        if problems:
+            raise ConfigError("stack configuration", problems)
+
     def _managed_data(self, credentials: ManagedCredentials) -> ManagedData | None:
         """RDS / ElastiCache (prod), created with the Secrets component's credentials."""
         from components.managed_data import ManagedData, ManagedDataArgs
@@ -229,9 +276,44 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
                 protect=self.protect,
                 credentials=credentials,
                 provider=self.aws_provider,
+                backup_tags=self.backup_tags,
+                snapshot_retention_days=self.config.backup.elasticache_snapshot_retention_days,
+                restore_snapshots=self.config.restore.databases,
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _backups(self) -> None:
+        """AWS Backup for this stack's volumes and databases, and the bucket the application
+        snapshot jobs write to (components/backup.py)."""
+        from components.backup import BackupBucket, DataBackups, DataBackupsArgs
+        from components.kubernetes.backup_jobs import ONLINE_BACKUPS
+
+        if not self.config.backup.enabled or self.eks is None:
+            return
+        keys: list[pulumi.Input[str]] = [self.eks.volumes_key.arn]
+        if self.managed is not None:
+            keys.append(self.managed.key.arn)
+        self.backups = DataBackups(
+            f"{self._name}-backup",
+            DataBackupsArgs(
+                stack=pulumi.get_stack(),
+                config=self.config.backup,
+                protect=self.protect,
+                tags=self._tags,
+                provider=self.aws_provider,
+                data_keys=keys,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        if any(name in ONLINE_BACKUPS for name in self.catalog.services):
+            self.backup_bucket = BackupBucket(
+                f"{self._name}-app-backups",
+                retention_days=self.config.backup.bucket_retention_days,
+                protect=self.protect,
+                provider=self.aws_provider,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
 
     # ── cluster ──────────────────────────────────────────────────────────────────────────
 
@@ -265,6 +347,9 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
                 cluster_name=cluster_name,
                 protect=self.protect,
                 provider=self.aws_provider,
+                volume_tags=(
+                    {**self.backup_tags, STACK_TAG: pulumi.get_stack()} if self.backup_tags else {}
+                ),
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -306,6 +391,7 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
+
     def _alert_topic(self, eks: EksCluster, network: SegmentedNetwork) -> None:
         """The SNS topic, the NAT alarms, and the role Alertmanager publishes with."""
         from components.alarms import AlertTopic, ManagedAlarms
@@ -442,6 +528,7 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
             self.managed = self._managed_data(secrets)
             self._bind_managed_postgres(secrets)
             self._managed_alarms()
+            self._backups()
         self._vault_namespace_policies(secrets)
         platform = KubernetesPlatform(self, images=images, secrets=secrets)
         self.register_outputs(self.outputs())
@@ -517,6 +604,10 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
             result["vpcId"] = self.network.vpc.id
         if self.managed is not None:
             result["managedEndpoints"] = {n: e.host for n, e in self.managed.endpoints.items()}
+        if self.backups is not None:
+            result["backupVault"] = self.backups.vault.name
+        if self.backup_bucket is not None:
+            result["backupBucket"] = self.backup_bucket.bucket.bucket
         return result
 
 
@@ -749,6 +840,8 @@ class KubernetesPlatform:
                 )
             )
         manifest = workloads.workload(inputs)
+        if spec.name in self.config.restore.volumes and manifest["kind"] == "StatefulSet":
+            depends.append(self._restored_volume(spec, namespace, ns_resource, parent))
         workload_opts = pulumi.ResourceOptions.merge(
             opts,
             pulumi.ResourceOptions(
@@ -779,6 +872,7 @@ class KubernetesPlatform:
         )
         if spec.ingress:
             self._ingress(spec, base, in_namespace, opts)
+        self._online_backup(spec, account, workload, in_namespace, opts)
         return DeployedService(
             spec=spec,
             host=self.naming.host_of(spec),
@@ -862,7 +956,7 @@ class KubernetesPlatform:
             fingerprint, pulumi.Output.from_input(unnamed).apply(json.dumps)
         ).apply(lambda parts: _job_name(naming.provisioning_name(spec), parts))
         manifest = workloads.provisioning_job(dataclasses.replace(inputs, name=name))
-        return k8s.batch.v1.Job(
+        job = k8s.batch.v1.Job(
             base,
             metadata=in_namespace(manifest),
             spec=manifest["spec"],
@@ -873,6 +967,186 @@ class KubernetesPlatform:
                     depends_on=self.readiness(
                         spec, [account, policy, *endpoint.resources], volume_claims=False
                     ),
+                ),
+            ),
+        )
+        if self.config.backup.enabled and endpoint.spec.database is not None:
+            self._heartbeat(spec, env, in_namespace, opts, [account, policy, job])
+        return job
+
+    # ── backups and restores ─────────────────────────────────────────────────────────────
+
+    def _restored_volume(
+        self,
+        spec: ServiceSpec,
+        namespace: str,
+        ns_resource: k8s.core.v1.Namespace,
+        parent: pulumi.Resource,
+    ) -> k8s.core.v1.PersistentVolume:
+        """The first replica's volume, created from `restore.volumes[<service>]`."""
+        from components.backup import STACK_TAG
+        from components.kubernetes.restore import restored_volume
+
+        infra = self.infra
+        if infra.eks is None or infra.network is None:  # StackConfig refuses it too
+            raise ConfigError(
+                "stack configuration",
+                [f"sutazai:restore.volumes.{spec.name}: needs a cluster of the stack's own"],
+            )
+        snapshot = self.config.restore.volumes[spec.name]
+        zone: pulumi.Input[str] = (
+            self.config.restore.availability_zone or infra.network.zone_names[0]
+        )
+        base = f"{infra._name}-{spec.name}-restored"
+        volume = aws.ebs.Volume(
+            base,
+            availability_zone=zone,
+            snapshot_id=snapshot,
+            type="gp3",
+            encrypted=True,
+            kms_key_id=infra.eks.volumes_key.arn,
+            tags={
+                "Name": base,
+                "sutazai:restored-from": snapshot,
+                STACK_TAG: pulumi.get_stack(),
+                **infra.backup_tags,
+            },
+            opts=pulumi.ResourceOptions(
+                parent=parent, provider=infra.aws_provider, protect=infra.protect
+            ),
+        )
+        manifest = restored_volume(
+            spec,
+            name=f"{self.naming.prefix}-{spec.name}-restored",
+            namespace=ns_resource.metadata.name,
+            volume_id=volume.id,
+            zone=zone,
+            storage_class=infra.cluster.storage_class,
+            retain=infra.protect,
+            snapshot_id=snapshot,
+        )
+        return k8s.core.v1.PersistentVolume(
+            base,
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
+            opts=pulumi.ResourceOptions(
+                parent=parent,
+                provider=self.provider,
+                protect=infra.protect,
+                depends_on=list(infra.cluster.storage_ready),
+            ),
+        )
+
+    def _online_backup(
+        self,
+        spec: ServiceSpec,
+        account: k8s.core.v1.ServiceAccount,
+        workload: pulumi.Resource,
+        in_namespace: Any,
+        opts: pulumi.ResourceOptions,
+    ) -> None:
+        """The service's snapshot CronJob, if its upstream documents an online backup."""
+        from components.kubernetes import backup_jobs
+
+        command = backup_jobs.ONLINE_BACKUPS.get(spec.name)
+        bucket, eks = self.infra.backup_bucket, self.infra.eks
+        if command is None or bucket is None or eks is None:
+            return
+        namespace = self.naming.namespace_of(spec)
+        name = backup_jobs.backup_name(spec)
+        base = f"{self.infra._name}-{name}"
+        role = eks.irsa_role(name, namespace, spec.name, policy=bucket.writer_policy(spec.name))
+        policies = []
+        for policy in backup_jobs.backup_policies(
+            spec,
+            namespace,
+            vault=self.policy_inputs.vault,
+            vpc_cidr=str(self.config.network.vpc_cidr),
+        ):
+            policies.append(
+                k8s.networking.v1.NetworkPolicy(
+                    f"{self.infra._name}-{policy['metadata']['name']}",
+                    metadata=in_namespace(policy),
+                    spec=policy["spec"],
+                    opts=opts,
+                )
+            )
+        env: dict[str, pulumi.Input[str]] = {
+            "QDRANT_URL": f"http://{self.naming.host_of(spec)}:{spec.primary_port.port}",
+            "BACKUP_BUCKET": bucket.bucket.bucket,
+            "BACKUP_PREFIX": spec.name,
+            "BACKUP_KMS_KEY_ARN": bucket.key.arn,
+            "AWS_REGION": self.config.aws_region,
+        }
+        env_file = self.secrets.env_file(spec)
+        if env_file is not None:
+            env["QDRANT_ENV_FILE"] = env_file
+        storage = spec.storage.size if spec.storage is not None else "1Gi"
+        manifest = backup_jobs.cron_job(
+            backup_jobs.CronJobInputs(
+                spec=spec,
+                namespace=namespace,
+                name=name,
+                labels=backup_jobs.backup_labels(spec),
+                image=self.images.refs[BACKUP_IMAGE],
+                command=["python", "-m", "sutazai_backup", command],
+                env=env,
+                schedule=self.config.backup.application_schedule,
+                pod_annotations=self.secrets.kubernetes_pod_annotations(spec, self.address_of),
+                role_arn=role.arn,
+                # One collection's snapshot at a time passes through here.
+                scratch_limit=storage,
+            )
+        )
+        k8s.batch.v1.CronJob(
+            base,
+            metadata=in_namespace(manifest),
+            spec=manifest["spec"],
+            opts=pulumi.ResourceOptions.merge(
+                opts,
+                pulumi.ResourceOptions(
+                    depends_on=self.readiness(
+                        spec, [account, role, workload, *policies], volume_claims=False
+                    )
+                ),
+            ),
+        )
+
+    def _heartbeat(
+        self,
+        spec: ServiceSpec,
+        env: dict[str, pulumi.Input[str]],
+        in_namespace: Any,
+        opts: pulumi.ResourceOptions,
+        depends_on: list[pulumi.Resource],
+    ) -> k8s.batch.v1.CronJob:
+        """A heartbeat row into the managed PostgreSQL every few hours, as the issuer and
+        with its provisioning Job's labels (so that Job's NetworkPolicy: DNS, RDS, Vault)."""
+        from components.kubernetes import backup_jobs
+
+        name = f"{spec.name}-heartbeat"
+        manifest = backup_jobs.cron_job(
+            backup_jobs.CronJobInputs(
+                spec=spec,
+                namespace=self.naming.namespace_of(spec),
+                name=name,
+                labels={**naming.provisioning_labels(spec), "sutazai.io/job": name},
+                image=self.images.refs[BACKUP_IMAGE],
+                command=["python", "-m", "sutazai_backup", "postgres-heartbeat"],
+                env={**env, "PGDATABASE": spec.database or "", "HEARTBEAT_SOURCE": name},
+                schedule=backup_jobs.HEARTBEAT_SCHEDULE,
+                pod_annotations=self.secrets.kubernetes_pod_annotations(spec, self.address_of),
+                deadline_seconds=600,
+            )
+        )
+        return k8s.batch.v1.CronJob(
+            f"{self.infra._name}-{name}",
+            metadata=in_namespace(manifest),
+            spec=manifest["spec"],
+            opts=pulumi.ResourceOptions.merge(
+                opts,
+                pulumi.ResourceOptions(
+                    depends_on=self.readiness(spec, depends_on, volume_claims=False)
                 ),
             ),
         )

@@ -300,7 +300,7 @@ class VaultLayout:
         self.database_mount = f"{self.prefix}-database"
         self.kubernetes_auth_path = f"{self.prefix}-kubernetes"
         # Services that run as AWS managed services in this stack (prod's RDS, ElastiCache).
-        self.managed = managed_services(catalog, is_prod=config.is_prod)
+        self.managed = managed_services(catalog, use_managed=config.uses_managed_data)
         self._validate()
 
     # --- what each service gets -----------------------------------------------------------

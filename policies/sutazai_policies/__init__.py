@@ -6,7 +6,7 @@ from typing import Any, Final
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from . import aws, edge, iam, kubernetes, stack, workloads
+from . import aws, backup, edge, iam, kubernetes, stack, workloads
 from .config import PINNED_MANDATORY
 
 PACK_NAME: Final = "sutazai-hardened"
@@ -25,6 +25,7 @@ def all_policies() -> list[Policy]:
         + iam.policies()
         + stack.policies()
         + edge.policies()
+        + backup.policies()
     )
     names = [p.name for p in policies]
     if len(names) != len(set(names)):

@@ -1084,6 +1084,28 @@ RULES: dict[str, TypeRules] = {
         ],
         checks=[tag_count()],
     ),
+    # PutBackupVaultLockConfiguration: days as integers, ChangeableForDays >= 3.
+    "aws:backup/vaultLockConfiguration:VaultLockConfiguration": TypeRules(
+        rules=[
+            Rule("backupVaultName", BACKUP_VAULT_NAME),
+            Rule("minRetentionDays", integer(1, 36500)),
+            Rule("maxRetentionDays", integer(1, 36500)),
+            Rule("changeableForDays", integer(3, 36500)),
+        ]
+    ),
+    # CreateVolume: volume type enum, snapshot id form.
+    "aws:ebs/volume:Volume": TypeRules(
+        rules=[
+            Rule("type", one_of("gp2", "gp3", "io1", "io2", "sc1", "st1", "standard")),
+            Rule("snapshotId", matches(r"snap-([0-9a-f]{8}|[0-9a-f]{17})", "snap-<8 or 17 hex>")),
+            *tag_rules(),
+        ],
+        checks=[tag_count()],
+    ),
+    # PutBucketVersioning: Enabled | Suspended (Disabled only before it was ever enabled).
+    "aws:s3/bucketVersioning:BucketVersioning": TypeRules(
+        rules=[Rule("versioningConfiguration.status", one_of("Enabled", "Suspended", "Disabled"))]
+    ),
     "aws:backup/selection:Selection": TypeRules(
         rules=[
             Rule("name", BACKUP_NAME, AWS_AUTONAME),

@@ -575,6 +575,18 @@ RULES: dict[str, TypeRules] = {
         [_configmap_size],
     ),
     "kubernetes:core/v1:Namespace": object_rules("Namespace"),
+    # A restored volume (components/kubernetes/restore.py): reclaim policy and access modes
+    # are enums.
+    "kubernetes:core/v1:PersistentVolume": object_rules(
+        "PersistentVolume",
+        [
+            Rule("spec.persistentVolumeReclaimPolicy", one_of("Retain", "Delete", "Recycle")),
+            Rule(
+                "spec.accessModes[]",
+                one_of("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod"),
+            ),
+        ],
+    ),
     "kubernetes:core/v1:Service": object_rules(
         "Service",
         [

@@ -268,6 +268,19 @@ BY_TYPE: dict[tuple[str, str], tuple[Any, Any]] = {
     ("aws:backup/plan:Plan", "rules[].schedule"): ("cron(0 5 * * ? *)", "0 5 * * *"),
     ("aws:backup/plan:Plan", "rules[].startWindow"): (60, 30),
     ("aws:backup/selection:Selection", "name"): ("sutazai-rds", "sutazai/rds"),
+    ("aws:backup/vaultLockConfiguration:VaultLockConfiguration", "backupVaultName"): (
+        "sutazai-prod",
+        "sutazai/prod",
+    ),
+    ("aws:backup/vaultLockConfiguration:VaultLockConfiguration", "minRetentionDays"): (7, 0),
+    ("aws:backup/vaultLockConfiguration:VaultLockConfiguration", "maxRetentionDays"): (400, 36501),
+    ("aws:backup/vaultLockConfiguration:VaultLockConfiguration", "changeableForDays"): (3, 2),
+    ("aws:ebs/volume:Volume", "type"): ("gp3", "gp4"),
+    ("aws:ebs/volume:Volume", "snapshotId"): ("snap-0123456789abcdef0", "vol-0123456789abcdef0"),
+    ("aws:s3/bucketVersioning:BucketVersioning", "versioningConfiguration.status"): (
+        "Enabled",
+        "On",
+    ),
     ("aws:backup/selection:Selection", "iamRoleArn"): (
         "arn:aws:iam::123456789012:role/backup",
         "arn:aws:iam::123456789012:user/backup",
@@ -453,6 +466,8 @@ KUBERNETES: dict[str, tuple[Any, Any]] = {
     "spec.persistentVolumeClaimRetentionPolicy.whenScaled": ("Delete", "Drop"),
     "spec.backoffLimit": (6, -1),
     "spec.concurrencyPolicy": ("Forbid", "Queue"),
+    "spec.persistentVolumeReclaimPolicy": ("Retain", "Keep"),
+    "spec.accessModes[]": ("ReadWriteOnce", "RWO"),
     "data{keys}": ("etc-prometheus-prometheus.yml", "etc/prometheus.yml"),
     "binaryData{keys}": ("model.bin", "model bin"),
     "spec.ports[].name": ("http", "HTTP"),

@@ -35,6 +35,7 @@ BASE_MODULES: dict[str, str] = {
     "data-base": "psycopg,psycopg_pool,redis,neo4j,sutazai_common",
     "ai-base": "numpy,faiss,psycopg,agent_runtime",
     "monitoring-base": "prometheus_client,httpx,sutazai_common",
+    "backup-jobs": "psycopg,boto3,sutazai_backup",
 }
 
 # PgBouncer's config as the platform mounts it (read-only, over the image's examples);

@@ -62,6 +62,9 @@ def contract(name: str) -> RunContract:
     return next(c for c in contracts() if c.name == name)
 
 
+BASE_USER = "10001:10001"
+
+
 def image_user(node: ImageNode) -> str:
     """The numeric USER an image ends with: a service's catalog uid:gid; a base
     image's is the one every service built on it runs as (they must agree)."""
@@ -74,6 +77,10 @@ def image_user(node: ImageNode) -> str:
         if spec.build is not None
         and node.name in {b.name for b in catalog.base_chain(spec.build.base)}
     }
+    if not users:
+        # A base no service builds on (backup-jobs) keeps python-base's user; its pods run
+        # as the service they serve, and its code is root-owned and world-readable.
+        return BASE_USER
     assert len(users) == 1, f"services built on {node.name} disagree on uid:gid: {users}"
     return users.pop()
 

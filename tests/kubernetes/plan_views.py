@@ -77,7 +77,12 @@ def evaluator(items: list[dict[str, Any]]) -> tuple[Evaluator, dict[str, Pod]]:
     }
     pods: dict[str, Pod] = {}
     for m in workloads(items):
-        labels = m["spec"]["template"]["metadata"].get("labels", {})
+        template = (
+            m["spec"]["jobTemplate"]["spec"]["template"]
+            if m["kind"] == "CronJob"
+            else m["spec"]["template"]
+        )
+        labels = template["metadata"].get("labels", {})
         name = labels.get("app.kubernetes.io/name", m["metadata"]["name"])
         pods[name] = Pod(namespace=m["metadata"]["namespace"], labels=labels, name=name)
     pods["kube-dns"] = Pod(namespace="kube-system", labels={"k8s-app": "kube-dns"}, name="kube-dns")

@@ -140,9 +140,12 @@ def test_every_pod_resolves_names_and_nothing_else_leaves_by_default(
         assert evaluator.allowed(pod, pods["kube-dns"], 53, "UDP"), name
         assert evaluator.allowed(pod, pods["kube-dns"], 53, "TCP"), name
         assert not evaluator.allowed(pod, pods["kube-dns"], 80), name
-        # Only Ollama (model downloads by its preload init container) and Alertmanager (SNS,
-        # STS for IRSA, Slack, PagerDuty: prod has receivers) go out on 443.
-        assert evaluator.allowed(pod, internet, 443) == (name in ("ollama", "alertmanager")), name
+        # Only Ollama (model downloads by its preload init container), Alertmanager (SNS, STS
+        # for IRSA, Slack, PagerDuty: prod has receivers) and the snapshot job (to S3) go out
+        # on 443.
+        assert evaluator.allowed(pod, internet, 443) == (
+            name in ("ollama", "alertmanager", "qdrant-backup")
+        ), name
         assert not evaluator.allowed(pod, internet, 80), name
     # Out means out of the VPC: not to another address inside it.
     assert not evaluator.allowed(pods["alertmanager"], External("10.40.16.9"), 443)
@@ -185,16 +188,19 @@ def test_vault_and_the_api_server_only_for_pods_that_need_them(
     prod_manifests: list[dict[str, Any]], prod_network: Network
 ) -> None:
     evaluator, pods = prod_network
-    injected = {
-        m["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"]
+    templates = [
+        m["spec"]["jobTemplate"]["spec"]["template"]
+        if m["kind"] == "CronJob"
+        else m["spec"]["template"]
         for m in prod_manifests
-        if m["kind"] in ("Deployment", "StatefulSet", "Job")
-        and m["spec"]["template"]["metadata"]
-        .get("annotations", {})
-        .get("vault.hashicorp.com/agent-inject")
-        == "true"
+        if m["kind"] in ("Deployment", "StatefulSet", "Job", "CronJob")
+    ]
+    injected = {
+        t["metadata"]["labels"]["app.kubernetes.io/name"]
+        for t in templates
+        if t["metadata"].get("annotations", {}).get("vault.hashicorp.com/agent-inject") == "true"
     }
-    assert {"backend", "pgbouncer", "grafana", "postgres-provisioning"} <= injected
+    assert {"backend", "pgbouncer", "grafana", "postgres-provisioning", "qdrant-backup"} <= injected
     # vault.ops.sutazai.example.com lives in vaultCidrs (10.30.8.0/24), outside the cluster.
     vault = External("10.30.8.20")
     elsewhere = External("203.0.113.20")
@@ -218,9 +224,12 @@ def test_vault_egress_names_the_vault_cidrs_on_the_vault_port_only(
     for policy in (m for m in prod_manifests if m["kind"] == "NetworkPolicy"):
         for rule in policy["spec"].get("egress", []):
             blocks = {p["ipBlock"]["cidr"] for p in rule.get("to", []) if "ipBlock" in p}
-            # Only the model server and the alert router go to the internet (on 443 only).
+            # Open to the internet on 443 only: Ollama's model downloads, the alert router's
+            # receivers, the snapshot job's S3.
             if "0.0.0.0/0" in blocks:
-                assert policy["metadata"]["name"] in ("ollama", "alertmanager"), policy
+                assert policy["metadata"]["name"] in ("ollama", "alertmanager", "qdrant-backup"), (
+                    policy
+                )
                 assert rule["ports"] == [{"port": 443, "protocol": "TCP"}]
             if blocks & vault:
                 assert blocks == vault, policy["metadata"]["name"]

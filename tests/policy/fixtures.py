@@ -379,10 +379,33 @@ def prod_plan() -> dict[str, Any]:
             "kubernetes:storage.k8s.io/v1:StorageClass",
             "gp3",
             {
+                "metadata": {
+                    "name": "gp3",
+                    "annotations": {"storageclass.kubernetes.io/is-default-class": "true"},
+                },
                 "provisioner": "ebs.csi.aws.com",
                 "reclaimPolicy": "Retain",
-                "parameters": {"type": "gp3", "encrypted": "true"},
+                # Every volume it provisions carries the backup selection's tag.
+                "parameters": {
+                    "type": "gp3",
+                    "encrypted": "true",
+                    "tagSpecification_1": "sutazai:backup=prod",
+                },
             },
+        ),
+        _res(
+            s,
+            "aws:backup/selection:Selection",
+            "backup-tagged",
+            {
+                "planId": "plan-id",
+                "iamRoleArn": "arn:aws:iam::123456789012:role/backup",
+                "resources": ["arn:aws:ec2:*:*:volume/*", "arn:aws:rds:*:*:db:*"],
+                "selectionTags": [
+                    {"type": "STRINGEQUALS", "key": "sutazai:backup", "value": "prod"}
+                ],
+            },
+            provider=aws_provider,
         ),
         _res(s, "aws:eks/cluster:Cluster", "sutazai", eks_cluster(), provider=aws_provider),
         _res(
@@ -398,7 +421,7 @@ def prod_plan() -> dict[str, Any]:
             s,
             "aws:rds/instance:Instance",
             "postgres",
-            rds_instance(),
+            {**rds_instance(), "tags": {"sutazai:backup": "prod"}},
             protect=True,
             provider=aws_provider,
         ),
@@ -406,12 +429,18 @@ def prod_plan() -> dict[str, Any]:
             s,
             "aws:elasticache/replicationGroup:ReplicationGroup",
             "redis",
-            elasticache(),
+            {**elasticache(), "snapshotRetentionLimit": 7},
             protect=True,
         ),
         _res(s, "aws:kms/key:Key", "data", kms_key(), protect=True),
         _res(s, "aws:ecr/repository:Repository", "backend", ecr_repository()),
-        _res(s, "aws:ebs/volume:Volume", "scratch", ebs_volume(), protect=True),
+        _res(
+            s,
+            "aws:ebs/volume:Volume",
+            "scratch",
+            {**ebs_volume(), "tags": {"sutazai:backup": "prod"}},
+            protect=True,
+        ),
         _res(
             s,
             "aws:s3/bucket:Bucket",

@@ -1,0 +1,3 @@
+from sutazai_backup.cli import main
+
+raise SystemExit(main())
