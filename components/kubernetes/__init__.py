@@ -41,7 +41,6 @@ from components.platform import (
 )
 from stacks.catalog import Catalog, Segment, ServiceSpec, Tier
 from stacks.config import StackConfig
-from stacks.errors import ConfigError
 from stacks.wiring import AddressOf, managed_services, service_env
 
 if TYPE_CHECKING:
@@ -163,14 +162,6 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
             default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        if config.is_prod and not config.tls_certificate_arn:
-            raise ConfigError(
-                "stack configuration",
-                [
-                    "sutazai:tlsCertificateArn: prod serves the frontend and API over HTTPS; "
-                    "set the ACM certificate ARN for the ingress load balancer"
-                ],
-            )
         managed = managed_services(catalog, is_prod=config.is_prod)
         self.managed_specs = [s for s in catalog if s.name in managed]
         self.network: SegmentedNetwork | None = None
