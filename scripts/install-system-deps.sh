@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Debian packages for the tests that use real things: podman/buildah to build and run the
 # service-code images, PostgreSQL and Redis servers for the services' tests, promtool
-# (package prometheus) to check and unit-test the generated alert rules.
+# (package prometheus) to check and unit-test the generated alert rules, curl and wget for
+# the probe-command tests (scripts/check_test_deps.py checks the same list).
 # Run as root (CI runs as root). Idempotent: installed packages are skipped quickly.
 set -euo pipefail
 packages=(
   python3-venv make
   podman buildah skopeo runc uidmap debootstrap iptables catatonit netavark aardvark-dns
   postgresql redis-server pgbouncer prometheus
+  curl wget
 )
 missing=()
 for package in "${packages[@]}"; do

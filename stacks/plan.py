@@ -114,7 +114,7 @@ def stack_config_bag(
 
     `secure:` values cannot be decrypted offline; they become placeholder secrets.
     """
-    from stacks.config import STRUCTURED_KEYS, TEMPLATE_ONLY_KEY
+    from stacks.config import NAMESPACE, STRUCTURED_KEYS, TEMPLATE_ONLY_KEY
     from stacks.errors import ConfigError
     from stacks.stack_file import read_stack_file
 
@@ -146,7 +146,7 @@ def stack_config_bag(
             problems.append(f"{full}: has no value; set one or remove the key")
         elif (
             isinstance(value, dict | list)
-            and full.startswith(f"{name}:")
+            and full.startswith(f"{NAMESPACE}:")  # this program's keys, not a fixture's
             and (short not in STRUCTURED_KEYS)
         ):
             kind = "mapping" if isinstance(value, dict) else "list"
