@@ -130,3 +130,14 @@ def test_two_resources_with_one_urn_are_refused() -> None:
 
     with pytest.raises(offline.DuplicateUrnError, match="registered twice"):
         offline.run_program(program, project="p", stack="s")
+
+
+def test_make_policy_refuses_the_same_way_without_a_traceback(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    from stacks import policy_check
+
+    assert policy_check.main(["--stack", "prdo"]) == 2
+    err = capfd.readouterr().err
+    assert "error: Pulumi.prdo.yaml: no such stack file" in err
+    assert "Traceback" not in err
