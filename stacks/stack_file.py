@@ -79,7 +79,14 @@ def _yaml12_resolvers() -> None:
     )
 
 
-_REPLACED = {"tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"}
+# YAML 1.1 scalars that YAML 1.2 (Pulumi's parser) reads as strings are replaced; timestamps
+# (an unquoted 2030-01-01T00:00:00Z) stay strings, as Pulumi hands them to the program.
+_REPLACED = {
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:timestamp",
+}
 _yaml12_resolvers()
 
 
@@ -212,12 +219,36 @@ def read_stack_file(path: Path, project_dir: Path) -> dict[str, Any]:
     elif not isinstance(config, dict):
         problems.append(f"{shown}: 'config' is a mapping of keys to values, got a {_kind(config)}")
         config = {}
-    for key in config:
+    for key, value in config.items():
         if not isinstance(key, str):
             problems.append(f"{shown}: config key {key!r} is not a string")
+            continue
+        odd = _not_plain(value)
+        if odd is not None:
+            problems.append(
+                f"{shown}: {key}: a {odd} is not a config value (strings, numbers, booleans, "
+                "lists and mappings are)"
+            )
     if problems:
         raise ConfigError(shown, problems)
     return config
+
+
+def _not_plain(value: object) -> str | None:
+    """The type name of the first value that is no plain JSON-like value (!!binary, !!set)."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return None
+    if isinstance(value, list):
+        return next((t for t in map(_not_plain, value) if t is not None), None)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{type(key).__name__} key"
+            found = _not_plain(item)
+            if found is not None:
+                return found
+        return None
+    return type(value).__name__
 
 
 def _kind(value: object) -> str:

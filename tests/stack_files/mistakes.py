@@ -942,6 +942,30 @@ MISTAKES: list[Mistake] = [
         ("'config' is a mapping of keys to values, got a list",),
         raw="config:\n  - sutazai:environment\n",
     ),
+    Mistake(
+        "binary-value",
+        ("sutazai:domain: a bytes is not a config value",),
+        raw="config:\n  sutazai:environment: dev\n  sutazai:domain: !!binary aGVsbG8=\n",
+    ),
+    Mistake(
+        "python-tag",
+        ("could not determine a constructor", "!!python/object"),
+        raw="config:\n  sutazai:environment: !!python/object:os.system dev\n",
+    ),
+    Mistake(
+        "unquoted-timestamp-is-a-string",
+        ("sutazai:ephemeralExpiresAt", "'2030-01-01T00:00:00'", "add Z for UTC"),
+        raw="config:\n  sutazai:environment: dev\n  sutazai:platform: docker\n"
+        "  sutazai:vaultMode: container\n  sutazai:vaultBootstrapped: false\n"
+        "  sutazai:ephemeralOwner: alice\n  sutazai:ephemeralExpiresAt: 2030-01-01T00:00:00\n",
+    ),
+    Mistake(
+        "yaml11-yes-is-a-string",
+        ("sutazai:dockerHostGpu", "'yes'", "valid boolean"),
+        raw="config:\n  sutazai:environment: dev\n  sutazai:platform: docker\n"
+        "  sutazai:vaultMode: container\n  sutazai:vaultBootstrapped: false\n"
+        "  sutazai:dockerHostGpu: yes\n",
+    ),
     m("value-missing", "domain", None, "sutazai:domain", "has no value"),
     m(
         "scalar-key-given-a-list",
