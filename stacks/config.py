@@ -1,9 +1,12 @@
 """Typed stack configuration, validated before any resource is registered.
 
 `StackConfig` is the one model of a stack file (`Pulumi.<stack>.yaml`, namespace `sutazai:`).
-`load_stack_config()` reads every `sutazai:` key Pulumi hands the program, rejects unknown
-keys, and raises one `ConfigError` listing each bad key, its value and what is allowed.
-Components never read `pulumi.Config`; they receive this model (or parts of it).
+`load_stack_config(catalog)` reads every key Pulumi hands the program, rejects unknown keys
+and other namespaces, validates the model, then runs `catalog_problems()` (the checks that
+need the catalog too), and raises one `ConfigError` listing each bad key, its value and
+what is allowed. Every check that needs only the config and the catalog lives here, so it
+runs before the program registers anything; components never re-check the config, and
+never read `pulumi.Config` (they receive this model, or parts of it).
 """
 
 from __future__ import annotations
