@@ -421,11 +421,11 @@ class EdgeConfig(_Model):
     identity_provider: IdentityProviderConfig = Field(
         default=IdentityProviderConfig(), description="Cognito (created) or an external OIDC."
     )
-    waf_rate_limit: Annotated[int, Field(ge=100, le=2_000_000_000)] = Field(
+    waf_rate_limit: Annotated[StrictInt, Field(ge=100, le=2_000_000_000)] = Field(
         default=2000,
         description="WAF: requests one client IP may make in 5 minutes before it is blocked.",
     )
-    access_log_retention_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+    access_log_retention_days: Annotated[StrictInt, Field(ge=1, le=3650)] = Field(
         default=90, description="Days the ALB access logs are kept in their S3 bucket."
     )
     chat_rate_limit: Annotated[str, Field(pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$")] = (
@@ -434,10 +434,10 @@ class EdgeConfig(_Model):
     api_rate_limit: Annotated[str, Field(pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$")] = (
         Field(default="120/minute", description="Backend: API requests per caller.")
     )
-    max_body_kib: Annotated[int, Field(ge=1, le=1024)] = Field(
+    max_body_kib: Annotated[StrictInt, Field(ge=1, le=1024)] = Field(
         default=64, description="Backend: largest request body but uploads (KiB)."
     )
-    max_upload_mib: Annotated[int, Field(ge=1, le=100)] = Field(
+    max_upload_mib: Annotated[StrictInt, Field(ge=1, le=100)] = Field(
         default=10, description="Backend: largest upload (MiB)."
     )
 
@@ -664,17 +664,6 @@ class StackConfig(_Model):
             raise ValueError("at dockerHostGpu: only the docker platform reads it")
         if self.shared_cluster_stack and self.platform != "kubernetes":
             raise ValueError("at sharedClusterStack: only kubernetes stacks share a cluster")
-        edge = self.edge
-        if (
-            self.platform == "docker"
-            and edge.authentication == "required"
-            and edge.identity_provider.kind == "cognito"
-        ):
-            raise ValueError(
-                "at edge.authentication: on docker there is no load balancer to sign users in "
-                "with Cognito; set edge.identityProvider to an oidc issuer the backend can "
-                "reach, or edge.authentication to off (dev only)"
-            )
         if self.environment == "prod":
             if self.ephemeral_owner:
                 raise ValueError("at ephemeralOwner: a prod stack is never ephemeral")
@@ -715,6 +704,17 @@ class StackConfig(_Model):
                 raise ValueError(
                     f"at domain: prod publishes a fully qualified name, got '{self.domain}'"
                 )
+        edge = self.edge
+        if (
+            self.platform == "docker"
+            and edge.authentication == "required"
+            and edge.identity_provider.kind == "cognito"
+        ):
+            raise ValueError(
+                "at edge.authentication: on docker there is no load balancer to sign users in "
+                "with Cognito; set edge.identityProvider to an oidc issuer the backend can "
+                "reach, or edge.authentication to off (dev only)"
+            )
         return self
 
     def _check_aws_names(self) -> None:

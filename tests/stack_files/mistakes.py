@@ -803,6 +803,37 @@ MISTAKES: list[Mistake] = [
         "eu-west-1",
         "certificate of its own region",
     ),
+    # ── edge ─────────────────────────────────────────────────────────────────────────
+    m(
+        "edge-auth-off-in-prod",
+        "edge",
+        {"authentication": "off"},
+        "sutazai:edge.authentication",
+        "prod always authenticates",
+    ),
+    m(
+        "edge-waf-rate-bool",
+        "edge",
+        {"wafRateLimit": True},
+        "sutazai:edge.wafRateLimit",
+        "True",
+        "valid integer",
+    ),
+    m(
+        "edge-oidc-incomplete",
+        "edge",
+        {"identityProvider": {"kind": "oidc"}},
+        "sutazai:edge.identityProvider",
+        "an oidc identity provider needs issuer",
+    ),
+    m(
+        "edge-unknown-key",
+        "edge",
+        {"authenticaton": "off"},
+        "sutazai:edge.authenticaton",
+        "unknown key",
+        "Did you mean 'authentication'?",
+    ),
     # ── ephemeral and policy ─────────────────────────────────────────────────────────
     m(
         "shared-cluster-not-qualified",
