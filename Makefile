@@ -41,7 +41,10 @@ diff: $(VENV)/.installed
 	$(PY) -m stacks.diff --stack $(STACK) --base $(BASE)
 
 ## Every test: config, catalog, whole stacks, policies, validators, images, services.
+## Stops first, in one line, when a system package the tests use is missing
+## (ALLOW_SKIPS=1 runs anyway and reports those tests as skipped; never under CI=true).
 test: setup
+	$(PY) scripts/check_test_deps.py $(if $(ALLOW_SKIPS),--allow-skips)
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed

@@ -6,8 +6,10 @@ from stacks.catalog import load_catalog
 from stacks.composition import SutazAI
 from stacks.config import load_stack_config
 
-config = load_stack_config()
-platform = SutazAI(f"sutazai-{pulumi.get_stack()}", config=config, catalog=load_catalog())
+# The config is checked against the catalog before anything registers.
+catalog = load_catalog()
+config = load_stack_config(catalog)
+platform = SutazAI(f"sutazai-{pulumi.get_stack()}", config=config, catalog=catalog)
 
 for key, value in platform.outputs.items():
     pulumi.export(key, value)

@@ -34,6 +34,7 @@ import pulumi_aws as aws
 
 from stacks.catalog import Catalog, Segment, ServiceSpec
 from stacks.config import NetworkConfig
+from stacks.errors import ConfigError
 
 WORLD = "0.0.0.0/0"
 HTTPS = 443
@@ -101,6 +102,21 @@ class NetworkArgs:
             )
 
 
+def _zone(names: Sequence[str] | None, index: int, wanted: int, region: str) -> str:
+    """The index-th available zone; a clear config error when the region has too few."""
+    available = list(names or [])
+    if len(available) < wanted:
+        raise ConfigError(
+            "stack configuration",
+            [
+                f"sutazai:network.availabilityZones: {wanted} zones, but {region} has "
+                f"{len(available)} available ({', '.join(available) or 'none'}); lower it to "
+                f"{len(available)} or pick another region"
+            ],
+        )
+    return available[index]
+
+
 class SegmentedNetwork(pulumi.ComponentResource):
     vpc: aws.ec2.Vpc
     subnets: dict[str, list[aws.ec2.Subnet]]
@@ -123,7 +139,10 @@ class SegmentedNetwork(pulumi.ComponentResource):
             state="available", opts=pulumi.InvokeOutputOptions(provider=args.provider)
         )
         self.zone_names = [
-            zones.names.apply(lambda names, i=i: names[i]) for i in range(cfg.availability_zones)
+            zones.names.apply(
+                lambda names, i=i: _zone(names, i, cfg.availability_zones, args.region)
+            )
+            for i in range(cfg.availability_zones)
         ]
 
         self.vpc = aws.ec2.Vpc(

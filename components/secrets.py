@@ -804,17 +804,6 @@ def _check_target(config: StackConfig, target: KubernetesVaultBinding | DockerVa
         problems.append("sutazai:platform: kubernetes needs a KubernetesVaultBinding")
     if config.platform == "docker" and not isinstance(target, DockerVaultBinding):
         problems.append("sutazai:platform: docker needs a DockerVaultBinding")
-    if config.vault_mode == "container" and config.platform != "docker":
-        problems.append(
-            "sutazai:vaultMode: 'container' runs a dev Vault on the local Docker engine; "
-            "kubernetes stacks use an existing Vault (vaultMode: existing)"
-        )
-    if config.is_prod and config.vault_mode == "container":  # StackConfig refuses it too
-        problems.append("sutazai:vaultMode: prod never runs a Vault container")
-    if not config.vault_bootstrapped and config.vault_mode != "container":
-        problems.append(
-            "sutazai:vaultBootstrapped: false is only for a fresh dev Vault container "
-            "(vaultMode: container) before its bootstrap; an existing Vault is managed"
-        )
+    # vaultMode / vaultBootstrapped / platform combinations are StackConfig's (_check_vault).
     if problems:
         raise ConfigError("stack configuration", problems)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Debian packages for the tests that use real things: podman/buildah to build and run the
 # service-code images, PostgreSQL and Redis servers for the services' tests, promtool, amtool
-# and Alertmanager for the alerting tests.
+# and Alertmanager for the alerting tests, curl and wget for the probe-command tests
+# (scripts/check_test_deps.py checks the same list).
 # Run as root (CI runs as root). Idempotent: installed packages are skipped quickly.
 set -euo pipefail
 packages=(
@@ -9,6 +10,7 @@ packages=(
   podman buildah skopeo runc uidmap debootstrap iptables catatonit netavark aardvark-dns
   postgresql redis-server pgbouncer
   prometheus prometheus-alertmanager
+  curl wget
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -154,16 +154,74 @@ class Resources(_Strict):
     @field_validator("cpu", "cpu_limit")
     @classmethod
     def _cpu(cls, value: str) -> str:
-        if not _QUANTITY_CPU.match(value):
-            raise ValueError(f"'{value}' is not a CPU quantity such as 250m or 2")
-        return value
+        return cpu_quantity(value)
 
     @field_validator("memory", "memory_limit")
     @classmethod
     def _memory(cls, value: str) -> str:
-        if not _QUANTITY_MEM.match(value):
-            raise ValueError(f"'{value}' is not a memory quantity such as 512Mi or 2Gi")
-        return value
+        return memory_quantity(value)
+
+    @model_validator(mode="after")
+    def _limits_cover_requests(self) -> Self:
+        problems = resources_problems(self)
+        if problems:
+            key, message = problems[0]
+            raise ValueError(f"at {key}: {message}")
+        return self
+
+
+_MEMORY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def cpu_quantity(value: str) -> str:
+    if not _QUANTITY_CPU.fullmatch(value):
+        raise ValueError(f"'{value}' is not a CPU quantity such as 250m or 2")
+    return value
+
+
+def memory_quantity(value: str) -> str:
+    if not _QUANTITY_MEM.fullmatch(value):
+        raise ValueError(f"'{value}' is not a memory quantity such as 512Mi or 2Gi")
+    return value
+
+
+def cpu_millicores(quantity: str) -> float:
+    """A CPU quantity (250m, 2, 1.5) in millicores."""
+    if quantity.endswith("m"):
+        return float(quantity[:-1])
+    return float(quantity) * 1000
+
+
+def memory_bytes(quantity: str) -> int:
+    """A memory quantity (512Mi, 2Gi) in bytes."""
+    return int(quantity[:-2]) * _MEMORY_UNITS[quantity[-2:]]
+
+
+def resources_problems(resources: Resources) -> list[tuple[str, str]]:
+    """(field, problem) for zero quantities and limits below their requests."""
+    problems: list[tuple[str, str]] = []
+    cpu = cpu_millicores(resources.cpu), cpu_millicores(resources.cpu_limit)
+    memory = memory_bytes(resources.memory), memory_bytes(resources.memory_limit)
+    for key, value, amount in (
+        ("cpu", resources.cpu, cpu[0]),
+        ("cpu_limit", resources.cpu_limit, cpu[1]),
+        ("memory", resources.memory, memory[0]),
+        ("memory_limit", resources.memory_limit, memory[1]),
+    ):
+        if amount <= 0:
+            problems.append((key, f"'{value}' is zero; a container needs a non-zero amount"))
+    if min(cpu) > 0 and cpu[1] < cpu[0]:
+        problems.append(
+            ("cpu_limit", f"'{resources.cpu_limit}' is below the request cpu '{resources.cpu}'")
+        )
+    if min(memory) > 0 and memory[1] < memory[0]:
+        problems.append(
+            (
+                "memory_limit",
+                f"'{resources.memory_limit}' is below the request memory '{resources.memory}'",
+            )
+        )
+    return problems
 
 
 class Storage(_Strict):
@@ -411,6 +469,11 @@ class ServiceSpec(_Strict):
     # carries no traffic: no network flow, none of the peer's client env, connection
     # references or credentials (and so no Vault path for it).
     unused_peers: dict[str, Annotated[str, Field(min_length=20)]] = {}
+    # `talks_to` peers the service cannot work without (the backend keeps its data in
+    # PostgreSQL): a stack that disables one of them while this service is enabled is refused
+    # before anything registers. Peers named in env, secret_env or secret_files templates are
+    # required too (`required_peers`); the other peers are optional and their edges go.
+    requires: list[str] = []
     # The configured models (sutazai:ollamaModels) are pulled into the service's storage
     # before it takes traffic (an Ollama server). Both renderers read this flag.
     preload_models: bool = False
@@ -471,6 +534,9 @@ class ServiceSpec(_Strict):
         unknown = sorted(set(self.unused_peers) - set(self.talks_to))
         if unknown:
             raise ValueError(f"at unused_peers: {unknown} are not in talks_to")
+        unreached = sorted(set(self.requires) - set(self.connects_to))
+        if unreached:
+            raise ValueError(f"at requires: {unreached} are not peers it connects to (talks_to)")
         templates = {
             **{f"env.{k}": v for k, v in self.env.items()},
             **{f"secret_env.{k}": v for k, v in self.secret_env.items()},
@@ -581,6 +647,19 @@ class ServiceSpec(_Strict):
     def connects_to(self) -> list[str]:
         """The `talks_to` peers it actually connects to: env, credentials, policies."""
         return [t for t in self.talks_to if t not in self.unused_peers]
+
+    @property
+    def required_peers(self) -> list[str]:
+        """Peers it cannot work without: `requires`, and every peer its templates name."""
+        named: set[str] = set(self.requires)
+        for template in [
+            *self.env.values(),
+            *self.secret_env.values(),
+            *self.secret_files.values(),
+        ]:
+            for pattern in (CREDENTIAL_REFERENCE, ENV_REFERENCE):
+                named.update(match.group(1) for match in pattern.finditer(template))
+        return sorted(named)
 
     @property
     def segment(self) -> Segment:

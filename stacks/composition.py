@@ -6,22 +6,15 @@ import pulumi
 
 from components.tiers import TIER_COMPONENTS
 from stacks.catalog import Catalog
-from stacks.config import NAMESPACE, StackConfig
+from stacks.config import StackConfig, catalog_problems
 from stacks.errors import ConfigError
 
 
 def effective_catalog(catalog: Catalog, config: StackConfig) -> Catalog:
     """The catalog this stack deploys: overrides applied, disabled services removed."""
-    unknown = sorted(set(config.services) - set(catalog.services))
-    if unknown:
-        known = ", ".join(sorted(catalog.services))
-        raise ConfigError(
-            "stack configuration",
-            [
-                f"{NAMESPACE}:services.{name}: not a catalog service. Known services: {known}."
-                for name in unknown
-            ],
-        )
+    problems = catalog_problems(config, catalog)
+    if problems:  # load_stack_config refused these already; a direct caller gets them here
+        raise ConfigError("stack configuration", problems)
     result = catalog
     for name, override in config.services.items():
         spec = catalog[name]

@@ -1,35 +1,55 @@
 """Typed stack configuration, validated before any resource is registered.
 
 `StackConfig` is the one model of a stack file (`Pulumi.<stack>.yaml`, namespace `sutazai:`).
-`load_stack_config()` reads every `sutazai:` key Pulumi hands the program, rejects unknown
-keys, and raises one `ConfigError` listing each bad key, its value and what is allowed.
-Components never read `pulumi.Config`; they receive this model (or parts of it).
+`load_stack_config(catalog)` reads every key Pulumi hands the program, rejects unknown keys
+and other namespaces, validates the model, then runs `catalog_problems()` (the checks that
+need the catalog too), and raises one `ConfigError` listing each bad key, its value and
+what is allowed. Every check that needs only the config and the catalog lives here, so it
+runs before the program registers anything; components never re-check the config, and
+never read `pulumi.Config` (they receive this model, or parts of it).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from datetime import UTC, datetime
-from ipaddress import IPv4Network
-from typing import Annotated, Any, Literal, Self, get_origin
+from ipaddress import IPv4Network, ip_address
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args, get_origin
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictInt,
     ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
 
-from stacks.catalog import Resources, Tier
+from stacks.catalog import Tier, cpu_quantity, memory_quantity, resources_problems
 from stacks.errors import ConfigError, format_validation_error
+
+if TYPE_CHECKING:
+    from stacks.catalog import Catalog
 
 NAMESPACE = "sutazai"
 # Marks a template stack; `stacks.ephemeral create` drops it from the copies.
 TEMPLATE_ONLY_KEY = f"{NAMESPACE}:templateOnly"
+
+# EKS Kubernetes versions this program supports: each has a cluster-autoscaler build pinned in
+# components/kubernetes/autoscaler.py (a test keeps the two lists equal).
+EksVersion = Literal["1.30", "1.31", "1.32"]
+EKS_VERSIONS: tuple[str, ...] = get_args(EksVersion)
+# EKS service quota: nodes per managed node group.
+EKS_MAX_NODES_PER_GROUP = 450
+# In-house image tags get "-<12 hex>" appended (components/images.py); Docker tags are <= 128.
+IMAGE_TAG_MAX_LENGTH = 128 - 13
 
 # EKS managed node group AMI types that ship the NVIDIA driver.
 GPU_AMI_TYPES = ("AL2023_x86_64_NVIDIA", "BOTTLEROCKET_x86_64_NVIDIA", "AL2_x86_64_GPU")
@@ -56,6 +76,72 @@ STACK_NAME_PATTERN = re.compile(r"^[a-z](-?[a-z0-9])*$")
 # An owner: 2-MAX_OWNER_LENGTH of the stack-name alphabet (the same single-hyphen rule).
 OWNER_PATTERN = re.compile(rf"^(?=.{{2,{MAX_OWNER_LENGTH}}}$)[a-z](-?[a-z0-9])+$")
 _OWNER = OWNER_PATTERN
+# x86_64 EC2 families with NVIDIA GPUs that the NVIDIA EKS AMIs drive (g4ad is AMD, g5g is
+# Arm, inf/trn are not GPUs).
+GPU_INSTANCE_FAMILIES = (
+    "g4dn", "g5", "g6", "g6e", "gr6", "p3", "p3dn", "p4d", "p4de", "p5", "p5e", "p5en",
+)  # fmt: skip
+_INSTANCE_TYPE = re.compile(r"^([a-z][a-z0-9-]*)\.([0-9]*[a-z0-9]+)$")
+# Graviton (Arm) families carry a "g" right after the generation digit: m7g, c6gn, t4g, g5g.
+_ARM_FAMILY = re.compile(r"^[a-z]+[0-9]+g")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_ACM_ARN = re.compile(
+    r"^arn:(aws|aws-cn|aws-us-gov):acm:([a-z0-9-]+):([0-9]{12}):certificate/"
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+)
+_REGISTRY_PATH = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+# Ollama model references: [host[:port]/][namespace/]model[:tag].
+_OLLAMA_MODEL = re.compile(
+    r"^(?:[a-z0-9][a-z0-9.-]{0,252}(?::[0-9]{1,5})?/)?"
+    r"(?:[A-Za-z0-9][A-Za-z0-9_-]{0,79}/)?"
+    r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}"
+    r"(?::[A-Za-z0-9][A-Za-z0-9._-]{0,79})?$"
+)
+_SHARED_STACK = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$"
+)
+
+
+def _pulumi_bool(value: object) -> object:
+    """Pulumi hands booleans over as "true"/"false"; nothing else ("yes", "1", 1) is one."""
+    if isinstance(value, str) and value in ("true", "false"):
+        return value == "true"
+    return value
+
+
+# A top-level boolean key: a bool, or Pulumi's "true"/"false" string, and nothing else.
+PulumiBool = Annotated[StrictBool, BeforeValidator(_pulumi_bool)]
+
+
+def partition_of(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def model_slug(model: str) -> str:
+    """The resource-name form of an Ollama model: llama3.1:8b -> llama3-1-8b."""
+    return re.sub(r"[^a-z0-9]+", "-", model.lower()).strip("-")
+
+
+def dns_name_problem(name: str, room: int = 253) -> str | None:
+    """Why `name` is no RFC 1123 DNS name (lowercase labels of 1-63 characters), or None."""
+    if not name:
+        return "is empty"
+    if len(name) > room:
+        return f"is {len(name)} characters long; at most {room}"
+    labels = name.split(".")
+    for label in labels:
+        if not _DNS_LABEL.fullmatch(label):
+            return (
+                f"has the label {label!r}: labels are 1-63 lowercase letters, digits or '-', "
+                "starting and ending with a letter or digit"
+            )
+    if len(labels) > 1 and labels[-1].isdigit():
+        return "is an IP address or ends in a numeric label; use a DNS name"
+    return None
 
 
 class _Model(BaseModel):
@@ -72,7 +158,7 @@ class NetworkConfig(_Model):
     vpc_cidr: IPv4Network = Field(
         default=IPv4Network("10.40.0.0/16"), description="VPC CIDR block."
     )
-    availability_zones: Annotated[int, Field(ge=2, le=6)] = Field(
+    availability_zones: Annotated[StrictInt, Field(ge=2, le=6)] = Field(
         default=3, description="How many availability zones the VPC spans."
     )
     public_subnets: list[IPv4Network] = Field(
@@ -119,16 +205,35 @@ class NetworkConfig(_Model):
 
 
 class NodeGroupConfig(_Model):
-    instance_types: Annotated[list[str], Field(min_length=1)] = Field(
+    instance_types: Annotated[list[str], Field(min_length=1, max_length=20)] = Field(
         description="EC2 instance types, most preferred first."
     )
-    min_size: Annotated[int, Field(ge=0)] = Field(description="Minimum node count.")
-    max_size: Annotated[int, Field(ge=1)] = Field(description="Maximum node count.")
-    desired_size: Annotated[int, Field(ge=0)] = Field(description="Initial node count.")
+    min_size: Annotated[StrictInt, Field(ge=0, le=EKS_MAX_NODES_PER_GROUP)] = Field(
+        description="Minimum node count."
+    )
+    max_size: Annotated[StrictInt, Field(ge=1, le=EKS_MAX_NODES_PER_GROUP)] = Field(
+        description="Maximum node count."
+    )
+    desired_size: Annotated[StrictInt, Field(ge=0, le=EKS_MAX_NODES_PER_GROUP)] = Field(
+        description="Initial node count."
+    )
     ami_type: str = Field(description="EKS managed node group AMI type.")
-    disk_size_gib: Annotated[int, Field(ge=20, le=2000)] = Field(
+    disk_size_gib: Annotated[StrictInt, Field(ge=20, le=2000)] = Field(
         default=50, description="Root volume size (GiB); GPU nodes hold model images."
     )
+
+    @field_validator("instance_types")
+    @classmethod
+    def _instance_types(cls, values: list[str]) -> list[str]:
+        for index, value in enumerate(values):
+            if not _INSTANCE_TYPE.fullmatch(value):
+                raise ValueError(
+                    f"at [{index}]: {value!r} is not an EC2 instance type such as m6i.2xlarge"
+                )
+        duplicates = sorted({v for v in values if values.count(v) > 1})
+        if duplicates:
+            raise ValueError(f"lists {duplicates} more than once")
+        return values
 
     @field_validator("ami_type")
     @classmethod
@@ -145,7 +250,25 @@ class NodeGroupConfig(_Model):
                 f"at desiredSize: needs minSize <= desiredSize <= maxSize, got "
                 f"{self.min_size} <= {self.desired_size} <= {self.max_size}"
             )
+        arm = self.ami_type.startswith(("AL2023_ARM", "BOTTLEROCKET_ARM"))
+        for index, instance_type in enumerate(self.instance_types):
+            family = instance_type.split(".", 1)[0]
+            if bool(_ARM_FAMILY.match(family)) != arm:
+                machine = "Arm (Graviton)" if arm else "x86_64"
+                raise ValueError(
+                    f"at instanceTypes[{index}]: {instance_type!r} does not run the {machine} "
+                    f"AMI {self.ami_type}"
+                )
         return self
+
+    def gpu_problem(self) -> str | None:
+        for index, instance_type in enumerate(self.instance_types):
+            if instance_type.split(".", 1)[0] not in GPU_INSTANCE_FAMILIES:
+                return (
+                    f"at instanceTypes[{index}]: the GPU node group needs NVIDIA GPU instances "
+                    f"({', '.join(f + '.*' for f in GPU_INSTANCE_FAMILIES)}), got {instance_type!r}"
+                )
+        return None
 
 
 class NodeGroupsConfig(_Model):
@@ -180,6 +303,9 @@ class NodeGroupsConfig(_Model):
                 f"at amiType: the GPU node group needs an NVIDIA AMI "
                 f"({', '.join(GPU_AMI_TYPES)}), got '{group.ami_type}'"
             )
+        problem = group.gpu_problem()
+        if problem is not None:
+            raise ValueError(problem)
         return group
 
     @field_validator("general")
@@ -190,6 +316,12 @@ class NodeGroupsConfig(_Model):
                 f"at amiType: the general node group takes a CPU AMI "
                 f"({', '.join(CPU_AMI_TYPES)}), got '{group.ami_type}'"
             )
+        for index, instance_type in enumerate(group.instance_types):
+            if instance_type.split(".", 1)[0] in GPU_INSTANCE_FAMILIES:
+                raise ValueError(
+                    f"at instanceTypes[{index}]: {instance_type!r} is a GPU instance; the "
+                    "general node group takes CPU instances (GPUs go in nodeGroups.gpu)"
+                )
         return group
 
 
@@ -199,21 +331,24 @@ class ResourcesOverride(_Model):
     cpu_limit: str | None = None
     memory_limit: str | None = None
 
-    @model_validator(mode="after")
-    def _quantities(self) -> Self:
-        # Reuse the catalog's quantity rules by validating a full Resources with placeholders.
-        Resources(
-            cpu=self.cpu or "1",
-            memory=self.memory or "1Mi",
-            cpu_limit=self.cpu_limit or "1",
-            memory_limit=self.memory_limit or "1Mi",
-        )
-        return self
+    # The catalog's quantity rules; zero amounts and limits below requests are checked on
+    # the catalog's resources with these applied (catalog_problems).
+    @field_validator("cpu", "cpu_limit")
+    @classmethod
+    def _cpu(cls, value: str | None) -> str | None:
+        return None if value is None else cpu_quantity(value)
+
+    @field_validator("memory", "memory_limit")
+    @classmethod
+    def _memory(cls, value: str | None) -> str | None:
+        return None if value is None else memory_quantity(value)
 
 
 class ServiceOverride(_Model):
-    enabled: bool | None = Field(default=None, description="Deploy this service (default: yes).")
-    replicas: Annotated[int, Field(ge=1, le=20)] | None = Field(
+    enabled: StrictBool | None = Field(
+        default=None, description="Deploy this service (default: yes)."
+    )
+    replicas: Annotated[StrictInt, Field(ge=1, le=20)] | None = Field(
         default=None, description="Replica count (Kubernetes)."
     )
     resources: ResourcesOverride | None = Field(default=None, description="Requests and limits.")
@@ -286,11 +421,11 @@ class EdgeConfig(_Model):
     identity_provider: IdentityProviderConfig = Field(
         default=IdentityProviderConfig(), description="Cognito (created) or an external OIDC."
     )
-    waf_rate_limit: Annotated[int, Field(ge=100, le=2_000_000_000)] = Field(
+    waf_rate_limit: Annotated[StrictInt, Field(ge=100, le=2_000_000_000)] = Field(
         default=2000,
         description="WAF: requests one client IP may make in 5 minutes before it is blocked.",
     )
-    access_log_retention_days: Annotated[int, Field(ge=1, le=3650)] = Field(
+    access_log_retention_days: Annotated[StrictInt, Field(ge=1, le=3650)] = Field(
         default=90, description="Days the ALB access logs are kept in their S3 bucket."
     )
     chat_rate_limit: Annotated[str, Field(pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$")] = (
@@ -299,10 +434,10 @@ class EdgeConfig(_Model):
     api_rate_limit: Annotated[str, Field(pattern=r"^[1-9][0-9]*/(second|minute|hour|day)$")] = (
         Field(default="120/minute", description="Backend: API requests per caller.")
     )
-    max_body_kib: Annotated[int, Field(ge=1, le=1024)] = Field(
+    max_body_kib: Annotated[StrictInt, Field(ge=1, le=1024)] = Field(
         default=64, description="Backend: largest request body but uploads (KiB)."
     )
-    max_upload_mib: Annotated[int, Field(ge=1, le=100)] = Field(
+    max_upload_mib: Annotated[StrictInt, Field(ge=1, le=100)] = Field(
         default=10, description="Backend: largest upload (MiB)."
     )
 
@@ -579,17 +714,14 @@ class StackConfig(_Model):
         description="Where services run: an EKS cluster or a local Docker engine.",
     )
     environment: Literal["prod", "dev"] = Field(
-        default="dev",
-        description="prod protects stateful resources and uses managed data services; "
-        "dev is disposable.",
+        description="Required, no default: prod protects stateful resources and uses managed "
+        "data services; dev is disposable.",
     )
     aws_region: Annotated[str, Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")] = Field(
         default="us-east-1", description="AWS region (kubernetes platform)."
     )
     network: NetworkConfig = Field(default=NetworkConfig(), description="VPC and segment subnets.")
-    cluster_version: Annotated[str, Field(pattern=r"^1\.[0-9]{2}$")] = Field(
-        default="1.31", description="EKS Kubernetes version."
-    )
+    cluster_version: EksVersion = Field(default="1.31", description="EKS Kubernetes version.")
     cluster_public_access_cidrs: list[IPv4Network] = Field(
         default=[],
         description="CIDRs allowed to reach the EKS API publicly; empty keeps it private.",
@@ -642,7 +774,7 @@ class StackConfig(_Model):
         description="Transit gateway (tgw-...) or VPC peering connection (pcx-...) the VPC's "
         "private route tables use to reach vaultCidrs. Required in prod.",
     )
-    vault_bootstrapped: bool = Field(
+    vault_bootstrapped: PulumiBool = Field(
         default=True,
         description="The Vault at vaultAddress is initialised and unsealed, so the program "
         "manages its mounts, policies and roles (and fails without credentials). Set false "
@@ -657,13 +789,14 @@ class StackConfig(_Model):
         description="Registry for in-house images; empty creates ECR repositories (prod) "
         "or keeps images local (docker).",
     )
-    image_tag: Annotated[str, Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")] = Field(
-        default="0.1.0", description="Tag for in-house images (never 'latest')."
-    )
+    image_tag: Annotated[
+        str,
+        Field(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", max_length=IMAGE_TAG_MAX_LENGTH),
+    ] = Field(default="0.1.0", description="Tag for in-house images (never 'latest').")
     ollama_models: list[str] = Field(
         default=["llama3.1:8b"], description="Models preloaded into Ollama at start."
     )
-    docker_host_gpu: bool = Field(
+    docker_host_gpu: PulumiBool = Field(
         default=False, description="Docker platform: the host has an NVIDIA GPU for Ollama."
     )
     domain: str = Field(
@@ -731,7 +864,7 @@ class StackConfig(_Model):
     @field_validator("ephemeral_owner")
     @classmethod
     def _owner(cls, value: str) -> str:
-        if value and not _OWNER.match(value):
+        if value and not _OWNER.fullmatch(value):
             raise ValueError(
                 f"an owner is 2-{MAX_OWNER_LENGTH} lowercase letters, digits and single '-', "
                 "starting with a letter, not ending with '-'"
@@ -745,6 +878,63 @@ class StackConfig(_Model):
             parse_expiry(value)
         return value
 
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str) -> str:
+        # The API is published as api.<domain>: that name must fit too.
+        problem = dns_name_problem(value, room=253 - len("api."))
+        if problem is not None:
+            raise ValueError(f"the domain {problem} (RFC 1123, e.g. sutazai.example.com)")
+        return value
+
+    @field_validator("vault_address")
+    @classmethod
+    def _vault_address(cls, value: str) -> str:
+        problem = _url_problem(value)
+        if problem is not None:
+            raise ValueError(
+                f"{problem}; expected http(s)://<host>[:<port>], e.g. https://vault.example.com:8200"
+            )
+        return value
+
+    @field_validator("image_registry")
+    @classmethod
+    def _image_registry(cls, value: str) -> str:
+        if value:
+            problem = _registry_problem(value)
+            if problem is not None:
+                raise ValueError(
+                    f"{problem}; expected <host>[:<port>][/<path>], e.g. "
+                    "123456789012.dkr.ecr.us-east-1.amazonaws.com/sutazai"
+                )
+        return value
+
+    @field_validator("shared_cluster_stack")
+    @classmethod
+    def _shared_cluster_stack(cls, value: str) -> str:
+        if value and not _SHARED_STACK.fullmatch(value):
+            raise ValueError("expected the fully qualified <org>/<project>/<stack>")
+        return value
+
+    @field_validator("ollama_models")
+    @classmethod
+    def _ollama_models(cls, models: list[str]) -> list[str]:
+        taken: dict[str, str] = {}
+        for index, model in enumerate(models):
+            if not _OLLAMA_MODEL.fullmatch(model):
+                raise ValueError(
+                    f"at [{index}]: {model!r} is not an Ollama model such as "
+                    "llama3.1:8b or namespace/model:tag"
+                )
+            slug = model_slug(model)
+            if slug in taken:
+                raise ValueError(
+                    f"at [{index}]: {model!r} and {taken[slug]!r} both become the "
+                    f"resource name {slug!r}; list each model once"
+                )
+            taken[slug] = model
+        return models
+
     @model_validator(mode="after")
     def _cross_checks(self) -> Self:
         if bool(self.ephemeral_owner) != bool(self.ephemeral_expires_at):
@@ -752,17 +942,12 @@ class StackConfig(_Model):
                 "at ephemeralExpiresAt: ephemeral stacks set both ephemeralOwner "
                 "and ephemeralExpiresAt"
             )
-        edge = self.edge
-        if (
-            self.platform == "docker"
-            and edge.authentication == "required"
-            and edge.identity_provider.kind == "cognito"
-        ):
-            raise ValueError(
-                "at edge.authentication: on docker there is no load balancer to sign users in "
-                "with Cognito; set edge.identityProvider to an oidc issuer the backend can "
-                "reach, or edge.authentication to off (dev only)"
-            )
+        self._check_aws_names()
+        self._check_vault()
+        if self.docker_host_gpu and self.platform != "docker":
+            raise ValueError("at dockerHostGpu: only the docker platform reads it")
+        if self.shared_cluster_stack and self.platform != "kubernetes":
+            raise ValueError("at sharedClusterStack: only kubernetes stacks share a cluster")
         if self.ci_runner.enabled and (
             self.platform != "kubernetes" or self.shared_cluster_stack or self.ephemeral_owner
         ):
@@ -773,10 +958,10 @@ class StackConfig(_Model):
         if self.environment == "prod":
             if self.ephemeral_owner:
                 raise ValueError("at ephemeralOwner: a prod stack is never ephemeral")
-            if self.vault_mode == "container":
-                raise ValueError("at vaultMode: prod uses an existing Vault, never a container")
             if self.platform != "kubernetes":
                 raise ValueError("at platform: prod runs on kubernetes (EKS)")
+            if self.shared_cluster_stack:
+                raise ValueError("at sharedClusterStack: prod runs its own cluster")
             if not self.vault_cidrs:
                 raise ValueError(
                     "at vaultCidrs: prod needs the Vault servers' CIDRs, so the network lets "
@@ -803,6 +988,20 @@ class StackConfig(_Model):
                     "volumes and database with the named snapshots; set it to true to confirm, "
                     "or restore into a drill stack"
                 )
+            if not self.tls_certificate_arn:
+                raise ValueError(
+                    "at tlsCertificateArn: prod serves the frontend and API over HTTPS; set the "
+                    "ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)"
+                )
+            if urlsplit(self.vault_address).scheme != "https":
+                raise ValueError(
+                    f"at vaultAddress: prod talks to Vault over https only, got "
+                    f"'{self.vault_address}'"
+                )
+            if "." not in self.domain:
+                raise ValueError(
+                    f"at domain: prod publishes a fully qualified name, got '{self.domain}'"
+                )
         if self.restore.requested and (self.platform != "kubernetes" or self.shared_cluster_stack):
             raise ValueError(
                 "at restore: a restore creates EBS volumes and RDS instances, so it runs in a "
@@ -812,6 +1011,17 @@ class StackConfig(_Model):
             raise ValueError(
                 "at backup.enabled: backups are for a kubernetes stack with a cluster of its "
                 "own (a shared-cluster or Docker stack has no volumes of its own to back up)"
+            )
+        edge = self.edge
+        if (
+            self.platform == "docker"
+            and edge.authentication == "required"
+            and edge.identity_provider.kind == "cognito"
+        ):
+            raise ValueError(
+                "at edge.authentication: on docker there is no load balancer to sign users in "
+                "with Cognito; set edge.identityProvider to an oidc issuer the backend can "
+                "reach, or edge.authentication to off (dev only)"
             )
         return self
 
@@ -862,6 +1072,50 @@ class StackConfig(_Model):
                 "name another region"
             )
 
+    def _check_aws_names(self) -> None:
+        partition = partition_of(self.aws_region)
+        if self.tls_certificate_arn:
+            match = _ACM_ARN.fullmatch(self.tls_certificate_arn)
+            if match is None:
+                raise ValueError(
+                    f"at tlsCertificateArn: '{self.tls_certificate_arn}' is not an ACM "
+                    "certificate ARN (arn:aws:acm:<region>:<12-digit account>:certificate/<uuid>)"
+                )
+            if match.group(2) != self.aws_region or match.group(1) != partition:
+                raise ValueError(
+                    f"at tlsCertificateArn: the load balancer takes a certificate of its own "
+                    f"region ({partition}, {self.aws_region}), got '{self.tls_certificate_arn}'"
+                )
+        for index, arn in enumerate(self.cluster_admin_role_arns):
+            if arn.split(":", 2)[1] != partition:
+                raise ValueError(
+                    f"at clusterAdminRoleArns[{index}]: '{arn}' is not in the partition "
+                    f"{partition} of {self.aws_region}"
+                )
+
+    def _check_vault(self) -> None:
+        if self.environment == "prod" and not self.vault_bootstrapped:
+            raise ValueError("at vaultBootstrapped: prod uses an initialised Vault")
+        if self.environment == "prod" and self.vault_mode == "container":
+            raise ValueError("at vaultMode: prod uses an existing Vault, never a container")
+        if self.vault_mode == "container" and self.platform != "docker":
+            raise ValueError(
+                "at vaultMode: 'container' runs a dev Vault on the local Docker engine; "
+                "kubernetes stacks use an existing Vault (vaultMode: existing)"
+            )
+        if not self.vault_bootstrapped and self.vault_mode != "container":
+            raise ValueError(
+                "at vaultBootstrapped: false is only for a fresh dev Vault container "
+                "(vaultMode: container) before its bootstrap; an existing Vault is managed"
+            )
+        own_network = self.platform == "kubernetes" and not self.shared_cluster_stack
+        for index, cidr in enumerate(self.vault_cidrs):
+            if own_network and cidr.overlaps(self.network.vpc_cidr):
+                raise ValueError(
+                    f"at vaultCidrs[{index}]: {cidr} overlaps the VPC {self.network.vpc_cidr}; "
+                    "Vault lives outside it (routed through vaultRouteTarget)"
+                )
+
     # --- derived ------------------------------------------------------------------------
 
     @property
@@ -883,6 +1137,121 @@ class StackConfig(_Model):
         if override is not None and override.enabled is not None:
             return override.enabled
         return tier not in self.disabled_tiers
+
+
+def _url_problem(value: str) -> str | None:
+    """Why `value` is no plain http(s)://host[:port] URL, or None."""
+    if any(ord(c) < 33 or ord(c) == 127 for c in value):
+        return "contains spaces or control characters"
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError as error:
+        return str(error)
+    if parts.scheme not in ("http", "https"):
+        return f"'{value}' is not an http or https URL"
+    if parts.username is not None or parts.password is not None:
+        return "credentials never go in the address"
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return f"'{value}' has a path, query or fragment"
+    if port == 0:
+        return "port 0 is no port"
+    host = parts.hostname or ""
+    try:
+        address = ip_address(host)
+    except ValueError:
+        problem = dns_name_problem(host)
+        return None if problem is None else f"the host '{host}' {problem}"
+    if address.is_unspecified:
+        return f"{host} is no host"
+    return None
+
+
+def _registry_problem(value: str) -> str | None:
+    if "://" in value:
+        return f"'{value.split('://')[0]}://' is a URL scheme; a registry is named without one"
+    host, _, path = value.partition("/")
+    name, _, port = host.partition(":")
+    if port and not (port.isdigit() and 0 < int(port) < 65536):
+        return f"'{port}' is not a port"
+    if name != "localhost" and "." not in name and not port:
+        return (
+            f"'{name}' is not a registry host (Docker would read it as a Docker Hub "
+            "namespace); name the host with its domain"
+        )
+    problem = dns_name_problem(name)
+    if problem is not None:
+        return f"the host '{name}' {problem}"
+    if path or value.endswith("/"):
+        for component in path.split("/"):
+            if not _REGISTRY_PATH.fullmatch(component):
+                return (
+                    f"the path component '{component}' is not a repository name "
+                    "(lowercase letters and digits, separated by . _ or -)"
+                )
+    return None
+
+
+def catalog_problems(config: StackConfig, catalog: Catalog) -> list[str]:
+    """What is wrong with this stack config given the catalog, one line each.
+
+    Everything here needs the catalog: service overrides name catalog services, resource
+    overrides keep limits at or above the catalog's requests, an enabled service keeps the
+    peers it requires, a GPU service on Docker has a GPU or runs on the CPU.
+    """
+    problems: list[str] = []
+    known = sorted(catalog.services)
+    for name in sorted(set(config.services) - set(catalog.services)):
+        hint = difflib.get_close_matches(name, known, n=1)
+        suggestion = f" Did you mean '{hint[0]}'?" if hint else ""
+        problems.append(
+            f"{NAMESPACE}:services.{name}: not a catalog service.{suggestion} "
+            f"Known services: {', '.join(known)}."
+        )
+    for name, override in sorted(config.services.items()):
+        if name not in catalog.services or override.resources is None:
+            continue
+        changes = override.resources.model_dump(exclude_none=True)
+        merged = catalog[name].resources.model_copy(update=changes)
+        for field_name, problem in resources_problems(merged):
+            key = to_camel(field_name)
+            problems.append(f"{NAMESPACE}:services.{name}.resources.{key}: {problem}")
+    enabled = {s.name for s in catalog if config.service_enabled(s.name, s.tier)}
+    # The config key that turned a peer off -> {peer: the enabled services that need it}.
+    missing: dict[str, dict[str, list[str]]] = {}
+    for spec in catalog:
+        if spec.name not in enabled:
+            continue
+        for peer in spec.required_peers:
+            if peer in catalog.services and peer not in enabled:
+                override = config.services.get(peer)
+                where = (
+                    f"services.{peer}.enabled"
+                    if override is not None and override.enabled is False
+                    else "disabledTiers"
+                )
+                missing.setdefault(where, {}).setdefault(peer, []).append(spec.name)
+    for where, peers in missing.items():
+        off = ", ".join(f"{peer} ({catalog[peer].tier.value} tier)" for peer in sorted(peers))
+        needs = "; ".join(f"{peer} by {', '.join(users)}" for peer, users in sorted(peers.items()))
+        problems.append(
+            f"{NAMESPACE}:{where}: turns off {off}, which enabled services cannot work without "
+            f"({needs}); enable them or disable those services too"
+        )
+    for spec in catalog:
+        if spec.name not in enabled:
+            continue
+        if (
+            spec.gpu is not None
+            and not spec.gpu.optional
+            and config.platform == "docker"
+            and not config.docker_host_gpu
+        ):
+            problems.append(
+                f"{NAMESPACE}:dockerHostGpu: {spec.name} needs a GPU; set it to true on a host "
+                f"with the NVIDIA Container Toolkit, or disable {spec.name}"
+            )
+    return problems
 
 
 def parse_expiry(value: str) -> datetime:
@@ -907,22 +1276,31 @@ def _is_structured(annotation: object) -> bool:
 
 
 # Keys whose values are structured (JSON-encoded by Pulumi in the config bag).
-_STRUCTURED = {
+STRUCTURED_KEYS = {
     info.alias or name
     for name, info in StackConfig.model_fields.items()
     if _is_structured(info.annotation)
 }
 
 
-def parse_config_bag(bag: dict[str, Any]) -> StackConfig:
-    """Validate a Pulumi config bag ({"sutazai:key": value-as-string}) into a StackConfig."""
+def parse_config_bag(bag: dict[str, Any], catalog: Catalog | None = None) -> StackConfig:
+    """Validate a Pulumi config bag ({"sutazai:key": value-as-string}) into a StackConfig.
+
+    With a catalog, the checks that need it (catalog_problems) run too. A key of another
+    namespace is refused: the program configures its providers itself, so `aws:region` or a
+    misspelt `sutazi:domain` would be silently ignored.
+    """
     raw: dict[str, Any] = {}
     problems: list[str] = []
     for full_key, value in sorted(bag.items()):
         namespace, _, key = full_key.partition(":")
         if namespace != NAMESPACE:
+            problems.append(
+                f"{full_key}: only '{NAMESPACE}:' keys configure this program (its providers "
+                f"are configured from them), got the namespace '{namespace}'"
+            )
             continue
-        if isinstance(value, str) and key in _STRUCTURED:
+        if isinstance(value, str) and key in STRUCTURED_KEYS:
             try:
                 value = json.loads(value)
             except json.JSONDecodeError as exc:
@@ -932,11 +1310,16 @@ def parse_config_bag(bag: dict[str, Any]) -> StackConfig:
     if problems:
         raise ConfigError("stack configuration", problems)
     try:
-        return StackConfig.model_validate(raw)
+        config = StackConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(
             "stack configuration", format_validation_error(exc, StackConfig, f"{NAMESPACE}:")
         ) from None
+    if catalog is not None:
+        problems = catalog_problems(config, catalog)
+        if problems:
+            raise ConfigError("stack configuration", problems)
+    return config
 
 
 def validate_stack_name(stack: str, config: StackConfig) -> None:
@@ -967,14 +1350,15 @@ def validate_stack_name(stack: str, config: StackConfig) -> None:
         )
 
 
-def load_stack_config() -> StackConfig:
-    """The running stack's config, from what the Pulumi engine passed to this program."""
+def load_stack_config(catalog: Catalog) -> StackConfig:
+    """The running stack's config, from what the Pulumi engine passed to this program,
+    checked against the catalog before anything registers."""
     import pulumi
     from pulumi.runtime import config as runtime_config
 
     bag: dict[str, Any] = dict(runtime_config.get_config_env())
     bag.update(runtime_config.CONFIG.get())
-    config = parse_config_bag(bag)
+    config = parse_config_bag(bag, catalog)
     validate_stack_name(pulumi.get_stack(), config)
     if config.template_only and not pulumi.runtime.is_dry_run():
         raise ConfigError(

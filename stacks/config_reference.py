@@ -71,6 +71,10 @@ def declarations() -> dict[str, dict[str, Any]]:
     for name, info in StackConfig.model_fields.items():
         key = info.alias or name
         kind = _pulumi_type(info.annotation)
+        if info.is_required():
+            # No default: the CLI stops with "missing required configuration variable".
+            result[key] = {"type": kind, "description": info.description or ""}
+            continue
         default = _jsonable(info.get_default(call_default_factory=True))
         if kind == "object":
             result[key] = {"value": default}
@@ -93,8 +97,11 @@ def render_reference() -> str:
     for name, info in StackConfig.model_fields.items():
         key = info.alias or name
         kind = _pulumi_type(info.annotation)
-        default = json.dumps(_jsonable(info.get_default(call_default_factory=True)))
-        shown = "see Pulumi.yaml" if len(default) > 40 else f"`{default}`"
+        if info.is_required():
+            shown = "required"
+        else:
+            default = json.dumps(_jsonable(info.get_default(call_default_factory=True)))
+            shown = "see Pulumi.yaml" if len(default) > 40 else f"`{default}`"
         allowed = _allowed(info)
         meaning = (info.description or "") + (f" Allowed: `{allowed}`." if allowed else "")
         rows.append(f"| `{NAMESPACE}:{key}` | {kind} | {shown} | {meaning} |")

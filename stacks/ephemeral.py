@@ -106,7 +106,7 @@ class PulumiError(Exception):
 
 
 def validate_owner(owner: str, flag: str = "--owner") -> str:
-    if not OWNER_PATTERN.match(owner):
+    if not OWNER_PATTERN.fullmatch(owner):
         raise EphemeralError(
             f"{flag}: '{owner}' is not a valid owner; use 2-{MAX_OWNER_LENGTH} lowercase "
             "letters, digits and single '-', starting with a letter (e.g. alice or bob-2)"
@@ -127,7 +127,10 @@ def owner_of(name: str) -> str | None:
     if not short.startswith(PREFIX) or short in PROTECTED_STACKS:
         return None
     owner = short[len(PREFIX) :]
-    return owner if OWNER_PATTERN.match(owner) else None
+    # Reserved owners (dev-prod, dev-staging) are refused by validate_owner: never ours.
+    if owner in PROTECTED_STACKS or not OWNER_PATTERN.fullmatch(owner):
+        return None
+    return owner
 
 
 def default_owner(environ: Mapping[str, str] | None = None) -> str:
@@ -532,12 +535,16 @@ class Ephemeral:
             }
             if verdict.reap:
                 row["action"] = "would reap" if dry_run else "reaped"
-                if not dry_run:
+                if dry_run:
+                    self.out(f"dry run: would destroy and remove {info.name} ({verdict.reason})")
+                else:
+                    self.out(f"reaping {info.name} ({verdict.reason})")
                     try:
                         self._destroy_and_remove(info.name)
                     except PulumiError as exc:
                         row["action"] = "failed"
                         row["error"] = str(exc)
+                        self.out(f"failed to reap {info.name}: {exc}")
             report.append(row)
         return report
 

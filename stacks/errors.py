@@ -83,7 +83,9 @@ def format_validation_error(exc: ValidationError, model: type[BaseModel], prefix
             owner = _model_at(model, loc[:-1]) or model
             keys = allowed_keys(owner)
             bad = str(loc[-1])
-            hint = difflib.get_close_matches(bad, keys, n=1)
+            # Case-insensitive, so vpcCIDR still finds vpcCidr.
+            lowered = {k.lower(): k for k in keys}
+            hint = [lowered[h] for h in difflib.get_close_matches(bad.lower(), list(lowered), n=1)]
             suggestion = f" Did you mean '{hint[0]}'?" if hint else ""
             problems.append(
                 f"{_key_path(prefix, loc)}: unknown key.{suggestion} "

@@ -115,12 +115,14 @@ def stack_config_bag(
 
     `secure:` values cannot be decrypted offline; they become placeholder secrets.
     """
-    from stacks.config import TEMPLATE_ONLY_KEY
+    from stacks.config import NAMESPACE, STRUCTURED_KEYS, TEMPLATE_ONLY_KEY
+    from stacks.errors import ConfigError
+    from stacks.stack_file import read_stack_file
 
     project = project_settings(project_dir)
     name = project["name"]
     stack_path = stack_file or project_dir / f"Pulumi.{stack}.yaml"
-    stack_doc = yaml.safe_load(stack_path.read_text()) or {}
+    stack_config = read_stack_file(stack_path, project_dir)
     bag: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, declaration in (project.get("config") or {}).items():
@@ -129,7 +131,8 @@ def stack_config_bag(
             bag[full] = _encode(declaration["default"])
         elif isinstance(declaration, dict) and "value" in declaration:
             bag[full] = _encode(declaration["value"])
-    for key, value in (stack_doc.get("config") or {}).items():
+    problems: list[str] = []
+    for key, value in stack_config.items():
         full = key if ":" in key else f"{name}:{key}"
         if full == TEMPLATE_ONLY_KEY and not keep_template_only:
             # A template's offline plan is the plan of its copies (which drop the key): the
@@ -138,8 +141,20 @@ def stack_config_bag(
         if isinstance(value, dict) and set(value) == {"secure"}:
             bag[full] = f"offline-placeholder-for-{full}"
             secret_keys.append(full)
-        else:
-            bag[full] = _encode(value)
+            continue
+        short = full.partition(":")[2]
+        if value is None:
+            problems.append(f"{full}: has no value; set one or remove the key")
+        elif (
+            isinstance(value, dict | list)
+            and full.startswith(f"{NAMESPACE}:")  # this program's keys, not a fixture's
+            and (short not in STRUCTURED_KEYS)
+        ):
+            kind = "mapping" if isinstance(value, dict) else "list"
+            problems.append(f"{full}: takes a single value, got a {kind} ({_encode(value)})")
+        bag[full] = _encode(value)
+    if problems:
+        raise ConfigError("stack configuration", problems)
     return bag, secret_keys
 
 
@@ -239,11 +254,18 @@ def _mock_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, An
     return {**inputs, **extra}
 
 
-def _mock_invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:
+# Available zones of a few regions (EC2 DescribeAvailabilityZones, state=available).
+MOCK_REGION_ZONES = {"us-east-1": 6, "us-west-1": 2, "eu-west-1": 3, "ap-northeast-2": 4}
+
+
+def _mock_invoke(token: str, args: dict[str, Any], region: str = "us-east-1") -> dict[str, Any]:
     if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        # As many zones as the provider's region really has (MOCK_REGION_ZONES, three for
+        # a region not listed); the program takes the first availabilityZones of them.
+        count = MOCK_REGION_ZONES.get(region, 3)
         return {
-            "names": ["us-east-1a", "us-east-1b", "us-east-1c"],
-            "zoneIds": ["use1-az1", "use1-az2", "use1-az4"],
+            "names": [f"{region}{letter}" for letter in "abcdefghij"[:count]],
+            "zoneIds": [f"mock-az{i + 1}" for i in range(count)],
         }
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
         return {
@@ -294,6 +316,17 @@ def _mock_invoke(token: str, args: dict[str, Any]) -> dict[str, Any]:
     raise NotImplementedError(f"the offline plan has no mock answer for invoke {token}")
 
 
+class DuplicateUrnError(Exception):
+    """Two resources registered with one URN: the engine would refuse the deployment."""
+
+    def __init__(self, urn: str) -> None:
+        self.urn = urn
+        super().__init__(
+            f"{urn}: registered twice; the engine refuses two resources with one URN "
+            "(give them different names)"
+        )
+
+
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 SECRET_VALUE = "1b47061264138c4ac30d75fd1eb44270"
 
@@ -322,16 +355,23 @@ class _OfflineMocks:
     def build() -> Any:
         import pulumi
 
+        # The region of each AWS provider, by the id in its provider reference ("urn::id").
+        regions: dict[str, str] = {}
+
         class Mocks(pulumi.runtime.Mocks):
             def new_resource(
                 self, args: pulumi.runtime.MockResourceArgs
             ) -> tuple[str | None, dict[str, Any]]:
-                return f"{args.name}-id", _mock_outputs(args.typ, args.name, args.inputs)
+                resource_id = f"{args.name}-id"
+                if args.typ == "pulumi:providers:aws" and args.inputs.get("region"):
+                    regions[resource_id] = str(args.inputs["region"])
+                return resource_id, _mock_outputs(args.typ, args.name, args.inputs)
 
             def call(
                 self, args: pulumi.runtime.MockCallArgs
             ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-                return _mock_invoke(args.token, args.args), []
+                region = regions.get((args.provider or "").rsplit("::", 1)[-1], "us-east-1")
+                return _mock_invoke(args.token, args.args, region), []
 
         return Mocks()
 
@@ -385,12 +425,19 @@ def run_program(
 
     plan = plan if plan is not None else Plan(project=project, stack=stack)
     results: list[T] = []
+    registered: set[str] = set()
+    duplicates: list[str] = []
 
     class RecordingMonitor(pulumi_mocks.MockMonitor):
         def RegisterResource(self, request: Any) -> Any:
             response = super().RegisterResource(request)
             _mark_secret_outputs(response, list(request.additionalSecretOutputs))
             if request.type != "pulumi:pulumi:Stack":
+                # The engine refuses a second resource with the same URN; so does the plan.
+                if response.urn in registered:
+                    duplicates.append(response.urn)
+                    raise DuplicateUrnError(response.urn)
+                registered.add(response.urn)
                 plan.resources.append(_registration(request, response.urn))
             return response
 
@@ -431,9 +478,15 @@ def run_program(
     )
     try:
         _sync_await(run_pulumi_func(program))
+    except Exception:
+        if duplicates:  # however the runtime wrapped it, say what went wrong
+            raise DuplicateUrnError(duplicates[0]) from None
+        raise
     finally:
         settings.reset_options()
         plan.seconds = time.perf_counter() - started
+    if duplicates:
+        raise DuplicateUrnError(duplicates[0])
     return results[0], plan
 
 
@@ -504,7 +557,24 @@ def render_counts(plan: Plan) -> str:
     return "\n".join([f"{sum(counts.values())} resources, {len(counts)} types:", *rows])
 
 
-def main(argv: list[str] | None = None) -> int:
+def refusal(run: Callable[[], object], stack_file: Path) -> list[str] | None:
+    """Run `run`; None when it succeeds, else the problems, one line each (no traceback)."""
+    from stacks.errors import ConfigError
+    from stacks.stack_file import display_path
+
+    try:
+        run()
+    except ConfigError as exc:
+        shown = display_path(stack_file)
+        if exc.source == "stack configuration":
+            return [f"{shown}: {p}" for p in exc.problems]
+        return [p if p.startswith(exc.source) else f"{exc.source}: {p}" for p in exc.problems]
+    except DuplicateUrnError as exc:
+        return [str(exc)]
+    return None
+
+
+def main(argv: list[str] | None = None, plan: Plan | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m stacks.plan",
         description=__doc__,
@@ -524,18 +594,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="print the counts only")
     options = parser.parse_args(argv)
 
-    from stacks.errors import ConfigError
-
-    plan = Plan(project=project_settings(options.project_dir)["name"], stack=options.stack)
-    try:
-        run_plan(
-            options.stack, project_dir=options.project_dir, stack_file=options.stack_file, plan=plan
-        )
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        print(
-            f"({len(plan.resources)} resources were registered before the error)", file=sys.stderr
-        )
+    plan = (
+        plan
+        if plan is not None
+        else Plan(project=project_settings(options.project_dir)["name"], stack=options.stack)
+    )
+    stack_file = options.stack_file or options.project_dir / f"Pulumi.{options.stack}.yaml"
+    problems = refusal(
+        lambda: run_plan(
+            options.stack, project_dir=options.project_dir, stack_file=stack_file, plan=plan
+        ),
+        stack_file,
+    )
+    if problems is not None:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        if plan.resources:
+            print(
+                f"({len(plan.resources)} resources were registered before the error)",
+                file=sys.stderr,
+            )
         return 2
     if not options.quiet:
         print(render_tree(plan))

@@ -409,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan_path = options.plan
     if plan_path is None:
         plan_path = REPO_ROOT / "build" / f"plan-{options.stack}.json"
-        subprocess.run(
+        planned = subprocess.run(
             [
                 sys.executable,
                 "-m",
@@ -421,9 +421,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "--quiet",
             ],
             cwd=REPO_ROOT,
-            check=True,
+            check=False,
             stdout=subprocess.DEVNULL,
         )
+        if planned.returncode != 0:
+            return planned.returncode  # the plan printed why, one line per problem
     plan = load_plan(plan_path)
     config = load_config(options.stack)
     violations = analyze_resources(plan["resources"], options.stack, config)

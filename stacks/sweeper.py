@@ -1,25 +1,32 @@
-"""Find and delete AWS resources that expired ephemeral stacks left behind.
+"""Find and delete AWS resources that ephemeral stacks left behind, on the backend's word.
 
     python -m stacks.sweeper [--region R] [--delete | --dry-run true|false] [--json]
                              [--grace 2h] [--no-iam]
 
-The program tags every AWS resource of an ephemeral stack with `sutazai:ephemeral-owner`
-and `sutazai:expires-at` (stacks.composition.tag_set). `stacks.ephemeral reap` destroys
-expired stacks; when a destroy fails halfway, its resources stay behind with those tags.
-This sweeper finds them through the Resource Groups Tagging API (`get_resources` with
-TagFilters on both keys), plus IAM roles and OIDC providers scanned directly (IAM is global
-and outside the regional Tagging API), and reports them, or deletes them with `--delete`.
+The program tags every AWS resource of an ephemeral stack with `sutazai:project`,
+`sutazai:stack` and `sutazai:ephemeral-owner` (stacks.composition.tag_set). When a destroy
+fails halfway, or a stack is removed with `--force`, its resources stay behind. This sweeper
+finds resources with the owner tag through the Resource Groups Tagging API (plus IAM roles
+and OIDC providers, scanned directly: IAM is global), and reports them (the default, also
+`--dry-run`: nothing is deleted), or deletes them with `--delete`. Every action is logged.
 
-What may go is decided by one function, `sweep_verdict()`: the owner tag must be a valid
-owner, `sutazai:expires-at` must be a readable time at least `--grace` in the past (so the
-stack reaper gets the first go), `sutazai:environment` (if present) must be `dev`, and
-`sutazai:stack` (if present) must be that owner's `dev-<owner>` stack. Anything else is
-never touched, in particular anything tagged `sutazai:environment=prod`.
+The stack's record in the Pulumi backend is the only authority on expiry. A resource's own
+`sutazai:expires-at` tag is a copy made at its last `pulumi up` and goes stale when the
+stack is extended, so it is never read. What may go is decided by one function,
+`sweep_verdict()`: the project, stack and owner tags must all be there, the stack must be
+that owner's `dev-<owner>` (reserved names such as prod or staging never are), the
+environment tag (if present) must be `dev`, and the backend (asked through
+`StackRecords`, the process boundary tests fake) must say that the stack no longer exists,
+or that it is that owner's ephemeral stack and expired by its own `sutazai:expires-at` tag
+at least `--grace` ago (so the stack reaper gets the first go). When the backend cannot
+answer, nothing is touched.
 
-Deletion runs in dependency order (node groups before clusters, databases before their
-subnet groups, rules before security groups, subnets before VPCs...). Deletes that AWS
-finishes asynchronously (EKS, RDS, NAT gateways) can make a dependant fail on the same run;
-the failure is reported and the next run (the CI job is periodic) picks it up again.
+Data first: an RDS instance or cluster, and an ElastiCache replication group, is deleted
+only with a final snapshot (named `<id>-final-<UTC time>`). Deletion runs in dependency
+order (node groups before clusters, databases before their subnet groups, rules before
+security groups, subnets before VPCs...). Deletes that AWS finishes asynchronously (EKS,
+RDS, NAT gateways) can make a dependant fail on the same run; the failure is reported and
+the next run (the CI job is periodic) picks it up again.
 """
 
 from __future__ import annotations
@@ -29,25 +36,92 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, ClassVar
 
 import boto3
+import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stacks.config import parse_expiry
-from stacks.ephemeral import OWNER_PATTERN, format_duration, owner_of, parse_switch
+from stacks.ephemeral import (
+    OWNER_PATTERN,
+    PROJECT_DIR,
+    TAG_EPHEMERAL,
+    Pulumi,
+    PulumiCli,
+    PulumiError,
+    format_duration,
+    owner_of,
+    parse_switch,
+)
 
 TAG_OWNER = "sutazai:ephemeral-owner"
+# On a stack in the backend: the authority. On a resource: a stale copy, never read.
 TAG_EXPIRES = "sutazai:expires-at"
 TAG_ENVIRONMENT = "sutazai:environment"
 TAG_STACK = "sutazai:stack"
+TAG_PROJECT = "sutazai:project"
 DEFAULT_GRACE = "2h"
 KMS_PENDING_DAYS = 7
 
 
 # ── the one decision ─────────────────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class StackRecord:
+    """What the backend holds for one stack: whether it exists, and its tags."""
+
+    exists: bool
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class StackRecords:
+    """The backend's stack records of this project, read once per sweep through `Pulumi`.
+
+    `lookup()` answers a StackRecord, or a string saying why it cannot answer (another
+    project, the backend failed, or it lists no stack at all, which says more about the
+    login than about the stack): an unanswerable question never deletes anything.
+    """
+
+    def __init__(self, pulumi: Pulumi, project: str) -> None:
+        self.pulumi = pulumi
+        self.project = project
+        self._names: dict[str, str] | None = None  # short name -> the name the CLI uses
+        self._error: str | None = None
+        self._tags: dict[str, dict[str, str]] = {}
+
+    def _listing(self) -> dict[str, str] | None:
+        if self._names is None and self._error is None:
+            try:
+                names = [name for name, _ in self.pulumi.list_stacks()]
+            except PulumiError as exc:
+                self._error = f"the backend did not list the stacks ({exc})"
+                return None
+            if not names:
+                self._error = f"the backend lists no stack of project {self.project}"
+                return None
+            self._names = {name.rsplit("/", 1)[-1]: name for name in names}
+        return self._names
+
+    def lookup(self, project: str, stack: str) -> StackRecord | str:
+        if project != self.project:
+            return f"project '{project}' is not this project ({self.project})"
+        names = self._listing()
+        if names is None:
+            return self._error or "the backend did not answer"
+        name = names.get(stack)
+        if name is None:
+            return StackRecord(exists=False)
+        if name not in self._tags:
+            try:
+                self._tags[name] = dict(self.pulumi.stack_tags(name))
+            except PulumiError as exc:
+                return f"the backend did not give the tags of {stack} ({exc})"
+        return StackRecord(exists=True, tags=self._tags[name])
 
 
 @dataclass(frozen=True)
@@ -59,31 +133,51 @@ class SweepVerdict:
 
 
 def sweep_verdict(
-    tags: Mapping[str, str], now: datetime, grace: timedelta = timedelta(0)
+    tags: Mapping[str, str],
+    records: StackRecords,
+    now: datetime,
+    grace: timedelta = timedelta(0),
 ) -> SweepVerdict:
-    """May this resource be deleted? Only when it is an expired ephemeral leftover."""
+    """May this resource be deleted? Only when the backend says its stack is gone or expired."""
     owner = tags.get(TAG_OWNER, "")
-    if not OWNER_PATTERN.match(owner):
+    project, stack = tags.get(TAG_PROJECT, ""), tags.get(TAG_STACK, "")
+    if not (owner and project and stack):
+        return SweepVerdict(False, f"needs the {TAG_PROJECT}, {TAG_STACK} and {TAG_OWNER} tags")
+    if not OWNER_PATTERN.fullmatch(owner):
         return SweepVerdict(False, f"no valid {TAG_OWNER} tag")
+    if owner_of(stack) != owner:
+        return SweepVerdict(False, f"{TAG_STACK} '{stack}' is not dev-{owner}", owner)
     environment = tags.get(TAG_ENVIRONMENT)
     if environment is not None and environment != "dev":
         return SweepVerdict(False, f"{TAG_ENVIRONMENT} is '{environment}'", owner)
-    stack = tags.get(TAG_STACK)
-    if stack is not None and owner_of(stack) != owner:
-        return SweepVerdict(False, f"{TAG_STACK} '{stack}' is not dev-{owner}", owner)
+    record = records.lookup(project, stack)
+    if isinstance(record, str):
+        return SweepVerdict(False, f"kept: {record}", owner)
+    if not record.exists:
+        return SweepVerdict(True, f"stack {stack} no longer exists in the backend", owner)
+    backend = record.tags
+    if backend.get(TAG_EPHEMERAL) != "true" or backend.get(TAG_OWNER) != owner:
+        return SweepVerdict(
+            False, f"the backend's {stack} is not marked as {owner}'s ephemeral stack", owner
+        )
+    if backend.get(TAG_ENVIRONMENT, "dev") != "dev":
+        return SweepVerdict(False, f"the backend's {stack} is tagged {TAG_ENVIRONMENT} "
+                            f"'{backend.get(TAG_ENVIRONMENT)}'", owner)  # fmt: skip
     try:
-        expires_at = parse_expiry(tags.get(TAG_EXPIRES, ""))
+        expires_at = parse_expiry(backend.get(TAG_EXPIRES, ""))
     except ValueError:
-        return SweepVerdict(False, f"{TAG_EXPIRES} is missing or unreadable", owner)
+        return SweepVerdict(False, f"the backend's {TAG_EXPIRES} of {stack} is unreadable", owner)
     overdue = now - expires_at
     if overdue < grace:
         when = (
-            f"expires in {format_duration(-overdue)}"
+            f"{stack} expires in {format_duration(-overdue)} (backend)"
             if overdue < timedelta(0)
-            else f"expired {format_duration(overdue)} ago, within the grace period"
+            else f"{stack} expired {format_duration(overdue)} ago, within the grace period"
         )
         return SweepVerdict(False, when, owner, expires_at)
-    return SweepVerdict(True, f"expired {format_duration(overdue)} ago", owner, expires_at)
+    return SweepVerdict(
+        True, f"{stack} expired {format_duration(overdue)} ago (backend)", owner, expires_at
+    )
 
 
 # ── ARNs ─────────────────────────────────────────────────────────────────────────────────
@@ -136,6 +230,8 @@ class Deleter:
     """Deletes one resource by ARN; `clients(service)` gives a boto3 client."""
 
     clients: Clients
+    # Names the final snapshots of databases: <id>-final-<stamp>.
+    stamp: str = "manual"
 
     # ARN type -> (deletion rank: lower goes first, handler method).
     HANDLERS: ClassVar[dict[str, tuple[int, str]]] = {
@@ -273,14 +369,25 @@ class Deleter:
         if db.get("DeletionProtection"):
             # Someone switched it on deliberately: that is a person's call, not a sweeper's.
             raise Unsupported("deletion protection is on; left for a person to decide")
+        # Never without a final snapshot; automated backups stay until their retention ends.
+        snapshot = self.snapshot_name(arn.id)
         rds.delete_db_instance(
-            DBInstanceIdentifier=arn.id, SkipFinalSnapshot=True, DeleteAutomatedBackups=True
+            DBInstanceIdentifier=arn.id,
+            SkipFinalSnapshot=False,
+            FinalDBSnapshotIdentifier=snapshot,
+            DeleteAutomatedBackups=False,
         )
-        return "deleting"
+        return f"deleting (final snapshot {snapshot})"
 
     def _rds_cluster(self, arn: Arn) -> str:
-        self.clients("rds").delete_db_cluster(DBClusterIdentifier=arn.id, SkipFinalSnapshot=True)
-        return "deleting"
+        snapshot = self.snapshot_name(arn.id)
+        self.clients("rds").delete_db_cluster(
+            DBClusterIdentifier=arn.id, SkipFinalSnapshot=False, FinalDBSnapshotIdentifier=snapshot
+        )
+        return f"deleting (final snapshot {snapshot})"
+
+    def snapshot_name(self, identifier: str) -> str:
+        return f"{identifier}-final-{self.stamp}"
 
     def _rds_subnet_group(self, arn: Arn) -> None:
         self.clients("rds").delete_db_subnet_group(DBSubnetGroupName=arn.id)
@@ -290,14 +397,18 @@ class Deleter:
 
     # elasticache
     def _cache_replication_group(self, arn: Arn) -> str:
+        snapshot = self.snapshot_name(arn.id)
         self.clients("elasticache").delete_replication_group(
-            ReplicationGroupId=arn.id, RetainPrimaryCluster=False
+            ReplicationGroupId=arn.id, RetainPrimaryCluster=False, FinalSnapshotIdentifier=snapshot
         )
-        return "deleting"
+        return f"deleting (final snapshot {snapshot})"
 
     def _cache_cluster(self, arn: Arn) -> str:
-        self.clients("elasticache").delete_cache_cluster(CacheClusterId=arn.id)
-        return "deleting"
+        snapshot = self.snapshot_name(arn.id)
+        self.clients("elasticache").delete_cache_cluster(
+            CacheClusterId=arn.id, FinalSnapshotIdentifier=snapshot
+        )
+        return f"deleting (final snapshot {snapshot})"
 
     def _cache_subnet_group(self, arn: Arn) -> None:
         self.clients("elasticache").delete_cache_subnet_group(CacheSubnetGroupName=arn.id)
@@ -386,10 +497,10 @@ class Candidate:
 
 
 def tagged_resources(clients: Clients) -> Iterator[Candidate]:
-    """Every resource in the region carrying both ephemeral tags (any values)."""
+    """Every resource in the region with an ephemeral owner tag (any value)."""
     api = clients("resourcegroupstaggingapi")
     paginator = api.get_paginator("get_resources")
-    pages = paginator.paginate(TagFilters=[{"Key": TAG_OWNER}, {"Key": TAG_EXPIRES}])
+    pages = paginator.paginate(TagFilters=[{"Key": TAG_OWNER}])
     for page in pages:
         for item in page.get("ResourceTagMappingList", []):
             tags = {t["Key"]: t["Value"] for t in item.get("Tags", [])}
@@ -397,7 +508,7 @@ def tagged_resources(clients: Clients) -> Iterator[Candidate]:
 
 
 def iam_resources(clients: Clients) -> Iterator[Candidate]:
-    """IAM roles and OIDC providers with the ephemeral tags (IAM is global)."""
+    """IAM roles and OIDC providers with an ephemeral owner tag (IAM is global)."""
     iam = clients("iam")
     for page in iam.get_paginator("list_roles").paginate():
         for role in page["Roles"]:
@@ -405,13 +516,13 @@ def iam_resources(clients: Clients) -> Iterator[Candidate]:
                 t["Key"]: t["Value"]
                 for t in iam.list_role_tags(RoleName=role["RoleName"]).get("Tags", [])
             }
-            if TAG_OWNER in tags and TAG_EXPIRES in tags:
+            if TAG_OWNER in tags:
                 yield Candidate(role["Arn"], tags)
     for provider in iam.list_open_id_connect_providers().get("OpenIDConnectProviderList", []):
         arn = provider["Arn"]
         found = iam.list_open_id_connect_provider_tags(OpenIDConnectProviderArn=arn)
         tags = {t["Key"]: t["Value"] for t in found.get("Tags", [])}
-        if TAG_OWNER in tags and TAG_EXPIRES in tags:
+        if TAG_OWNER in tags:
             yield Candidate(arn, tags)
 
 
@@ -430,64 +541,77 @@ def session_clients(region: str | None) -> Clients:
     return client
 
 
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def sweep(
     clients: Clients,
+    records: StackRecords,
     *,
     delete: bool,
     now: datetime,
     grace: timedelta = timedelta(0),
     include_iam: bool = True,
     sources: Iterable[Candidate] | None = None,
+    log: Callable[[str], None] = _log,
 ) -> list[dict[str, Any]]:
-    """One row per expired ephemeral resource: reported, deleted, or why not."""
+    """One row per resource the backend lets go: reported, deleted, or why not.
+
+    Without `delete` (a dry run) nothing is changed; every action is logged either way.
+    """
     if sources is None:
         found = list(tagged_resources(clients))
         if include_iam:
             found += list(iam_resources(clients))
     else:
         found = list(sources)
-    deleter = Deleter(clients)
+    deleter = Deleter(clients, stamp=now.astimezone(UTC).strftime("%Y%m%d%H%M%S"))
     chosen: list[tuple[Arn, Candidate, SweepVerdict]] = []
     for candidate in found:
-        verdict = sweep_verdict(candidate.tags, now, grace)
+        verdict = sweep_verdict(candidate.tags, records, now, grace)
         if verdict.sweep:
             chosen.append((parse_arn(candidate.arn), candidate, verdict))
+        else:
+            log(f"keep {candidate.arn}: {verdict.reason}")
     chosen.sort(key=lambda c: (deleter.rank(c[0]), c[0].arn))
 
     rows: list[dict[str, Any]] = []
     for arn, candidate, verdict in chosen:
-        assert verdict.expires_at is not None
         rows.append(
             {
                 "arn": arn.arn,
                 "type": arn.type,
                 "owner": verdict.owner,
                 "stack": candidate.tags.get(TAG_STACK, ""),
-                "expiresAt": candidate.tags.get(TAG_EXPIRES),
                 "status": verdict.reason,
                 "action": "report" if deleter.supports(arn) else "unsupported",
             }
         )
     if not delete:
+        for row in rows:
+            log(f"dry run: would delete {row['arn']} ({row['status']})")
         return rows
     try:
         deleter.prepare([arn for arn, _, _ in chosen])
     except (ClientError, BotoCoreError) as exc:
-        print(f"warning: revoking security group rules: {exc}", file=sys.stderr)
+        log(f"warning: revoking security group rules: {exc}")
     for row, (arn, _, _) in zip(rows, chosen, strict=True):
+        log(f"deleting {arn.arn} ({row['status']})")
         try:
             row["action"] = deleter.delete(arn)
         except Unsupported as exc:
             row["action"], row["error"] = "unsupported", str(exc)
         except (ClientError, BotoCoreError) as exc:
             row["action"], row["error"] = "failed", str(exc)
+        log(f"  {row['action']}{': ' + row['error'] if 'error' in row else ''}")
     return rows
 
 
 def _table(rows: Sequence[Mapping[str, Any]]) -> str:
     if not rows:
-        return "(no expired ephemeral resources)"
-    columns = ["type", "owner", "expiresAt", "status", "action", "arn", "error"]
+        return "(no resources of removed or expired ephemeral stacks)"
+    columns = ["type", "owner", "status", "action", "arn", "error"]
     columns = [c for c in columns if any(r.get(c) for r in rows)]
     widths = [max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns]
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
@@ -497,10 +621,15 @@ def _table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def project_name(project_dir: Path = PROJECT_DIR) -> str:
+    return str(yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"])
+
+
 def main(
     argv: Sequence[str] | None = None,
     clients: Clients | None = None,
     now: datetime | None = None,
+    pulumi: Pulumi | None = None,
 ) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m stacks.sweeper",
@@ -534,6 +663,7 @@ def main(
     try:
         rows = sweep(
             clients or session_clients(options.region),
+            StackRecords(pulumi if pulumi is not None else PulumiCli(), project_name()),
             delete=options.delete or options.dry_run is False,
             now=now or datetime.now(UTC),
             grace=grace,

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from stacks import generated_docs
-from stacks.config import StackConfig, parse_config_bag, parse_expiry
+from stacks.catalog import load_catalog
+from stacks.config import (
+    EKS_VERSIONS,
+    NetworkConfig,
+    StackConfig,
+    parse_config_bag,
+    parse_expiry,
+)
 from stacks.errors import ConfigError
 from stacks.plan import stack_config_bag
 
@@ -34,6 +39,7 @@ def test_prod_is_kubernetes_with_mandatory_policies() -> None:
 
 def _problems(overrides: dict[str, object]) -> list[str]:
     """Validate a config bag as Pulumi passes it: scalars as strings, structured values as JSON."""
+    overrides = {"environment": "dev", **overrides}
     bag = {f"sutazai:{k}": v if isinstance(v, str) else json.dumps(v) for k, v in overrides.items()}
     with pytest.raises(ConfigError) as raised:
         parse_config_bag(bag)
@@ -47,7 +53,7 @@ GOOD_GROUP = {
     "desiredSize": 1,
     "amiType": "AL2023_x86_64_NVIDIA",
 }
-NET = StackConfig().network.model_dump(mode="json", by_alias=True)
+NET = NetworkConfig().model_dump(mode="json", by_alias=True)
 
 
 @pytest.mark.parametrize(
@@ -164,12 +170,18 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_unparseable_structured_value_is_named() -> None:
     with pytest.raises(ConfigError) as raised:
-        parse_config_bag({"sutazai:network": "{not json"})
+        parse_config_bag({"sutazai:network": "{not json", "sutazai:environment": "dev"})
     assert raised.value.problems[0].startswith("sutazai:network: not valid structured config")
 
 
-def test_other_namespaces_are_left_alone() -> None:
-    assert parse_config_bag({"aws:region": "eu-west-1"}).aws_region == "us-east-1"
+def test_other_namespaces_are_refused() -> None:
+    """The program configures its providers itself: `aws:region` would be silently ignored."""
+    with pytest.raises(ConfigError) as raised:
+        parse_config_bag({"aws:region": "eu-west-1", "sutazai:environment": "dev"})
+    assert raised.value.problems == [
+        "aws:region: only 'sutazai:' keys configure this program (its providers are "
+        "configured from them), got the namespace 'aws'"
+    ]
 
 
 def test_expiry_needs_a_timezone() -> None:
@@ -178,69 +190,26 @@ def test_expiry_needs_a_timezone() -> None:
     assert parse_expiry("2026-12-01T10:00:00+02:00").hour == 8
 
 
-BAD_STACK_FILES = {
-    "misspelt-key": ({"sutazai:plattform": "kubernetes"}, "sutazai:plattform: unknown key"),
-    "wrong-type": (
-        {"sutazai:nodeGroups": {"gpu": {**GOOD_GROUP, "minSize": "two"}}},
-        "sutazai:nodeGroups.gpu.minSize",
-    ),
-    "negative-count": (
-        {
-            "sutazai:nodeGroups": {
-                "general": {**GOOD_GROUP, "minSize": -1, "amiType": "AL2023_x86_64_STANDARD"}
-            }
-        },
-        "sutazai:nodeGroups.general.minSize",
-    ),
-    "invalid-cidr": (
-        {"sutazai:network": {**NET, "vpcCidr": "10.400.0.0/16"}},
-        "sutazai:network.vpcCidr",
-    ),
-    "overlapping-subnets": (
-        {
-            "sutazai:network": {
-                **NET,
-                "managementSubnets": ["10.40.0.0/24", "10.40.81.0/24", "10.40.82.0/24"],
-            }
-        },
-        "sutazai:network.managementSubnets[0]: 10.40.0.0/24 overlaps publicSubnets[0]",
-    ),
-    "gpu-without-gpu-ami": (
-        {"sutazai:nodeGroups": {"gpu": {**GOOD_GROUP, "amiType": "BOTTLEROCKET_x86_64"}}},
-        "sutazai:nodeGroups.gpu.amiType",
-    ),
-}
+def test_every_eks_version_the_config_allows_has_an_autoscaler_build() -> None:
+    from components.kubernetes import autoscaler
+
+    assert set(EKS_VERSIONS) == set(autoscaler.IMAGES)
 
 
-@pytest.mark.parametrize("case", sorted(BAD_STACK_FILES))
-def test_bad_stack_file_fails_before_any_resource(case: str, tmp_path: Path) -> None:
-    """The real program under the offline plan: a clear message, no stack trace, no resource."""
-    overrides, expected = BAD_STACK_FILES[case]
-    prod = yaml.safe_load((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
-    prod["config"].update(overrides)
-    stack_file = tmp_path / "Pulumi.broken.yaml"
-    stack_file.write_text(yaml.safe_dump(prod))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "stacks.plan",
-            "--stack",
-            "prod",
-            "--stack-file",
-            str(stack_file),
-            "--quiet",
-        ],
-        cwd=PROJECT_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 2, result.stderr
-    assert expected in result.stderr
-    assert "Traceback" not in result.stderr
-    assert "(0 resources were registered before the error)" in result.stderr
+def test_required_peers_are_refused_per_key_with_every_dependent() -> None:
+    bag, _ = stack_config_bag("dev")
+    services = json.loads(bag["sutazai:services"])
+    services["redis"] = {"enabled": False}
+    with pytest.raises(ConfigError) as raised:
+        parse_config_bag({**bag, "sutazai:services": json.dumps(services)}, load_catalog())
+    assert raised.value.problems == [
+        "sutazai:services.redis.enabled: turns off redis (data tier), which enabled services "
+        "cannot work without (redis by backend); enable them or disable those services too"
+    ]
+    # An optional peer (the backend's qdrant) may go: only its edge goes with it.
+    services["redis"] = {}
+    services["qdrant"] = {"enabled": False}
+    parse_config_bag({**bag, "sutazai:services": json.dumps(services)}, load_catalog())
 
 
 def test_generated_documents_are_up_to_date() -> None:
@@ -254,10 +223,20 @@ def test_pulumi_yaml_declares_every_key_with_its_model_default() -> None:
     for key, declaration in declared.items():
         if "type" in declaration:
             assert declaration["description"], key
-            assert "default" in declaration, key
+            # A required key has no default, so the CLI itself stops without it.
+            assert ("default" in declaration) == (not fields[key].is_required()), key
+    assert [k for k, f in fields.items() if f.is_required()] == ["environment"]
     # Defaults the CLI would apply give exactly the model's defaults.
-    defaults = {f"sutazai:{k}": config_reference_value(v) for k, v in declared.items()}
-    assert parse_config_bag(defaults) == StackConfig()
+    defaults = {
+        f"sutazai:{k}": config_reference_value(v)
+        for k, v in declared.items()
+        if "default" in v or "value" in v
+    }
+    with pytest.raises(ConfigError) as raised:
+        parse_config_bag(defaults)
+    assert raised.value.problems == ["sutazai:environment: Field required"]
+    defaults["sutazai:environment"] = "dev"
+    assert parse_config_bag(defaults) == StackConfig(environment="dev")
 
 
 def config_reference_value(declaration: dict[str, object]) -> str:

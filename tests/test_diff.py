@@ -92,8 +92,8 @@ def test_a_ref_that_is_not_a_commit_is_one_clear_error(repo: Path) -> None:
 @pytest.fixture(scope="module")
 def new_edge(repo: Path) -> tuple[str, dict[str, Any]]:
     def change(root: Path) -> None:
-        _edit(root / "stacks/catalog.yaml", "    talks_to: [backend]\n    uid: 10001",
-              "    talks_to: [backend, ollama]\n    uid: 10001")  # fmt: skip
+        _edit(root / "stacks/catalog.yaml", "    talks_to: [backend]\n    requires: [backend]\n",
+              "    talks_to: [backend, ollama]\n    requires: [backend]\n")  # fmt: skip
         subprocess.run(
             [sys.executable, "-m", "stacks.generated_docs", "--write"],
             cwd=root, check=True, capture_output=True,

@@ -172,7 +172,7 @@ PROD = {
     [
         ({**PROD, "sutazai:edge": '{"authentication": "off"}'}, "sutazai:edge.authentication"),
         (
-            {"sutazai:platform": "docker", "sutazai:edge": "{}"},
+            {"sutazai:environment": "dev", "sutazai:platform": "docker", "sutazai:edge": "{}"},
             "sutazai:edge.authentication: on docker",
         ),
         (
@@ -207,7 +207,11 @@ def test_docker_with_an_oidc_issuer_verifies_its_tokens() -> None:
         "clientSecretName": "oidc-client",
     }
     config = parse_config_bag(
-        {"sutazai:platform": "docker", "sutazai:edge": json.dumps({"identityProvider": oidc})}
+        {
+            "sutazai:environment": "dev",
+            "sutazai:platform": "docker",
+            "sutazai:edge": json.dumps({"identityProvider": oidc}),
+        }
     )
     from components.platform import oidc_issuers
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from components.images import (
+    MAX_TAG_LENGTH,
     ImagesArgs,
     ServiceImages,
     content_tag,
@@ -19,6 +20,7 @@ from components.images import (
     repository_name,
 )
 from stacks.catalog import SERVICE_CODE_DIR, Catalog
+from stacks.config import IMAGE_TAG_MAX_LENGTH, parse_config_bag
 from stacks.errors import ConfigError
 from stacks.plan import Plan, run_program
 
@@ -96,8 +98,11 @@ def test_the_digest_follows_the_code_the_mode_and_the_parent(tmp_path: Path) -> 
 
 def test_a_tag_is_the_configured_tag_plus_the_content() -> None:
     assert content_tag("1.0.0", "ab" * 32) == "1.0.0-" + "ab" * 6
-    with pytest.raises(ConfigError, match="sutazai:imageTag: at most 115 characters"):
-        content_tag("x" * 116, "ab" * 32)
+    # The longest tag the config allows still makes a valid Docker tag with its digest.
+    assert len(content_tag("x" * IMAGE_TAG_MAX_LENGTH, "ab" * 32)) == MAX_TAG_LENGTH
+    bag = {"sutazai:environment": "dev", "sutazai:imageTag": "x" * (IMAGE_TAG_MAX_LENGTH + 1)}
+    with pytest.raises(ConfigError, match="sutazai:imageTag: String should have at most 115"):
+        parse_config_bag(bag)
 
 
 # ── the component ───────────────────────────────────────────────────────────────────────

@@ -40,7 +40,7 @@ from components.docker import owners, rules
 from components.docker.health import healthcheck_for
 from components.platform import DeployedService, edge_env, is_api, oidc_issuers
 from stacks.catalog import Catalog, Resources, Segment, ServiceSpec
-from stacks.config import StackConfig
+from stacks.config import StackConfig, model_slug
 from stacks.errors import ConfigError
 from stacks.wiring import AddressOf, service_env
 
@@ -373,14 +373,7 @@ class DockerPlatform:
             return None
         if self._ctx.config.docker_host_gpu:
             return "all"  # a device request for the NVIDIA runtime (NVIDIA Container Toolkit)
-        if not spec.gpu.optional:
-            raise ConfigError(
-                "stack configuration",
-                [
-                    f"sutazai:dockerHostGpu: {spec.name} needs a GPU; set it to true on a host "
-                    f"with the NVIDIA Container Toolkit, or disable {spec.name}"
-                ],
-            )
+        # A required GPU without dockerHostGpu is refused by the config (catalog_problems).
         return None  # CPU inference with the small models of ollamaModels
 
     def _health(self, spec: ServiceSpec) -> dict[str, Any]:
@@ -512,7 +505,8 @@ class DockerPlatform:
         port = spec.primary_port.port
         pulls: list[pulumi.Resource] = []
         for model in ctx.config.ollama_models:
-            name = ctx.container_name(f"{spec.name}-pull-{rules.slug(model)}")
+            # The config refuses two models with one slug (they would share this name).
+            name = ctx.container_name(f"{spec.name}-pull-{model_slug(model)}")
             pulls.append(
                 docker.Container(
                     name,

@@ -173,14 +173,6 @@ class KubernetesInfrastructure(pulumi.ComponentResource):
             default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        if config.is_prod and not config.tls_certificate_arn:
-            raise ConfigError(
-                "stack configuration",
-                [
-                    "sutazai:tlsCertificateArn: prod serves the frontend and API over HTTPS; "
-                    "set the ACM certificate ARN for the ingress load balancer"
-                ],
-            )
         managed = managed_services(catalog, use_managed=config.uses_managed_data)
         self.managed_specs = [s for s in catalog if s.name in managed]
         self._check_restore(managed)

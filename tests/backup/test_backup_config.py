@@ -46,7 +46,7 @@ def test_prod_file_keeps_backups_with_a_copy_region_and_a_lock() -> None:
 
 
 def test_defaults_keep_backups_off_outside_prod() -> None:
-    config = StackConfig()
+    config = StackConfig(environment="dev")
     assert not config.backup.enabled and not config.restore.requested
     assert not config.uses_managed_data
 

@@ -15,12 +15,16 @@ from stacks.config import (
 )
 from stacks.errors import ConfigError
 
-PLAIN = StackConfig()
+PLAIN = StackConfig(environment="dev")
 
 
 def ephemeral_config(owner: str) -> StackConfig:
     return parse_config_bag(
-        {"sutazai:ephemeralOwner": owner, "sutazai:ephemeralExpiresAt": "2030-01-01T00:00:00Z"}
+        {
+            "sutazai:environment": "dev",
+            "sutazai:ephemeralOwner": owner,
+            "sutazai:ephemeralExpiresAt": "2030-01-01T00:00:00Z",
+        }
     )
 
 

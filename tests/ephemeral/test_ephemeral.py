@@ -30,72 +30,11 @@ from stacks.ephemeral import (
     resolve_expiry,
     stack_name,
 )
+from tests.ephemeral.fakes import FakePulumi
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 PAST = "2026-11-26T06:00:00Z"
 FUTURE = "2026-11-26T20:00:00Z"
-
-
-class FakePulumi:
-    """An in-memory backend with stacks, tags and config, recording every mutation."""
-
-    def __init__(self) -> None:
-        self.stacks: dict[str, dict[str, Any]] = {}
-        self.calls: list[tuple[str, ...]] = []
-        self.fail_on: set[tuple[str, str]] = set()
-
-    def add(
-        self, name: str, tags: dict[str, str] | None = None, config: dict[str, str] | None = None
-    ) -> None:
-        self.stacks[name] = {"tags": dict(tags or {}), "config": dict(config or {}), "res": 5}
-
-    def _check(self, op: str, stack: str) -> None:
-        if (op, stack) in self.fail_on:
-            raise PulumiError(f"{op} {stack} failed")
-
-    def list_stacks(self) -> list[tuple[str, int | None]]:
-        return [(n, s["res"]) for n, s in self.stacks.items()]
-
-    def stack_tags(self, stack: str) -> dict[str, str]:
-        return dict(self.stacks[stack]["tags"])
-
-    def stack_config(self, stack: str) -> dict[str, str]:
-        self.calls.append(("config", stack))
-        return dict(self.stacks[stack]["config"])
-
-    def init_stack(self, stack: str, copy_config_from: str) -> None:
-        self.calls.append(("init", stack, copy_config_from))
-        self._check("init", stack)
-        self.add(stack, {}, self.stacks[copy_config_from]["config"])
-        self.stacks[stack]["res"] = 0
-
-    def set_config(self, stack: str, key: str, value: str) -> None:
-        self.calls.append(("config-set", stack, key, value))
-        self._check("config-set", stack)
-        self.stacks[stack]["config"][key] = value
-
-    def remove_config(self, stack: str, key: str) -> None:
-        self.calls.append(("config-rm", stack, key))
-        self._check("config-rm", stack)
-        self.stacks[stack]["config"].pop(key, None)
-
-    def set_tag(self, stack: str, name: str, value: str) -> None:
-        self.calls.append(("tag-set", stack, name, value))
-        self._check("tag-set", stack)
-        self.stacks[stack]["tags"][name] = value
-
-    def destroy(self, stack: str) -> None:
-        self.calls.append(("destroy", stack))
-        self._check("destroy", stack)
-        self.stacks[stack]["res"] = 0
-
-    def remove_stack(self, stack: str) -> None:
-        self.calls.append(("rm", stack))
-        self._check("rm", stack)
-        del self.stacks[stack]
-
-    def mutations(self) -> list[tuple[str, ...]]:
-        return [c for c in self.calls if c[0] != "config"]
 
 
 def marked(owner: str, expires: str, **extra: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -133,7 +72,9 @@ def tool(fake: FakePulumi, out: list[str] | None = None) -> Ephemeral:
 def test_stack_names_are_dev_owner(owner: str) -> None:
     assert stack_name(owner) == f"dev-{owner}"
     # Whatever the CLI accepts, the program's config model accepts too.
-    StackConfig.model_validate({"ephemeralOwner": owner, "ephemeralExpiresAt": FUTURE})
+    StackConfig.model_validate(
+        {"environment": "dev", "ephemeralOwner": owner, "ephemeralExpiresAt": FUTURE}
+    )
 
 
 @pytest.mark.parametrize(
@@ -332,12 +273,44 @@ def test_reap_destroys_and_removes_exactly_the_expired_ephemeral_stacks(
 
 def test_reap_dry_run_changes_nothing(fake: FakePulumi) -> None:
     the_mix(fake)
-    report = tool(fake).reap(dry_run=True)
+    out: list[str] = []
+    report = tool(fake, out).reap(dry_run=True)
     assert fake.mutations() == []
     assert [r["stack"] for r in report if r["action"] == "would reap"] == [
         "dev-bob",
         "acme/sutazai/dev-ann",
     ]
+    # Each action it would take is logged.
+    assert out == [
+        "dry run: would destroy and remove dev-bob (expired 6h ago)",
+        "dry run: would destroy and remove acme/sutazai/dev-ann (expired 6h ago)",
+    ]
+
+
+def test_reap_logs_each_action(fake: FakePulumi) -> None:
+    the_mix(fake)
+    out: list[str] = []
+    tool(fake, out).reap()
+    assert out == [
+        "reaping dev-bob (expired 6h ago)",
+        "destroying dev-bob",
+        "removed dev-bob",
+        "reaping acme/sutazai/dev-ann (expired 6h ago)",
+        "destroying acme/sutazai/dev-ann",
+        "removed acme/sutazai/dev-ann",
+    ]
+
+
+@pytest.mark.parametrize(
+    "name", ["prod", "staging", "dev", "dev-prod", "dev-staging", "dev-production", "org/p/prod"]
+)
+def test_reserved_names_are_never_reaped_whatever_their_tags(fake: FakePulumi, name: str) -> None:
+    owner = name.rsplit("/", 1)[-1].removeprefix("dev-")
+    fake.add(name, *marked(owner, PAST))
+    assert ephemeral.owner_of(name) is None
+    report = tool(fake).reap()
+    assert fake.mutations() == []
+    assert {r["action"] for r in report} == {"keep"}
 
 
 def test_a_failed_destroy_keeps_the_stack_and_the_reaper_goes_on(fake: FakePulumi) -> None:

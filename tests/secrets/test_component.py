@@ -175,9 +175,10 @@ def test_the_token_check_reads_the_env_and_the_vault_login_file(tmp_path: Path) 
 
 
 def test_vault_bootstrapped_false_is_only_for_a_dev_vault_container() -> None:
-    config = fakes.stack_config("dev", vault_mode="existing", vault_bootstrapped=False)
+    # The config model refuses it, before anything registers.
+    bag, _ = stack_config_bag("dev")
     with pytest.raises(ConfigError, match="vaultBootstrapped: false is only for a fresh dev"):
-        docker_run(config, fakes.small_catalog(), bootstrapped=False)
+        parse_config_bag({**bag, "sutazai:vaultMode": "existing"})
 
 
 def test_kv_mount_is_per_stack_v2_and_protected_in_prod(prod: tuple[Secrets, Run]) -> None:
@@ -530,9 +531,9 @@ def test_no_vault_container_in_prod_and_none_on_kubernetes() -> None:
     bag, _ = stack_config_bag("prod")
     with pytest.raises(ConfigError, match="vaultMode"):
         parse_config_bag({**bag, "sutazai:vaultMode": "container"})
-    config = fakes.stack_config("dev", platform="kubernetes", vault_mode="container")
-    with pytest.raises(ConfigError, match="vaultMode"):
-        kubernetes_run(config, fakes.small_catalog(), stack="dev", bind=False)
+    dev, _ = stack_config_bag("dev")
+    with pytest.raises(ConfigError, match="sutazai:vaultMode: 'container' runs a dev Vault"):
+        parse_config_bag({**dev, "sutazai:platform": "kubernetes"})
     _, run = kubernetes_run(fakes.stack_config("prod"), fakes.small_catalog(), bind=False)
     assert not run.of_type("docker:index/container:Container")
 
