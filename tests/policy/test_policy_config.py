@@ -17,7 +17,7 @@ from policies.sutazai_policies import PACK_NAME, PINNED_MANDATORY, all_policies
 from policies.sutazai_policies.config import WAIVERS_SCHEMA, check_pack_config
 
 from . import fixtures as fx
-from .harness import StackItem, check, check_stack, urn_for
+from .harness import StackItem, check, check_stack
 
 POLICIES_DIR = Path(__file__).resolve().parents[2] / "policies"
 NAMES = [p.name for p in all_policies()]
