@@ -308,5 +308,5 @@ def test_a_copy_of_prod_under_another_name_gets_prod_rules(tmp_path: Path) -> No
     (tmp_path / "Pulumi.shadow.yaml").write_text((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
     path, config = config_for_stack("shadow", root=tmp_path)
     assert path.name == "prod.json" and config["pack-settings"]["environment"] == "prod"
-    with pytest.raises(EnvironmentMismatch, match="dev.json enforces 'dev'"):
+    with pytest.raises(EnvironmentMismatch, match=r"dev\.json enforces 'dev'"):
         config_for_stack("shadow", CONFIG_DIR / "dev.json", root=tmp_path)
