@@ -561,7 +561,15 @@ class EksCluster(pulumi.ComponentResource):
             ALB_CONTROLLER,
             policy=json.dumps(load_balancer_controller_policy()),
         )
-        crds = k8s.yaml.v2.ConfigFile(f"{name}-crds", file=lbc.CRDS_URL, opts=k8s_opts)
+        crds: list[pulumi.Resource] = [
+            k8s.apiextensions.v1.CustomResourceDefinition(
+                f"{name}-{crd['spec']['names']['plural']}",
+                metadata=crd["metadata"],
+                spec=crd["spec"],
+                opts=k8s_opts,
+            )
+            for crd in lbc.custom_resource_definitions()
+        ]
         tls_opts = pulumi.ResourceOptions(parent=self)
         ca_key = tls.PrivateKey(f"{name}-ca", algorithm="ECDSA", ecdsa_curve="P256", opts=tls_opts)
         ca = tls.SelfSignedCert(
@@ -648,7 +656,7 @@ class EksCluster(pulumi.ComponentResource):
                 f"{name}-webhook", metadata=service["metadata"], spec=service["spec"], opts=k8s_opts
             ),
             secret,
-            crds,
+            *crds,
             role,
         ]
         manifest = lbc.deployment(

@@ -982,14 +982,14 @@ def test_load_balancer_controller_is_rendered_object_by_object(
         "MutatingWebhookConfiguration",
         "ValidatingWebhookConfiguration",
         "IngressClass",
-        "ConfigFile",
+        "CustomResourceDefinition",
     } <= kinds
     account = next(r for r in mine if r["type"].endswith(":ServiceAccount"))["inputs"]
     assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
     deployment = next(r for r in mine if r["type"] == "kubernetes:apps/v1:Deployment")["inputs"]
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["image"] == lbc.IMAGE and lbc.VERSION in lbc.CRDS_URL
+    assert container["image"] == lbc.IMAGE
     assert container["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
@@ -1004,5 +1004,14 @@ def test_load_balancer_controller_is_rendered_object_by_object(
         assert all(h["clientConfig"]["service"]["name"] == lbc.WEBHOOK_SERVICE for h in hooks)
     ingress_class = next(r for r in mine if r["type"].endswith(":IngressClass"))["inputs"]
     assert ingress_class["metadata"]["name"] == "alb"
-    crds = next(r for r in mine if r["type"] == "kubernetes:yaml/v2:ConfigFile")["inputs"]
-    assert crds["file"] == lbc.CRDS_URL
+    crds = {
+        r["inputs"]["spec"]["names"]["kind"]: r["inputs"]["spec"]
+        for r in mine
+        if r["type"].endswith(":CustomResourceDefinition")
+    }
+    assert set(crds) == {"TargetGroupBinding", "IngressClassParams"}
+    assert crds["TargetGroupBinding"]["versions"][0]["subresources"] == {"status": {}}
+    assert crds["IngressClassParams"]["scope"] == "Cluster"
+    assert not [
+        r for r in resources if r["type"].startswith(("kubernetes:yaml", "kubernetes:helm"))
+    ]

@@ -20,10 +20,12 @@ v2.14.0) creates with our values, with its options settled:
   stays off, as it was;
 * the `alb` IngressClass the program's Ingresses name.
 
-The two CustomResourceDefinitions (TargetGroupBinding, IngressClassParams; 34 KB of
-generated OpenAPI schema) are the one part not rendered here: they are applied from the
-controller's own release manifest, pinned to the same version, with a `yaml/v2`
-ConfigFile, whose children the engine sends to the pack at preview. They create no pods.
+* its two CustomResourceDefinitions (TargetGroupBinding, IngressClassParams), served at
+  v1beta1 (the version the controller reads and stores). Their schemas are structural but
+  open (`x-kubernetes-preserve-unknown-fields`) instead of upstream's generated 34 KB of
+  OpenAPI: neither has schema defaults, the controller's validating webhooks check both
+  kinds, and the program creates no objects of either (the controller makes the
+  TargetGroupBindings from Ingresses).
 """
 
 from __future__ import annotations
@@ -46,10 +48,8 @@ NAME = "aws-load-balancer-controller"
 NAMESPACE = "kube-system"
 VERSION = "v2.14.0"  # chart 1.14.0
 IMAGE = f"public.ecr.aws/eks/aws-load-balancer-controller:{VERSION}"
-CRDS_URL = (
-    "https://raw.githubusercontent.com/kubernetes-sigs/aws-load-balancer-controller/"
-    f"{VERSION}/helm/aws-load-balancer-controller/crds/crds.yaml"
-)
+CRD_GROUP = "elbv2.k8s.aws"
+CRD_VERSION = "v1beta1"
 WEBHOOK_SERVICE = "aws-load-balancer-webhook-service"
 WEBHOOK_SECRET = "aws-load-balancer-tls"
 WEBHOOK_NAME = "aws-load-balancer-webhook"
@@ -419,3 +419,40 @@ def ingress_class() -> dict[str, Any]:
         "metadata": _metadata(INGRESS_CLASS, namespaced=False),
         "spec": {"controller": "ingress.k8s.aws/alb"},
     }
+
+
+def _crd(kind: str, plural: str, singular: str, scope: str, status: bool) -> dict[str, Any]:
+    version: dict[str, Any] = {
+        "name": CRD_VERSION,
+        "served": True,
+        "storage": True,
+        "schema": {
+            "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        },
+    }
+    if status:
+        version["subresources"] = {"status": {}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": _metadata(f"{plural}.{CRD_GROUP}", namespaced=False),
+        "spec": {
+            "group": CRD_GROUP,
+            "names": {
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": singular,
+            },
+            "scope": scope,
+            "versions": [version],
+        },
+    }
+
+
+def custom_resource_definitions() -> list[dict[str, Any]]:
+    """TargetGroupBinding (namespaced, with status) and IngressClassParams (cluster)."""
+    return [
+        _crd("TargetGroupBinding", "targetgroupbindings", "targetgroupbinding", "Namespaced", True),
+        _crd("IngressClassParams", "ingressclassparams", "ingressclassparams", "Cluster", False),
+    ]

@@ -429,9 +429,7 @@ def pss_cases() -> Iterator[Case]:
         ),
         (
             "literal-secret-env",
-            lambda s: s["containers"][0]["env"].append(
-                {"name": "DB_PASSWORD", "value": "hunter2"}
-            ),
+            lambda s: s["containers"][0]["env"].append({"name": "DB_PASSWORD", "value": "hunter2"}),
             "DB_PASSWORD",
         ),
         (
@@ -564,9 +562,7 @@ def docker_cases() -> Iterator[Case]:
         (
             "docker-socket",
             docker(
-                mounts=[
-                    {"type": "bind", "source": "/var/run/docker.sock", "target": "/s.sock"}
-                ]
+                mounts=[{"type": "bind", "source": "/var/run/docker.sock", "target": "/s.sock"}]
             ),
             "socket",
         ),
@@ -688,7 +684,9 @@ def address_cases() -> Iterator[Case]:
         sg_rule(ipProtocol="-1", fromPort=0, toPort=0, cidrIpv4="1.0.0.0/8"),
         "opens all",
     )
-    yield Case("padded-cidr", SG_INGRESS, sg_rule(fromPort=22, toPort=22, cidrIpv4=" 0.0.0.0/0 "), "tcp/22")
+    yield Case(
+        "padded-cidr", SG_INGRESS, sg_rule(fromPort=22, toPort=22, cidrIpv4=" 0.0.0.0/0 "), "tcp/22"
+    )
     yield Case(
         "host-bits-cidr",
         SG_INGRESS,
@@ -741,8 +739,15 @@ def protection_cases() -> Iterator[Case]:
     yield Case("unprotected-eks", EKS, fx.eks_cluster(), "not protected")
     yield Case("unprotected-rds", "aws:rds/instance:Instance", fx.rds_instance(), "not protected")
     yield Case("unprotected-kms", "aws:kms/key:Key", fx.kms_key(), "not protected")
-    yield Case("unprotected-ecr", "aws:ecr/repository:Repository", fx.ecr_repository(), "not protected")
-    yield Case("unprotected-vault-mount", "vault:index/mount:Mount", {"path": "kv", "type": "kv-v2"}, "not protected")
+    yield Case(
+        "unprotected-ecr", "aws:ecr/repository:Repository", fx.ecr_repository(), "not protected"
+    )
+    yield Case(
+        "unprotected-vault-mount",
+        "vault:index/mount:Mount",
+        {"path": "kv", "type": "kv-v2"},
+        "not protected",
+    )
     yield Case(
         "unprotected-pvc",
         "kubernetes:core/v1:PersistentVolumeClaim",
@@ -758,7 +763,12 @@ def protection_cases() -> Iterator[Case]:
     yield Case(
         "namespace-baseline",
         fx.NAMESPACE,
-        {"metadata": {"name": "bad-ns", "labels": {"pod-security.kubernetes.io/enforce": "baseline"}}},
+        {
+            "metadata": {
+                "name": "bad-ns",
+                "labels": {"pod-security.kubernetes.io/enforce": "baseline"},
+            }
+        },
         "restricted",
     )
     yield Case(
