@@ -120,7 +120,7 @@ class ParsedWaivers:
 def parse_waivers(policy: str, config: Mapping[str, Any] | None) -> ParsedWaivers:
     config = config or {}
     problems: list[str] = []
-    if "exceptions" in config:
+    if config.get("exceptions"):
         problems.append(
             f"'{policy}'.exceptions is no longer read: name-pattern exceptions were replaced by "
             "exact waivers ({type, name, checks, reason}); see policies/README.md"

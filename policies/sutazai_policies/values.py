@@ -197,3 +197,12 @@ def stack_of(urn: str) -> str:
     if head.startswith("urn:pulumi:") and len(parts) >= 3:
         return head[len("urn:pulumi:") :]
     return os.environ.get("PULUMI_STACK", "")
+
+
+def is_prod(stack: str = "") -> bool:
+    """Whether prod's rules apply: from the policy config (config.is_prod), never from the
+    stack's name; `stack` is accepted and ignored so older callers stay correct."""
+    from .config import is_prod as configured_prod
+
+    del stack
+    return configured_prod()

@@ -70,9 +70,10 @@ def pod(**changes: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
     return spec
 
 
-def deployment(
-    change: Callable[[dict[str, Any]], None], annotations: dict[str, str] | None = None
-) -> dict[str, Any]:
+Change = Callable[[dict[str, Any]], object]  # mutates a pod spec in place
+
+
+def deployment(change: Change, annotations: dict[str, str] | None = None) -> dict[str, Any]:
     spec = fx.hardened_pod_spec()
     change(spec)
     body = fx.workload(DEPLOYMENT, spec)
@@ -275,7 +276,7 @@ def wrapper_cases() -> Iterator[Case]:
 
 def pss_cases() -> Iterator[Case]:
     """One restricted-profile (or hardened-layer) violation each, on a Deployment."""
-    restricted: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
+    restricted: list[tuple[str, Change, str]] = [
         (
             "pod-runAsNonRoot-false-overridden",
             pod_sc(runAsNonRoot=False),
