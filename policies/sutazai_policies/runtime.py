@@ -128,11 +128,15 @@ class _DecodeOnce:
     def __init__(self, module: Any) -> None:
         self._module = module
         self._recent: OrderedDict[tuple[Any, bytes], Any] = OrderedDict()
+        self._held = _Recent()  # live wrappers seen lately (held, so identity is stable)
 
     def MessageToDict(self, message: Any, *args: Any, **kwargs: Any) -> Any:
         if args or kwargs:
             return self._module.MessageToDict(message, *args, **kwargs)
-        # The servicer gets a fresh wrapper of the same message each time: compare contents.
+        out = self._held.get(message)
+        if out is not None:
+            return out
+        # A new wrapper may still hold a message decoded before: compare contents.
         key = (type(message), message.SerializeToString(deterministic=True))
         out = self._recent.get(key)
         if out is None:
@@ -140,7 +144,7 @@ class _DecodeOnce:
             self._recent[key] = out
             if len(self._recent) > _RECENT:
                 self._recent.popitem(last=False)
-        return out
+        return self._held.put(message, out)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._module, name)
