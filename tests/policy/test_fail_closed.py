@@ -736,6 +736,57 @@ def address_cases() -> Iterator[Case]:
     )
 
 
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+SERVICE = "kubernetes:core/v1:Service"
+
+
+def ingress(**notes: str) -> dict[str, Any]:
+    annotations = {"alb.ingress.kubernetes.io/scheme": "internet-facing"}
+    annotations.update(
+        {f"alb.ingress.kubernetes.io/{k.replace('_', '-')}": v for k, v in notes.items()}
+    )
+    return {
+        "metadata": {"name": "web", "namespace": "sutazai-core", "annotations": annotations},
+        "spec": {"ingressClassName": "alb", "rules": []},
+    }
+
+
+def lb_service(ports: list[int], **spec: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": "edge", "namespace": "sutazai-core"},
+        "spec": {
+            "type": "LoadBalancer",
+            "ports": [{"port": p, "protocol": "TCP"} for p in ports],
+            **spec,
+        },
+    }
+
+
+def load_balancer_cases() -> Iterator[Case]:
+    yield Case(
+        "alb-http-8080",
+        INGRESS,
+        ingress(listen_ports='[{"HTTP": 8080}]'),
+        "HTTP/8080",
+    )
+    yield Case(
+        "alb-http-without-redirect",
+        INGRESS,
+        ingress(
+            listen_ports='[{"HTTP": 80}, {"HTTPS": 443}]', inbound_cidrs="0.0.0.0/1,128.0.0.0/1"
+        ),
+        "HTTP/80",
+    )
+    yield Case("alb-default-http-listener", INGRESS, ingress(), "HTTP/80")
+    yield Case("nlb-port-80-default-sources", SERVICE, lb_service([80]), "spec.ports[0]")
+    yield Case(
+        "nlb-redis-split-sources",
+        SERVICE,
+        lb_service([6379], loadBalancerSourceRanges=["0.0.0.0/1", "128.0.0.0/1"]),
+        "TCP/6379",
+    )
+
+
 def protection_cases() -> Iterator[Case]:
     yield Case("unprotected-eks", EKS, fx.eks_cluster(), "not protected")
     yield Case("unprotected-rds", "aws:rds/instance:Instance", fx.rds_instance(), "not protected")
@@ -794,6 +845,7 @@ BAD: list[Case] = [
     *waiver_evasion_cases(),
     *docker_cases(),
     *address_cases(),
+    *load_balancer_cases(),
     *protection_cases(),
 ]
 
@@ -894,6 +946,28 @@ def good_cases() -> Iterator[Case]:
         sg_rule(fromPort=80, toPort=80),
         name="sutazai-prod-network-alb-http-redirect-in",
     )
+    yield Case(
+        "good-alb-https-with-redirect",
+        INGRESS,
+        ingress(
+            listen_ports='[{"HTTP": 80}, {"HTTPS": 443}]',
+            ssl_redirect="443",
+            certificate_arn="arn:aws:acm:eu-west-1:123456789012:certificate/x",
+        ),
+    )
+    yield Case("good-alb-own-security-group", INGRESS, ingress(security_groups="sg-0abc"))
+    yield Case(
+        "good-nlb-internal",
+        SERVICE,
+        {
+            **lb_service([5432]),
+            "metadata": {
+                "name": "db",
+                "annotations": {"service.beta.kubernetes.io/aws-load-balancer-scheme": "internal"},
+            },
+        },
+    )
+    yield Case("good-nlb-https", SERVICE, lb_service([443]))
     yield Case("good-eks-private", EKS, fx.eks_cluster(), protect=True)
     yield Case(
         "good-eks-office",
