@@ -45,31 +45,46 @@ def _ingress_rules(res: Resource) -> Iterator[tuple[str, dict[str, Any], list[An
         yield "rule", rule, [c for c in (p.get("cidrIpv4"), p.get("cidrIpv6")) if c is not None]
 
 
+def _ports(rule: dict[str, Any]) -> str | None:
+    """'tcp/443', 'udp/53-60', 'all'; None while the protocol is unknown (preview)."""
+    protocol = rule.get("protocol")
+    if protocol is UNKNOWN:
+        return None
+    proto = str(protocol).strip().lower() if protocol is not None else "unset"
+    if proto in ("-1", "all"):
+        return "all"
+    if proto == "6":
+        proto = "tcp"
+    lo, hi = as_int(rule.get("fromPort")), as_int(rule.get("toPort"))
+    return f"{proto}/{lo}" if lo == hi else f"{proto}/{lo}-{hi}"
+
+
 def check_sg_public_ingress(res: Resource, config: Any) -> Iterator[str | Finding]:
     for where, rule, cidrs in _ingress_rules(res):
         reach = exposure(cidrs)
         for bad in reach.invalid:
             yield f"{where} lists {bad}, not a CIDR. Fix: use a valid CIDR block."
-        if not reach.is_public(config):
+        ports = _ports(rule)
+        if ports is None or ports == f"tcp/{PUBLIC_PORT}":
             continue
-        protocol = rule.get("protocol")
-        if protocol is UNKNOWN:
-            continue
-        proto = str(protocol).strip().lower() if protocol is not None else "unset"
-        lo, hi = as_int(rule.get("fromPort")), as_int(rule.get("toPort"))
-        if proto in ("tcp", "6") and lo == PUBLIC_PORT and hi == PUBLIC_PORT:
-            continue
-        if proto in ("-1", "all"):
-            ports = "all"
-        else:
-            ports = f"{proto}/{lo}" if lo == hi else f"{proto}/{lo}-{hi}"
-        yield Finding(
-            f"{where} opens {ports} to {reach.describe()} ({', '.join(map(str, cidrs))}). "
-            "Only tcp/443 may be public. Fix: restrict the source to the VPC/peer CIDRs or a "
-            "source security group, or put it behind the HTTPS load balancer.",
-            "publicPort",
-            ports,
-        )
+        # A prefix list's entries live outside the program: its coverage cannot be judged.
+        lists = [*as_list(rule.get("prefixListIds")), rule.get("prefixListId")]
+        for prefix_list in (pl for pl in lists if pl not in (None, "", UNKNOWN)):
+            yield Finding(
+                f"{where} admits prefix list {prefix_list!r} on {ports}; its ranges cannot be "
+                "checked here. Fix: name the CIDRs or a source security group (or waive this "
+                "exact prefix list with the reason it is not public).",
+                "prefixList",
+                prefix_list,
+            )
+        if reach.is_public(config):
+            yield Finding(
+                f"{where} opens {ports} to {reach.describe()} ({', '.join(map(str, cidrs))}). "
+                "Only tcp/443 may be public. Fix: restrict the source to the VPC/peer CIDRs "
+                "or a source security group, or put it behind the HTTPS load balancer.",
+                "publicPort",
+                ports,
+            )
 
 
 # ---------------------------------------------------------------- RDS / ElastiCache / EBS

@@ -714,6 +714,12 @@ def address_cases() -> Iterator[Case]:
         "not a CIDR",
     )
     yield Case(
+        "prefix-list-on-ssh",
+        SG_INGRESS,
+        {**sg_rule(fromPort=22, toPort=22, prefixListId="pl-0123"), "cidrIpv4": None},
+        "prefix list",
+    )
+    yield Case(
         "eks-split-halves",
         EKS,
         eks(endpointPublicAccess=True, publicAccessCidrs=["0.0.0.0/1", "128.0.0.0/1"]),
