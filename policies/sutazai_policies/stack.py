@@ -51,6 +51,8 @@ PROTECTED_CLASSES: Final[dict[str, str]] = {
     "aws:cloudwatch/logGroup:LogGroup": "the audit and control-plane logs",
     "aws:secretsmanager/secret:Secret": "the secret",
     "aws:backup/vault:Vault": "the backups",
+    "aws:cognito/userPool:UserPool": "every user account and sign-in",
+    "aws:route53/zone:Zone": "the zone's records and its delegation",
     "aws:s3/bucket:Bucket": "the bucket's objects",
     "aws:s3/bucketV2:BucketV2": "the bucket's objects",
     PVC_TYPE: "the claim's volume",
@@ -290,7 +292,7 @@ def policies() -> list[Policy]:
             "prod-stateful-protected",
             "In prod, every resource whose loss loses data or access (RDS, ElastiCache, EBS, "
             "EFS, DynamoDB, KMS, EKS cluster, ECR, log groups, Secrets Manager, Backup vaults, "
-            "S3, PVs/PVCs, StatefulSets, Vault mounts) is protected and StorageClasses retain "
+            "Cognito user pools, Route 53 zones, S3, PVs/PVCs, StatefulSets, Vault mounts) is protected and StorageClasses retain "
             "volumes.",
             STATEFUL_TYPES | {STORAGE_CLASS_TYPE},
             check_prod_protected,
