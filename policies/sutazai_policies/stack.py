@@ -292,8 +292,8 @@ def policies() -> list[Policy]:
             "prod-stateful-protected",
             "In prod, every resource whose loss loses data or access (RDS, ElastiCache, EBS, "
             "EFS, DynamoDB, KMS, EKS cluster, ECR, log groups, Secrets Manager, Backup vaults, "
-            "Cognito user pools, Route 53 zones, S3, PVs/PVCs, StatefulSets, Vault mounts) is protected and StorageClasses retain "
-            "volumes.",
+            "Cognito user pools, Route 53 zones, S3, PVs/PVCs, StatefulSets, Vault mounts) is "
+            "protected and StorageClasses retain volumes.",
             STATEFUL_TYPES | {STORAGE_CLASS_TYPE},
             check_prod_protected,
             remediation="protect=True on stateful resources; StorageClass reclaim_policy='Retain'.",
