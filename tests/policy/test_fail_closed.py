@@ -12,6 +12,7 @@ access, address-range coverage and protection.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -746,8 +747,20 @@ INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 SERVICE = "kubernetes:core/v1:Service"
 
 
+WEB_ACL = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/sutazai/0000-1111"
+POOL = "arn:aws:cognito-idp:eu-west-1:123456789012:userpool/eu-west-1_abc"
+EDGE = {  # what the edge policies require of every public Ingress
+    "wafv2-acl-arn": WEB_ACL,
+    "auth-type": "cognito",
+    "auth-idp-cognito": json.dumps(
+        {"userPoolARN": POOL, "userPoolClientID": "abc123", "userPoolDomain": "d"}
+    ),
+}
+
+
 def ingress(**notes: str) -> dict[str, Any]:
     annotations = {"alb.ingress.kubernetes.io/scheme": "internet-facing"}
+    annotations.update({f"alb.ingress.kubernetes.io/{k}": v for k, v in EDGE.items()})
     annotations.update(
         {f"alb.ingress.kubernetes.io/{k.replace('_', '-')}": v for k, v in notes.items()}
     )
@@ -973,7 +986,6 @@ def good_cases() -> Iterator[Case]:
             },
         },
     )
-    yield Case("good-nlb-https", SERVICE, lb_service([443]))
     yield Case("good-eks-private", EKS, fx.eks_cluster(), protect=True)
     yield Case(
         "good-eks-office",
