@@ -9,7 +9,8 @@
   and labelled `sutazai.io/node-pool=gpu`;
 * add-ons: vpc-cni (NetworkPolicy enforcement on, IRSA), kube-proxy, coredns,
   aws-ebs-csi-driver (IRSA), the NVIDIA device plugin (the vendor DaemonSet, kube-system),
-  the AWS Load Balancer Controller (pinned chart, IRSA), the cluster autoscaler (rendered,
+  the AWS Load Balancer Controller (rendered object by object, IRSA;
+  components/kubernetes/load_balancer_controller.py), the cluster autoscaler (rendered,
   IRSA; components/kubernetes/autoscaler.py) and an encrypted gp3 StorageClass, which tags
   every volume it provisions with `volume_tags` (the backup selection's tags);
 * access: EKS access entries only; `clusterAdminRoleArns` get AmazonEKSClusterAdminPolicy
@@ -20,6 +21,7 @@ Every Kubernetes object here and in the renderer uses `self.k8s_provider` explic
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,9 +29,11 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
+import pulumi_tls as tls
 
 from components.backup import ebs_tag_parameters
 from components.kubernetes import autoscaler, naming
+from components.kubernetes import load_balancer_controller as lbc
 from components.kubernetes.security import (
     HOST_PATH,
     READ_ONLY_ROOT,
@@ -52,8 +56,6 @@ KUBERNETES_SERVICE_IP = "172.20.0.1"
 NVIDIA_DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.1"
 NVIDIA_DEVICE_PLUGIN = "nvidia-device-plugin"
 ALB_CONTROLLER = "aws-load-balancer-controller"
-ALB_CHART_VERSION = "1.14.0"  # controller v2.14.0
-ALB_CHART_REPO = "https://aws.github.io/eks-charts"
 STORAGE_CLASS = "sutazai-gp3"
 KUBE_SYSTEM = "kube-system"
 _POLICY = "arn:aws:iam::aws:policy"
@@ -94,7 +96,7 @@ class EksCluster(pulumi.ComponentResource):
     k8s_provider: k8s.Provider
     kubeconfig: pulumi.Output[str]
     node_groups: dict[str, aws.eks.NodeGroup]
-    load_balancer_controller: k8s.helm.v3.Release
+    load_balancer_controller: k8s.apps.v1.Deployment
     storage_class: k8s.storage.v1.StorageClass
 
     def __init__(
@@ -552,41 +554,156 @@ class EksCluster(pulumi.ComponentResource):
             ),
         )
 
-    def _load_balancer_controller(self) -> k8s.helm.v3.Release:
+    def _load_balancer_controller(self) -> k8s.apps.v1.Deployment:
+        """The AWS Load Balancer Controller, object by object (load_balancer_controller.py),
+        with its IRSA role and a webhook certificate from a CA generated here."""
+        args, name = self._args, f"{self._name}-{ALB_CONTROLLER}"
+        k8s_opts = self._k8s
         role = self.irsa_role(
             "alb-controller",
             KUBE_SYSTEM,
             ALB_CONTROLLER,
             policy=json.dumps(load_balancer_controller_policy()),
         )
-        return k8s.helm.v3.Release(
-            f"{self._name}-{ALB_CONTROLLER}",
-            name=ALB_CONTROLLER,
-            chart=ALB_CONTROLLER,
-            version=ALB_CHART_VERSION,
-            namespace=KUBE_SYSTEM,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=ALB_CHART_REPO),
-            values={
-                "clusterName": self.cluster.name,
-                "region": self._args.config.aws_region,
-                "vpcId": self._args.network.vpc.id,
-                "replicaCount": 2,
-                "serviceAccount": {
-                    "create": True,
-                    "name": ALB_CONTROLLER,
-                    "annotations": {"eks.amazonaws.com/role-arn": role.arn},
-                },
-                # Services of type LoadBalancer stay untouched; only Ingress objects matter.
-                "enableServiceMutatorWebhook": False,
-                "defaultTargetType": "ip",
-                "podDisruptionBudget": {"maxUnavailable": 1},
-                "nodeSelector": {naming.NODE_POOL_LABEL: naming.GENERAL_POOL},
-            },
-            atomic=True,
-            cleanup_on_fail=True,
-            timeout=600,
-            opts=pulumi.ResourceOptions(parent=self, provider=self.k8s_provider, depends_on=[role]),
+        crds: list[pulumi.Resource] = [
+            k8s.apiextensions.v1.CustomResourceDefinition(
+                f"{name}-{crd['spec']['names']['plural']}",
+                metadata=crd["metadata"],
+                spec=crd["spec"],
+                opts=k8s_opts,
+            )
+            for crd in lbc.custom_resource_definitions()
+        ]
+        tls_opts = pulumi.ResourceOptions(parent=self)
+        ca_key = tls.PrivateKey(f"{name}-ca", algorithm="ECDSA", ecdsa_curve="P256", opts=tls_opts)
+        ca = tls.SelfSignedCert(
+            f"{name}-ca",
+            private_key_pem=ca_key.private_key_pem,
+            is_ca_certificate=True,
+            subject=tls.SelfSignedCertSubjectArgs(common_name=f"{ALB_CONTROLLER}-webhook-ca"),
+            validity_period_hours=10 * 365 * 24,
+            allowed_uses=["cert_signing", "crl_signing", "digital_signature"],
+            opts=tls_opts,
         )
+        key = tls.PrivateKey(
+            f"{name}-webhook", algorithm="ECDSA", ecdsa_curve="P256", opts=tls_opts
+        )
+        request = tls.CertRequest(
+            f"{name}-webhook",
+            private_key_pem=key.private_key_pem,
+            subject=tls.CertRequestSubjectArgs(common_name=lbc.webhook_dns_names()[0]),
+            dns_names=lbc.webhook_dns_names(),
+            opts=tls_opts,
+        )
+        # A year, renewed by the first `pulumi up` in its last 30 days (the controller
+        # reloads the mounted files).
+        cert = tls.LocallySignedCert(
+            f"{name}-webhook",
+            cert_request_pem=request.cert_request_pem,
+            ca_private_key_pem=ca_key.private_key_pem,
+            ca_cert_pem=ca.cert_pem,
+            validity_period_hours=365 * 24,
+            early_renewal_hours=30 * 24,
+            allowed_uses=["key_encipherment", "digital_signature", "server_auth"],
+            opts=tls_opts,
+        )
+        secret = k8s.core.v1.Secret(
+            f"{name}-tls",
+            metadata={
+                "name": lbc.WEBHOOK_SECRET,
+                "namespace": KUBE_SYSTEM,
+                "labels": {naming.APP_LABEL: ALB_CONTROLLER},
+            },
+            type="kubernetes.io/tls",
+            string_data={
+                "ca.crt": ca.cert_pem,
+                "tls.crt": cert.cert_pem,
+                "tls.key": pulumi.Output.secret(key.private_key_pem),
+            },
+            opts=k8s_opts,
+        )
+        ca_bundle = ca.cert_pem.apply(lambda pem: base64.b64encode(pem.encode()).decode())
+        account_manifest = lbc.service_account(role.arn)
+        cluster_role: Any = lbc.cluster_role()
+        cluster_binding: Any = lbc.binding("ClusterRole")
+        leader_role: Any = lbc.leader_election_role()
+        leader_binding: Any = lbc.binding("Role")
+        service: Any = lbc.webhook_service()
+        access: list[pulumi.Resource] = [
+            k8s.core.v1.ServiceAccount(
+                name,
+                metadata=account_manifest["metadata"],
+                automount_service_account_token=account_manifest["automountServiceAccountToken"],
+                opts=k8s_opts,
+            ),
+            k8s.rbac.v1.ClusterRole(
+                name, metadata=cluster_role["metadata"], rules=cluster_role["rules"], opts=k8s_opts
+            ),
+            k8s.rbac.v1.ClusterRoleBinding(
+                name,
+                metadata=cluster_binding["metadata"],
+                role_ref=cluster_binding["roleRef"],
+                subjects=cluster_binding["subjects"],
+                opts=k8s_opts,
+            ),
+            k8s.rbac.v1.Role(
+                name, metadata=leader_role["metadata"], rules=leader_role["rules"], opts=k8s_opts
+            ),
+            k8s.rbac.v1.RoleBinding(
+                name,
+                metadata=leader_binding["metadata"],
+                role_ref=leader_binding["roleRef"],
+                subjects=leader_binding["subjects"],
+                opts=k8s_opts,
+            ),
+            k8s.core.v1.Service(
+                f"{name}-webhook", metadata=service["metadata"], spec=service["spec"], opts=k8s_opts
+            ),
+            secret,
+            *crds,
+            role,
+        ]
+        manifest = lbc.deployment(
+            cluster_name=self.cluster.name,
+            region=args.config.aws_region,
+            vpc_id=args.network.vpc.id,
+        )
+        controller = k8s.apps.v1.Deployment(
+            name,
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
+            opts=pulumi.ResourceOptions.merge(k8s_opts, pulumi.ResourceOptions(depends_on=access)),
+        )
+        budget: Any = lbc.disruption_budget()
+        k8s.policy.v1.PodDisruptionBudget(
+            name, metadata=budget["metadata"], spec=budget["spec"], opts=k8s_opts
+        )
+        # Registered once the webhook server runs: an Ingress admitted before would fail.
+        after_controller = pulumi.ResourceOptions.merge(
+            k8s_opts, pulumi.ResourceOptions(depends_on=[controller])
+        )
+        mutating: Any = lbc.mutating_webhooks(ca_bundle)
+        validating: Any = lbc.validating_webhooks(ca_bundle)
+        k8s.admissionregistration.v1.MutatingWebhookConfiguration(
+            name,
+            metadata=mutating["metadata"],
+            webhooks=mutating["webhooks"],
+            opts=after_controller,
+        )
+        k8s.admissionregistration.v1.ValidatingWebhookConfiguration(
+            name,
+            metadata=validating["metadata"],
+            webhooks=validating["webhooks"],
+            opts=after_controller,
+        )
+        ingress_class: Any = lbc.ingress_class()
+        k8s.networking.v1.IngressClass(
+            name,
+            metadata=ingress_class["metadata"],
+            spec=ingress_class["spec"],
+            opts=after_controller,
+        )
+        return controller
 
     def _cluster_autoscaler(self) -> k8s.apps.v1.Deployment:
         """The cluster autoscaler (components/kubernetes/autoscaler.py) with its IRSA role."""

@@ -27,7 +27,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from stacks.policy_check import (  # noqa: E402
     PolicyPackProcess,
-    load_config,
+    config_for_stack,
     load_plan,
     mandatory,
 )
@@ -87,7 +87,7 @@ def main() -> None:
 
     plan, source = _plan(args)
     resources: list[dict[str, Any]] = plan["resources"]
-    config = load_config(args.stack)
+    config = config_for_stack(args.stack)[1]
     print(f"plan: {source}  stack={plan.get('stack', args.stack)}  resources={len(resources)}")
 
     best: dict[str, float] = {}

@@ -39,8 +39,8 @@ CHECKOV = PROJECT_DIR / ".venv-checkov" / "bin" / "checkov"
 SKIPS_FILE = Path(__file__).resolve().parent / "checkov-skips.yaml"
 KUBERNETES_VERSION = "1.31"
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
-# Not manifests: a Helm release is rendered by Helm in the cluster.
-NOT_MANIFESTS = ("kubernetes:helm.sh/",)
+# Not manifests: installers and v2 components (their children are the manifests).
+NOT_MANIFESTS = ("kubernetes:helm.sh/", "kubernetes:yaml/", "kubernetes:kustomize/")
 _TYPE = re.compile(r"^kubernetes:(?P<group>[^/]+)/(?P<version>[^:]+):(?P<kind>.+)$")
 
 

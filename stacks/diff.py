@@ -29,7 +29,13 @@ from typing import Any
 import yaml
 
 from stacks import cost, plan_diff
-from stacks.policy_check import PolicyPackProcess, Violation, config_path, load_config
+from stacks.policy_check import (
+    PolicyPackProcess,
+    Violation,
+    config_path,
+    declared_environment,
+    load_config,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 MARKER = "<!-- sutazai-plan-diff -->"
@@ -143,8 +149,10 @@ def _run_pack(
     """One pack process (pack and config of `pack_root`) over each plan in turn."""
     config_dir = pack_root / "policies" / "config"
     try:
-        config_file = str(config_path(stack, config_dir).relative_to(pack_root))
-        config = load_config(stack, config_dir)
+        # The tree's own stack file says which environment's config judges it.
+        environment = declared_environment(stack, pack_root)
+        config_file = str(config_path(environment, config_dir).relative_to(pack_root))
+        config = load_config(environment, config_dir)
         with PolicyPackProcess(
             stack=stack, project=project, pack_dir=pack_root / "policies"
         ) as pack:

@@ -206,6 +206,13 @@ def _mock_outputs(type_: str, name: str, inputs: dict[str, Any]) -> dict[str, An
         extra.update(id=f"mockclient{abs(hash(name)) % 10**8:08d}")
     elif type_ == "aws:s3/bucket:Bucket":
         extra.update(bucket=f"{inputs.get('bucketPrefix', name)}mock", id=f"{name}-mock")
+    elif type_.startswith("tls:index/"):
+        pem = "-----BEGIN {0}-----\nTU9DSw==\n-----END {0}-----\n"
+        extra.update(
+            privateKeyPem=pem.format("PRIVATE KEY"),
+            certPem=pem.format("CERTIFICATE"),
+            certRequestPem=pem.format("CERTIFICATE REQUEST"),
+        )
     elif type_ == "aws:kms/key:Key":
         extra.update(keyId=f"key-{name}")
     elif type_ == "pulumi:pulumi:StackReference":

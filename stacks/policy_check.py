@@ -65,19 +65,80 @@ class PolicyConfigError(ValueError):
     """The config would be rejected before Configure (the CLI's own validation)."""
 
 
-def config_path(stack: str, config_dir: Path = CONFIG_DIR) -> Path:
-    """policies/config/<stack>.json; per-developer `dev-<owner>` stacks use dev.json.
+SETTINGS_POLICY = "pack-settings"
+
+
+class EnvironmentMismatch(ValueError):
+    """The stack's declared environment and the policy config's disagree."""
+
+
+ENFORCEMENT_OF = {"prod": "mandatory", "dev": "advisory"}
+
+
+def _declared(stack: str, key: str, root: Path) -> Any:
+    """`sutazai:<key>` of Pulumi.<stack>.yaml, else the project default (Pulumi.yaml)."""
+    import yaml
+
+    stack_file = root / f"Pulumi.{stack}.yaml"
+    if not stack_file.exists():
+        raise FileNotFoundError(f"{stack_file.name} does not exist: no stack {stack!r} to check")
+    config = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
+    if f"sutazai:{key}" in config:
+        return config[f"sutazai:{key}"]
+    project = yaml.safe_load((root / "Pulumi.yaml").read_text()) or {}
+    return ((project.get("config") or {}).get(key) or {}).get("default")
+
+
+def declared_environment(stack: str, root: Path = REPO_ROOT) -> str:
+    """The stack's declared environment; refused when its policy enforcement disagrees
+    (prod is checked mandatory, dev advisory)."""
+    environment = _declared(stack, "environment", root)
+    enforcement = _declared(stack, "policyEnforcement", root)
+    if environment not in ENFORCEMENT_OF:
+        raise EnvironmentMismatch(
+            f"Pulumi.{stack}.yaml: sutazai:environment is {environment!r}; expected prod or dev"
+        )
+    if enforcement != ENFORCEMENT_OF[environment]:
+        raise EnvironmentMismatch(
+            f"Pulumi.{stack}.yaml declares sutazai:environment {environment!r} but "
+            f"sutazai:policyEnforcement {enforcement!r}; {environment} is checked "
+            f"{ENFORCEMENT_OF[environment]} (policies/config/{environment}.json)"
+        )
+    return str(environment)
+
+
+def config_path(environment: str, config_dir: Path = CONFIG_DIR) -> Path:
+    """The policy config CI passes for an environment: policies/config/<environment>.json.
 
     `config_dir`: another tree's config folder (the plan diff judges with the base's).
     """
-    exact = config_dir / f"{stack}.json"
-    if exact.exists():
-        return exact
-    return config_dir / ("prod.json" if stack.startswith("prod") else "dev.json")
+    return config_dir / f"{environment}.json"
 
 
-def load_config(stack: str, config_dir: Path = CONFIG_DIR) -> dict[str, Any]:
-    return json.loads(config_path(stack, config_dir).read_text())
+def load_config(environment: str, config_dir: Path = CONFIG_DIR) -> dict[str, Any]:
+    return json.loads(config_path(environment, config_dir).read_text())
+
+
+def config_environment(config: Mapping[str, Any]) -> str | None:
+    settings = config.get(SETTINGS_POLICY)
+    return settings.get("environment") if isinstance(settings, Mapping) else None
+
+
+def config_for_stack(
+    stack: str, path: Path | None = None, root: Path = REPO_ROOT
+) -> tuple[Path, dict[str, Any]]:
+    """The policy config for a stack's declared environment; refuses one whose enforcement
+    says another environment (a copy of prod is checked with prod's rules, never dev's)."""
+    environment = declared_environment(stack, root)
+    path = path or config_path(environment)
+    config = json.loads(path.read_text())
+    enforced = config_environment(config)
+    if enforced != environment:
+        raise EnvironmentMismatch(
+            f"stack {stack!r} declares sutazai:environment {environment!r} but "
+            f"{path.name} enforces {enforced!r}; use policies/config/{environment}.json"
+        )
+    return path, config
 
 
 # ---------------------------------------------------------------- config reconciliation
@@ -405,7 +466,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--stack", required=True)
     parser.add_argument("--plan", type=Path, help="plan JSON (default: plan the stack now)")
+    parser.add_argument(
+        "--policy-config",
+        type=Path,
+        help="policy config (default: policies/config/<the stack's declared environment>.json)",
+    )
     options = parser.parse_args(argv)
+    try:
+        used_config, config = config_for_stack(options.stack, options.policy_config)
+    except (EnvironmentMismatch, FileNotFoundError) as error:
+        print(f"policy check refused: {error}", file=sys.stderr)
+        return 2
     plan_path = options.plan
     if plan_path is None:
         plan_path = REPO_ROOT / "build" / f"plan-{options.stack}.json"
@@ -427,13 +498,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if planned.returncode != 0:
             return planned.returncode  # the plan printed why, one line per problem
     plan = load_plan(plan_path)
-    config = load_config(options.stack)
     violations = analyze_resources(plan["resources"], options.stack, config)
     for violation in sorted(violations, key=lambda v: (v.level != "mandatory", v.policy)):
         print(f"{violation.urn}\n    {violation}")
     blocking = mandatory(violations)
     print(
-        f"{len(plan['resources'])} resources, config {config_path(options.stack).name}: "
+        f"{len(plan['resources'])} resources, config {used_config.name}: "
         f"{len(blocking)} mandatory, {len(violations) - len(blocking)} advisory violations"
     )
     return 1 if blocking else 0

@@ -244,21 +244,48 @@ def config_reference_value(declaration: dict[str, object]) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod", "dev-alice"])
+@pytest.mark.parametrize("stack", ["dev", "prod", "dev-cluster", "k8s-dev"])
 def test_policy_enforcement_matches_the_pack_config_the_stack_is_checked_with(stack: str) -> None:
-    from stacks.policy_check import config_path, load_config
+    from stacks.policy_check import config_for_stack
 
-    file_stack = "prod" if stack == "prod" else "dev"
-    config = parse_config_bag(stack_config_bag(file_stack)[0])
-    pack_config = load_config(stack)
-    levels = {
-        v["enforcementLevel"] if isinstance(v, dict) else v
-        for k, v in pack_config.items()
-        if k != "all" and (not isinstance(v, dict) or "enforcementLevel" in v)
-    }
+    config = parse_config_bag(stack_config_bag(stack)[0])
+    path, pack_config = config_for_stack(stack)
+    assert path.name == f"{config.environment}.json"
+    assert pack_config["pack-settings"]["environment"] == config.environment
     if config.policy_enforcement == "mandatory":
-        assert config_path(stack).name == "prod.json"
-        assert pack_config.get("all", "mandatory") == "mandatory"
+        assert config.environment == "prod" and "all" not in pack_config
     else:
-        assert config_path(stack).name == "dev.json"
-        assert pack_config["all"] == "advisory" and "advisory" in levels
+        assert config.environment == "dev" and pack_config["all"] == "advisory"
+
+
+@pytest.mark.parametrize(
+    ("environment", "enforcement", "problem"),
+    [
+        ("prod", "advisory", "policyEnforcement 'advisory'"),
+        ("dev", "mandatory", "policyEnforcement 'mandatory'"),
+        ("staging", "mandatory", "expected prod or dev"),
+    ],
+)
+def test_policy_check_refuses_a_stack_whose_environment_and_enforcement_disagree(
+    tmp_path: Path, environment: str, enforcement: str, problem: str
+) -> None:
+    from stacks.policy_check import EnvironmentMismatch, config_for_stack
+
+    (tmp_path / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.copy.yaml").write_text(
+        f"config:\n  sutazai:environment: {environment}\n"
+        f"  sutazai:policyEnforcement: {enforcement}\n"
+    )
+    with pytest.raises(EnvironmentMismatch, match=problem):
+        config_for_stack("copy", root=tmp_path)
+
+
+def test_a_copy_of_prod_under_another_name_gets_prod_rules(tmp_path: Path) -> None:
+    from stacks.policy_check import CONFIG_DIR, EnvironmentMismatch, config_for_stack
+
+    (tmp_path / "Pulumi.yaml").write_text((PROJECT_DIR / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.shadow.yaml").write_text((PROJECT_DIR / "Pulumi.prod.yaml").read_text())
+    path, config = config_for_stack("shadow", root=tmp_path)
+    assert path.name == "prod.json" and config["pack-settings"]["environment"] == "prod"
+    with pytest.raises(EnvironmentMismatch, match=r"dev\.json enforces 'dev'"):
+        config_for_stack("shadow", CONFIG_DIR / "dev.json", root=tmp_path)

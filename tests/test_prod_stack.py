@@ -354,9 +354,7 @@ def test_add_ons_are_installed_with_irsa_and_network_policy_enforcement(
         addons["vpc-cni"]["serviceAccountRoleArn"]
         and addons["aws-ebs-csi-driver"]["serviceAccountRoleArn"]
     )
-    release = one(resources, "kubernetes:helm.sh/v3:Release")["inputs"]
-    assert release["chart"] == "aws-load-balancer-controller" and release["version"][0].isdigit()
-    assert release["values"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert not [r for r in resources if r["type"].startswith("kubernetes:helm.sh/")]
     storage = one(resources, "kubernetes:storage.k8s.io/v1:StorageClass")
     assert storage["protect"] is True
     assert storage["inputs"]["reclaimPolicy"] == "Retain"
@@ -758,11 +756,12 @@ def test_the_load_balancer_admits_http_only_to_redirect_it(
     }
     assert ports == {("public-alb", 443, 443), ("public-alb", 80, 80)}
     config = load_config("prod")
-    (exception,) = config["aws-sg-public-ingress-https-only"]["exceptions"]
-    assert exception["reason"].startswith("HTTP→HTTPS redirect only")
+    (waiver,) = config["aws-sg-public-ingress-https-only"]["waivers"]
+    assert waiver["reason"].startswith("HTTP->HTTPS redirect only")
+    assert waiver["checks"] == {"publicPort": "tcp/80"}
     http = [r for r in world if r["inputs"]["fromPort"] == 80]
     assert mandatory(analyze_resources(http, "prod", config)) == []
-    del config["aws-sg-public-ingress-https-only"]["exceptions"][0]
+    del config["aws-sg-public-ingress-https-only"]["waivers"][0]
     found = mandatory(analyze_resources(http, "prod", config))
     assert [v.policy for v in found] == ["aws-sg-public-ingress-https-only"]
 
@@ -804,7 +803,9 @@ def test_pods_wait_for_the_injector_their_vault_entries_and_their_storage(
     layout = VaultLayout(config, catalog, "prod")
     by_urn = {r["urn"]: r for r in resources}
     webhook = one(
-        resources, "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration"
+        resources,
+        "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration",
+        "vault-injector",
     )["urn"]
     storage = {
         one(resources, "kubernetes:storage.k8s.io/v1:StorageClass")["urn"],
@@ -971,3 +972,58 @@ def test_the_cluster_autoscaler_owns_the_node_groups_size(
     for rule in cluster_role["rules"]:
         assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
         assert "secrets" not in rule["resources"]
+
+
+def test_load_balancer_controller_is_rendered_object_by_object(
+    resources: list[dict[str, Any]],
+) -> None:
+    from components.kubernetes import load_balancer_controller as lbc
+
+    mine = [r for r in resources if "aws-load-balancer-controller" in r["name"]]
+    kinds = {r["type"].split(":")[-1] for r in mine}
+    assert {
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Role",
+        "RoleBinding",
+        "Service",
+        "Secret",
+        "Deployment",
+        "PodDisruptionBudget",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "IngressClass",
+        "CustomResourceDefinition",
+    } <= kinds
+    account = next(r for r in mine if r["type"].endswith(":ServiceAccount"))["inputs"]
+    assert account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    deployment = next(r for r in mine if r["type"] == "kubernetes:apps/v1:Deployment")["inputs"]
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == lbc.IMAGE
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert {v["secret"]["secretName"] for v in pod["volumes"]} == {lbc.WEBHOOK_SECRET}
+    secret = next(r for r in mine if r["type"] == "kubernetes:core/v1:Secret")["inputs"]
+    assert secret["type"] == "kubernetes.io/tls"
+    assert is_secret(secret["stringData"])  # the key never in clear
+    for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"):
+        hooks = next(r for r in mine if r["type"].endswith(kind))["inputs"]["webhooks"]
+        assert all(h["clientConfig"]["caBundle"] for h in hooks)
+        assert all(h["clientConfig"]["service"]["name"] == lbc.WEBHOOK_SERVICE for h in hooks)
+    ingress_class = next(r for r in mine if r["type"].endswith(":IngressClass"))["inputs"]
+    assert ingress_class["metadata"]["name"] == "alb"
+    crds = {
+        r["inputs"]["spec"]["names"]["kind"]: r["inputs"]["spec"]
+        for r in mine
+        if r["type"].endswith(":CustomResourceDefinition")
+    }
+    assert set(crds) == {"TargetGroupBinding", "IngressClassParams"}
+    assert crds["TargetGroupBinding"]["versions"][0]["subresources"] == {"status": {}}
+    assert crds["IngressClassParams"]["scope"] == "Cluster"
+    assert not [
+        r for r in resources if r["type"].startswith(("kubernetes:yaml", "kubernetes:helm"))
+    ]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from stacks.policy_check import analyze_resources, load_config, mandatory
+from stacks.policy_check import analyze_resources, config_for_stack, mandatory
 from tests.conftest import load_plan
 from tests.test_prod_stack import ROUTE, assert_vault_routes
 
@@ -35,7 +35,7 @@ def test_the_kubernetes_dev_stacks_are_committed() -> None:
 def test_stack_file_plans_and_passes_mandatory_policies(stack: str, tmp_path: Path) -> None:
     plan = load_plan(stack, tmp_path)
     assert plan["resources"], f"{stack} registered nothing"
-    violations = mandatory(analyze_resources(plan["resources"], stack, load_config(stack)))
+    violations = mandatory(analyze_resources(plan["resources"], stack, config_for_stack(stack)[1]))
     assert violations == [], "\n".join(str(v) for v in violations)
 
 
@@ -121,9 +121,13 @@ def test_dev_cluster_pods_wait_for_the_injector_and_their_storage(
     dev_cluster: list[dict[str, Any]],
 ) -> None:
     by_urn = {r["urn"]: r for r in dev_cluster}
-    (webhook,) = _of_type(
-        dev_cluster, "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration"
-    )
+    (webhook,) = [
+        w
+        for w in _of_type(
+            dev_cluster, "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration"
+        )
+        if "vault-injector" in w["name"]
+    ]
     (storage,) = _of_type(dev_cluster, "kubernetes:storage.k8s.io/v1:StorageClass")
     for pod in _of_type(dev_cluster, "kubernetes:apps/v1:StatefulSet"):
         deps = {by_urn[d]["type"] for d in pod["dependencies"]}

@@ -6,7 +6,7 @@ from typing import Any, Final
 
 from pulumi_policy import EnforcementLevel, Policy
 
-from . import aws, backup, edge, iam, kubernetes, stack, workloads
+from . import aws, backup, edge, iam, kubernetes, load_balancers, stack, workloads
 from .config import PINNED_MANDATORY
 
 PACK_NAME: Final = "sutazai-hardened"
@@ -21,6 +21,7 @@ def all_policies() -> list[Policy]:
     policies = (
         workloads.policies()
         + kubernetes.policies()
+        + load_balancers.policies()
         + aws.policies()
         + iam.policies()
         + stack.policies()

@@ -7,8 +7,10 @@ from typing import Any, Final
 
 from pulumi_policy import Policy, Severity
 
-from .rules import Resource, resource_policy
-from .values import UNKNOWN, as_int, as_list, get, is_prod
+from .config import is_prod
+from .exposure import EXPOSURE_SCHEMA, exposure
+from .rules import Finding, Resource, resource_policy
+from .values import UNKNOWN, as_int, as_list, get
 
 SECURITY_GROUP: Final = "aws:ec2/securityGroup:SecurityGroup"
 SECURITY_GROUP_RULE: Final = "aws:ec2/securityGroupRule:SecurityGroupRule"
@@ -21,11 +23,8 @@ EKS_CLUSTER: Final = "aws:eks/cluster:Cluster"
 ECR_REPOSITORY: Final = "aws:ecr/repository:Repository"
 KMS_KEY: Final = "aws:kms/key:Key"
 
-OPEN_CIDRS: Final = frozenset({"0.0.0.0/0", "::/0"})
 PUBLIC_PORT: Final = 443
 MIN_BACKUP_DAYS: Final = 7
-
-
 # ---------------------------------------------------------------- security groups
 
 
@@ -38,35 +37,54 @@ def _ingress_rules(res: Resource) -> Iterator[tuple[str, dict[str, Any], list[An
                 cidrs = as_list(rule.get("cidrBlocks")) + as_list(rule.get("ipv6CidrBlocks"))
                 yield f"ingress[{i}]", rule, cidrs
     elif res.type == SECURITY_GROUP_RULE:
-        if p.get("type") == "ingress":
+        rule_type = p.get("type")
+        if not (isinstance(rule_type, str) and rule_type.strip().lower() == "egress"):
             yield "rule", p, as_list(p.get("cidrBlocks")) + as_list(p.get("ipv6CidrBlocks"))
     elif res.type == SG_INGRESS_RULE:
         rule = dict(p, protocol=p.get("ipProtocol"))
         yield "rule", rule, [c for c in (p.get("cidrIpv4"), p.get("cidrIpv6")) if c is not None]
 
 
-def check_sg_public_ingress(res: Resource) -> Iterator[str]:
+def _ports(rule: dict[str, Any]) -> str | None:
+    """'tcp/443', 'udp/53-60', 'all'; None while the protocol is unknown (preview)."""
+    protocol = rule.get("protocol")
+    if protocol is UNKNOWN:
+        return None
+    proto = str(protocol).strip().lower() if protocol is not None else "unset"
+    if proto in ("-1", "all"):
+        return "all"
+    if proto == "6":
+        proto = "tcp"
+    lo, hi = as_int(rule.get("fromPort")), as_int(rule.get("toPort"))
+    return f"{proto}/{lo}" if lo == hi else f"{proto}/{lo}-{hi}"
+
+
+def check_sg_public_ingress(res: Resource, config: Any) -> Iterator[str | Finding]:
     for where, rule, cidrs in _ingress_rules(res):
-        open_cidrs = sorted({c for c in cidrs if isinstance(c, str) and c.strip() in OPEN_CIDRS})
-        if not open_cidrs:
+        reach = exposure(cidrs)
+        for bad in reach.invalid:
+            yield f"{where} lists {bad}, not a CIDR. Fix: use a valid CIDR block."
+        ports = _ports(rule)
+        if ports is None or ports == f"tcp/{PUBLIC_PORT}":
             continue
-        protocol = rule.get("protocol")
-        if protocol is UNKNOWN:
-            continue
-        proto = str(protocol).lower() if protocol is not None else None
-        lo, hi = as_int(rule.get("fromPort")), as_int(rule.get("toPort"))
-        if proto in ("tcp", "6") and lo == PUBLIC_PORT and hi == PUBLIC_PORT:
-            continue
-        ports = (
-            "all ports"
-            if proto in ("-1", "all")
-            else f"{protocol} {rule.get('fromPort')}-{rule.get('toPort')}"
-        )
-        yield (
-            f"{where} opens {ports} to {', '.join(open_cidrs)}. Only tcp/443 may be public. "
-            "Fix: restrict the source to the VPC/peer CIDRs or a source security group, "
-            "or put it behind the HTTPS load balancer."
-        )
+        # A prefix list's entries live outside the program: its coverage cannot be judged.
+        lists = [*as_list(rule.get("prefixListIds")), rule.get("prefixListId")]
+        for prefix_list in (pl for pl in lists if pl not in (None, "", UNKNOWN)):
+            yield Finding(
+                f"{where} admits prefix list {prefix_list!r} on {ports}; its ranges cannot be "
+                "checked here. Fix: name the CIDRs or a source security group (or waive this "
+                "exact prefix list with the reason it is not public).",
+                "prefixList",
+                prefix_list,
+            )
+        if reach.is_public(config):
+            yield Finding(
+                f"{where} opens {ports} to {reach.describe()} ({', '.join(map(str, cidrs))}). "
+                "Only tcp/443 may be public. Fix: restrict the source to the VPC/peer CIDRs "
+                "or a source security group, or put it behind the HTTPS load balancer.",
+                "publicPort",
+                ports,
+            )
 
 
 # ---------------------------------------------------------------- RDS / ElastiCache / EBS
@@ -93,7 +111,7 @@ def check_rds_backups(res: Resource) -> Iterator[str]:
 
 
 def check_rds_deletion_protection(res: Resource) -> Iterator[str]:
-    if not is_prod(res.stack):
+    if not is_prod():
         return
     v = res.props.get("deletionProtection")
     if v is not UNKNOWN and v is not True:
@@ -125,7 +143,7 @@ def check_ebs_encrypted(res: Resource) -> Iterator[str]:
 # ---------------------------------------------------------------- EKS / ECR / KMS
 
 
-def check_eks_endpoint(res: Resource) -> Iterator[str]:
+def check_eks_endpoint(res: Resource, config: Any) -> Iterator[str | Finding]:
     vpc = res.props.get("vpcConfig")
     if vpc is UNKNOWN:
         return
@@ -135,18 +153,27 @@ def check_eks_endpoint(res: Resource) -> Iterator[str]:
     cidrs = get(vpc, "publicAccessCidrs")
     if cidrs is UNKNOWN:
         return
-    listed = [c for c in as_list(cidrs) if isinstance(c, str)]
-    state = "unset (AWS default: public)" if public is None else "true"
+    listed = as_list(cidrs)
+    state = "unset (AWS default: public)" if public is None else repr(public)
     if not listed:
-        yield (
-            f"vpcConfig.endpointPublicAccess is {state} and publicAccessCidrs is empty (AWS "
-            "default 0.0.0.0/0). Fix: endpoint_public_access=False (reach it through the "
-            "VPC/VPN) or list the office/CI CIDRs in public_access_cidrs."
+        yield Finding(
+            f"vpcConfig.endpointPublicAccess is {state} and vpcConfig.publicAccessCidrs is "
+            "empty (AWS default 0.0.0.0/0). Fix: endpoint_public_access=False (reach it "
+            "through the VPC/VPN) or list the office/CI CIDRs in public_access_cidrs.",
+            "publicAccessCidrs",
+            [],
         )
-    elif any(c.strip() in OPEN_CIDRS for c in listed):
-        yield (
-            f"vpcConfig.publicAccessCidrs {listed} opens the API endpoint to the internet. "
-            "Fix: list only the office/CI CIDRs, or set endpoint_public_access=False."
+        return
+    reach = exposure(listed)
+    for bad in reach.invalid:
+        yield f"vpcConfig.publicAccessCidrs lists {bad}, not a CIDR. Fix: use a valid CIDR."
+    if reach.is_public(config):
+        yield Finding(
+            f"vpcConfig.publicAccessCidrs {listed} open the API endpoint to "
+            f"{reach.describe()}. Fix: list only the office/CI CIDRs (within the configured "
+            "maximum), or set endpoint_public_access=False.",
+            "publicAccessCidrs",
+            listed,
         )
 
 
@@ -182,9 +209,12 @@ def policies() -> list[Policy]:
     return [
         resource_policy(
             "aws-sg-public-ingress-https-only",
-            "Security-group ingress from 0.0.0.0/0 or ::/0 is allowed only on tcp/443.",
+            "Security-group ingress whose CIDRs together cover more global address space than "
+            "the configured maximum (a /24, a /56 by default) is allowed only on tcp/443.",
             [SECURITY_GROUP, SECURITY_GROUP_RULE, SG_INGRESS_RULE],
             check_sg_public_ingress,
+            config_properties=EXPOSURE_SCHEMA,
+            reads_config=True,
             remediation=(
                 "Restrict the source CIDR or security group; only public load balancers "
                 "open tcp/443."
@@ -229,9 +259,12 @@ def policies() -> list[Policy]:
         ),
         resource_policy(
             "aws-eks-private-endpoint",
-            "The EKS API endpoint is private, or public only to listed CIDRs (never 0.0.0.0/0).",
+            "The EKS API endpoint is private, or public only to CIDRs that together cover at "
+            "most the configured address space.",
             [EKS_CLUSTER],
             check_eks_endpoint,
+            config_properties=EXPOSURE_SCHEMA,
+            reads_config=True,
             remediation=(
                 "vpc_config.endpoint_public_access=False, or public_access_cidrs without 0.0.0.0/0."
             ),

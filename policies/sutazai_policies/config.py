@@ -1,156 +1,214 @@
-"""Per-policy configuration: the exception allow-list and the pinned enforcement levels.
+"""The pack's configuration: the environment, the pinned level and the waivers.
 
-Exceptions live only in the policy-pack config file (`policies/config/<stack>.json`):
+Everything comes from the policy config file CI passes (`policies/config/<environment>.json`),
+never from the stack's name or the checked program (which the change under review could
+alter):
 
-    "k8s-restricted-volume-types": {
+* `pack-settings.environment` (`prod` | `dev`) says which rules apply. The runtime's Configure
+  hook reads it; a pack that was never told runs prod's rules (fail closed).
+* A waiver relaxes exactly what it lists for exactly one resource, in one policy's config:
+
+      "workload-non-root-read-only": {
         "enforcementLevel": "mandatory",
-        "exceptions": [
-            {"resource": "kubernetes:apps/v1:DaemonSet::nvidia-device-plugin",
-             "reason": "device plugin must reach /var/lib/kubelet/device-plugins (kube-system)"}
+        "waivers": [
+          {"type": "kubernetes:apps/v1:DaemonSet",
+           "name": "sutazai-prod-cluster-nvidia-device-plugin",
+           "checks": {"runAsUser": 0, "runAsNonRoot": false},
+           "reason": "creates its socket in the root-owned kubelet directory ..."}
         ]
-    }
+      }
 
-`resource` is matched (shell wildcards allowed) against the full URN or a URN suffix that
-starts at a `::` or `$` boundary, so `type::name`, a bare `name` or a whole URN all work.
-An entry without a non-empty `reason`, or whose pattern names no resource (`*`), is
-rejected three times over: by the JSON schema the CLI checks, by the pack's Configure
-guard (runtime.py), and here at evaluation time, where it grants nothing and is reported.
+  `type` and `name` are the resource's type token and logical name (no patterns, no URN:
+  a URN embeds the stack name). `checks` maps a check (the field a finding names) to the
+  exact value it may have; any other value, or any other check, is still reported. Waivers
+  that matched nothing are reported by the `unused-waivers` policy.
 """
 
 from __future__ import annotations
 
-import fnmatch
+import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
 
 # The one rule a config may never lower (see runtime.py for how that is enforced).
 PINNED_MANDATORY: Final = frozenset({"workload-non-root-read-only"})
+SETTINGS_POLICY: Final = "pack-settings"
+ENVIRONMENTS: Final = ("prod", "dev")
+MIN_REASON: Final = 20
 
-EXCEPTIONS_SCHEMA: Final[dict[str, Any]] = {
+Environment = Literal["prod", "dev"]
+
+WAIVERS_SCHEMA: Final[dict[str, Any]] = {
     "type": "array",
-    "description": "Resources this policy does not apply to. Each needs a reason.",
+    "description": "Exact relaxations for single resources. Each lists its checks and a reason.",
     "default": [],
     "items": {
         "type": "object",
         "additionalProperties": False,
-        "required": ["resource", "reason"],
+        "required": ["type", "name", "checks", "reason"],
         "properties": {
-            "resource": {
-                "type": "string",
-                "minLength": 1,
-                "description": "URN or URN suffix ('<type>::<name>'); * and ? allowed.",
+            "type": {"type": "string", "minLength": 1, "description": "Exact type token."},
+            "name": {"type": "string", "minLength": 1, "description": "Exact logical name."},
+            "checks": {
+                "type": "object",
+                "minProperties": 1,
+                "description": "check -> the exact value it may have for this resource.",
             },
             "reason": {
                 "type": "string",
-                "minLength": 1,
+                "minLength": MIN_REASON,
                 "pattern": "\\S",
-                "description": "Why this resource may not follow the policy.",
+                "description": "Why this resource cannot follow the policy here.",
             },
         },
     },
 }
 
-# Only wildcards/separators: it would silently switch the policy off for everything.
-_TOO_BROAD: Final = re.compile(r"[\s*?:$/\[\]!]*")
+_TYPE_TOKEN: Final = re.compile(r"^[A-Za-z0-9_.-]+:[A-Za-z0-9_./-]*:[A-Za-z0-9_.]+$")
+
+
+def canonical(value: Any) -> str:
+    """A value as exact JSON text, integral floats as ints (the engine sends 0 as 0.0)."""
+
+    def norm(v: Any) -> Any:
+        if isinstance(v, bool) or v is None or isinstance(v, str):
+            return v
+        if isinstance(v, float) and v.is_integer():
+            return int(v)
+        if isinstance(v, Mapping):
+            return {str(k): norm(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [norm(x) for x in v]
+        return v
+
+    return json.dumps(norm(value), sort_keys=True, default=repr)
 
 
 @dataclass(frozen=True)
-class PolicyException:
-    resource: str
+class Waiver:
+    policy: str
+    type: str
+    name: str
+    checks: tuple[tuple[str, str], ...]  # (check, canonical value)
     reason: str
 
-    def matches(self, urn: str) -> bool:
-        pattern = self.resource.strip()
+    def covers(self, res_type: str, res_name: str, check: str, value: Any) -> bool:
         return (
-            fnmatch.fnmatchcase(urn, pattern)
-            or fnmatch.fnmatchcase(urn, "*::" + pattern)
-            or fnmatch.fnmatchcase(urn, "*$" + pattern)
+            res_type == self.type
+            and res_name == self.name
+            and (check, canonical(value)) in self.checks
         )
+
+    def describe(self, check: str, value_text: str) -> str:
+        return f"'{self.policy}' waiver for {self.type} '{self.name}' ({check}={value_text})"
 
 
 @dataclass(frozen=True)
-class ParsedExceptions:
-    valid: tuple[PolicyException, ...]
-    # (pattern or None, problem) for every rejected entry.
-    invalid: tuple[tuple[str | None, str], ...]
+class ParsedWaivers:
+    valid: tuple[Waiver, ...]
+    problems: tuple[str, ...]
 
-    def match(self, urn: str) -> PolicyException | None:
-        for exc in self.valid:
-            if exc.matches(urn):
-                return exc
+    def find(self, res_type: str, res_name: str, check: str, value: Any) -> Waiver | None:
+        for waiver in self.valid:
+            if waiver.covers(res_type, res_name, check, value):
+                return waiver
         return None
 
-    def rejected_for(self, urn: str) -> list[str]:
-        """Problems of rejected entries that would have covered `urn` (or can't be matched)."""
-        out: list[str] = []
-        for pattern, problem in self.invalid:
-            if pattern is None or PolicyException(pattern, "-").matches(urn):
-                out.append(problem)
-        return out
 
-
-def parse_exceptions(policy: str, config: Mapping[str, Any] | None) -> ParsedExceptions:
-    raw = (config or {}).get("exceptions", [])
+def parse_waivers(policy: str, config: Mapping[str, Any] | None) -> ParsedWaivers:
+    config = config or {}
+    problems: list[str] = []
+    if config.get("exceptions"):
+        problems.append(
+            f"'{policy}'.exceptions is no longer read: name-pattern exceptions were replaced by "
+            "exact waivers ({type, name, checks, reason}); see policies/README.md"
+        )
+    raw = config.get("waivers", [])
     if raw is None:
         raw = []
     if not isinstance(raw, list):
-        return ParsedExceptions(
-            (), ((None, f"'{policy}'.exceptions must be a list of {{resource, reason}} objects"),)
-        )
-    valid: list[PolicyException] = []
-    invalid: list[tuple[str | None, str]] = []
+        return ParsedWaivers((), (*problems, f"'{policy}'.waivers must be a list of waivers"))
+    valid: list[Waiver] = []
     for i, entry in enumerate(raw):
-        where = f"'{policy}'.exceptions[{i}]"
+        where = f"'{policy}'.waivers[{i}]"
         if not isinstance(entry, Mapping):
-            invalid.append((None, f'{where} must be an object {{"resource": ..., "reason": ...}}'))
+            problems.append(f"{where} must be an object {{type, name, checks, reason}}")
             continue
-        resource = entry.get("resource")
-        reason = entry.get("reason")
-        if not isinstance(resource, str) or not resource.strip():
-            invalid.append((None, f"{where} has no 'resource' pattern"))
-            continue
-        if _TOO_BROAD.fullmatch(resource):
-            invalid.append(
-                (
-                    resource,
-                    f"{where} resource pattern {resource!r} names no resource; exceptions "
-                    "must name the resources they cover",
-                )
-            )
-            continue
-        if not isinstance(reason, str) or not reason.strip():
-            invalid.append(
-                (
-                    resource,
-                    f"{where} for {resource!r} has no reason; every exception needs "
-                    "a non-empty 'reason' and is ignored until it has one",
-                )
-            )
-            continue
-        extra = sorted(set(entry) - {"resource", "reason"})
+        extra = sorted(set(entry) - {"type", "name", "checks", "reason"})
+        type_, name, checks, reason = (entry.get(k) for k in ("type", "name", "checks", "reason"))
         if extra:
-            invalid.append(
-                (
-                    resource,
-                    f"{where} for {resource!r} has unknown keys {extra}; only 'resource' "
-                    "and 'reason' are allowed",
-                )
+            problems.append(
+                f"{where} has unknown keys {extra}; allowed: type, name, checks, reason"
             )
-            continue
-        valid.append(PolicyException(resource.strip(), reason.strip()))
-    return ParsedExceptions(tuple(valid), tuple(invalid))
+        elif not isinstance(type_, str) or not _TYPE_TOKEN.match(type_) or "*" in type_:
+            problems.append(f"{where}.type {type_!r} is not an exact type token")
+        elif not isinstance(name, str) or not name.strip() or any(c in name for c in "*?[]:$"):
+            problems.append(f"{where}.name {name!r} is not an exact logical name (no patterns)")
+        elif not isinstance(checks, Mapping) or not checks:
+            problems.append(f"{where}.checks must map each waived check to its exact value")
+        elif not isinstance(reason, str) or len(reason.strip()) < MIN_REASON:
+            problems.append(
+                f"{where} for {type_} '{name}' needs a reason of at least {MIN_REASON} characters"
+            )
+        else:
+            pairs = tuple(sorted((str(k), canonical(v)) for k, v in checks.items()))
+            valid.append(Waiver(policy, type_, name, pairs, reason.strip()))
+    return ParsedWaivers(tuple(valid), tuple(problems))
+
+
+# ---------------------------------------------------------------- pack-wide state
+
+
+@dataclass
+class PackState:
+    """What Configure told the pack, and which waivers the checks have used since."""
+
+    environment: Environment | None = None
+    waivers: dict[str, ParsedWaivers] = field(default_factory=dict)
+    used: set[tuple[Waiver, str, str]] = field(default_factory=set)
+
+
+STATE: Final = PackState()
+
+
+def configure(properties: Mapping[str, Mapping[str, Any]]) -> None:
+    """Called by the Configure hook with every policy's properties."""
+    env = (properties.get(SETTINGS_POLICY) or {}).get("environment")
+    STATE.environment = env if env in ENVIRONMENTS else None
+    STATE.waivers = {name: parse_waivers(name, props) for name, props in properties.items()}
+    STATE.used.clear()
+
+
+def set_environment(environment: Environment | None) -> None:
+    STATE.environment = environment
+
+
+def is_prod() -> bool:
+    """Prod rules unless the policy config says `dev` (an unconfigured pack is strict)."""
+    return STATE.environment != "dev"
+
+
+def record_use(waiver: Waiver, check: str, value: Any) -> None:
+    STATE.used.add((waiver, check, canonical(value)))
+
+
+def unused_waivers() -> list[tuple[Waiver, str, str]]:
+    """(waiver, check, value) of every configured waiver entry no finding has used."""
+    out: list[tuple[Waiver, str, str]] = []
+    for parsed in STATE.waivers.values():
+        for waiver in parsed.valid:
+            for check, value in waiver.checks:
+                if (waiver, check, value) not in STATE.used:
+                    out.append((waiver, check, value))
+    return out
 
 
 def check_pack_config(
     levels: Mapping[str, str], properties: Mapping[str, Mapping[str, Any]]
 ) -> list[str]:
-    """Problems with a whole pack config as the engine sends it to Configure.
-
-    `levels` maps policy name -> enforcement level string; `properties` maps policy name ->
-    its config properties. Returns human-readable problems (empty when acceptable).
-    """
+    """Problems with a whole pack config as the engine sends it to Configure."""
     problems: list[str] = []
     for name in sorted(PINNED_MANDATORY):
         level = levels.get(name)
@@ -158,10 +216,15 @@ def check_pack_config(
             problems.append(
                 f"'{name}' is pinned to 'mandatory' but the policy config sets it to '{level}' "
                 '(directly or through "all"). Non-root + read-only root FS may not be lowered '
-                "on any "
-                f'stack: set "{name}": "mandatory" (or remove the override); use an explicit '
-                "exception with a reason for a single resource instead."
+                f'on any stack: set "{name}": "mandatory" (or remove the override); use an '
+                "exact waiver with a reason for a single resource instead."
             )
+    env = (properties.get(SETTINGS_POLICY) or {}).get("environment")
+    if env not in ENVIRONMENTS:
+        problems.append(
+            f"'{SETTINGS_POLICY}'.environment is {env!r}; set it to one of {list(ENVIRONMENTS)} "
+            "(policies/config/prod.json says prod, dev.json says dev)"
+        )
     for name in sorted(properties):
-        problems.extend(problem for _, problem in parse_exceptions(name, properties[name]).invalid)
+        problems.extend(parse_waivers(name, properties[name]).problems)
     return problems

@@ -6,10 +6,11 @@ the way dockerd does (case-insensitive, with or without the CAP_ prefix).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from typing import Any, Final
 
-from .rules import Resource
+from .rules import Finding, Resource
 from .values import UNKNOWN, as_int, as_list, get
 
 CONTAINER_TYPE: Final = "docker:index/container:Container"
@@ -31,23 +32,36 @@ def _security_opts(res: Resource) -> list[str] | None:
     return [str(o).strip() for o in as_list(opts) if o is not UNKNOWN]
 
 
-def check_user_read_only(res: Resource) -> Iterator[str]:
+def check_user_read_only(res: Resource) -> Iterator[str | Finding]:
+    """Non-root as on Kubernetes: a numeric uid AND gid, both non-zero (`nobody`, `1000`
+    or `1000:0` are not enough)."""
     user = res.props.get("user")
+    fix = "Fix: set user='<uid>:<gid>', both numeric and non-zero (e.g. '10001:10001')"
     if user is not UNKNOWN:
-        uid = str(user).split(":", 1)[0].strip() if isinstance(user, str) else ""
-        if not isinstance(user, str) or not uid:
-            yield (
-                "user is not set, so the image default (often root) applies. Fix: set "
-                "user='<uid>:<gid>' "
-                "(numeric, e.g. '1000:1000')."
+        uid_text, sep, gid_text = user.partition(":") if isinstance(user, str) else ("", "", "")
+        uid, gid = _int_or_none(uid_text.strip()), _int_or_none(gid_text.strip())
+        if not isinstance(user, str) or not user.strip():
+            yield Finding(
+                f"user is not set, so the image default (often root) applies. {fix}.", "user", user
             )
-        elif uid.lower() in _ROOT_USERS or _int_or_none(uid) == 0:
-            yield f"user {user!r} is root. Fix: set a non-root numeric user such as '1000:1000'."
+        elif uid is None or gid is None or not sep:
+            yield Finding(f"user {user!r} is not a numeric 'uid:gid' pair. {fix}.", "user", user)
+        elif uid <= 0 or gid <= 0:
+            yield Finding(f"user {user!r} is root (uid or gid 0). {fix}.", "user", user)
+    for i, group in enumerate(as_list(res.props.get("groupAdds"))):
+        if group is not UNKNOWN and (str(group).strip() in _ROOT_USERS):
+            yield Finding(
+                f"groupAdds[{i}] is {group!r} (the root group). Fix: remove it.",
+                "groupAdds",
+                group,
+            )
     ro = res.props.get("readOnly")
     if ro is not UNKNOWN and ro is not True:
-        yield (
+        yield Finding(
             f"readOnly is {'unset' if ro is None else repr(ro)}. Fix: set read_only=True "
-            "and mount tmpfs/volumes for the paths it writes (e.g. tmpfs={'/tmp': ''})."
+            "and mount tmpfs/volumes for the paths it writes (e.g. tmpfs={'/tmp': ''}).",
+            "readOnly",
+            ro,
         )
 
 
@@ -102,22 +116,126 @@ def check_seccomp(res: Resource) -> Iterator[str]:
             )
 
 
-def check_privileged(res: Resource) -> Iterator[str]:
-    if res.props.get("privileged") is True:
-        yield (
-            "privileged is true. Fix: remove privileged=True; add a single capability if "
-            "really needed."
+def check_privileged(res: Resource) -> Iterator[Finding]:
+    value = res.props.get("privileged")
+    if value not in (None, False, UNKNOWN):
+        yield Finding(
+            f"privileged is {value!r}. Fix: remove privileged=True; add a single capability "
+            "if really needed.",
+            "privileged",
+            value,
         )
 
 
-def check_host_namespaces(res: Resource) -> Iterator[str]:
-    for field in ("networkMode", "pidMode", "ipcMode"):
+_NAMESPACE_FIELDS: Final = (
+    "networkMode",
+    "pidMode",
+    "ipcMode",
+    "utsMode",
+    "usernsMode",
+    "cgroupnsMode",
+)
+
+
+def check_host_namespaces(res: Resource) -> Iterator[Finding]:
+    for field in _NAMESPACE_FIELDS:
         value = res.props.get(field)
         if isinstance(value, str) and value.strip().lower() == "host":
-            yield (
-                f"{field} is 'host'. Fix: attach the container to a user-defined network "
-                "(networks_advanced) and drop the host namespace."
+            yield Finding(
+                f"{field} is 'host'. Fix: remove it (attach the container to a user-defined "
+                "network with networks_advanced; keep its own namespaces).",
+                field,
+                value,
             )
+
+
+DOCKER_SOCKETS: Final = ("docker.sock", "containerd.sock", "podman.sock", "crio.sock")
+_CONFINEMENT_OFF: Final = ("seccomp:unconfined", "apparmor:unconfined", "label:disable")
+LOOPBACK: Final = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+
+def _host_paths(res: Resource) -> Iterator[tuple[str, Any]]:
+    """(field, host path) for every bind mount and host-path volume."""
+    for i, mount in enumerate(as_list(res.props.get("mounts"))):
+        mtype = get(mount, "type")
+        if mtype is UNKNOWN or (isinstance(mtype, str) and mtype.strip().lower() == "bind"):
+            yield f"mounts[{i}].source", get(mount, "source")
+        elif mtype is None and get(mount, "source") not in (None, UNKNOWN):
+            yield f"mounts[{i}].source", get(mount, "source")  # no type: assume the worst
+    for i, volume in enumerate(as_list(res.props.get("volumes"))):
+        host_path = get(volume, "hostPath")
+        if host_path is not None:
+            yield f"volumes[{i}].hostPath", host_path
+
+
+def check_host_access(res: Resource) -> Iterator[Finding]:
+    """Host paths, the container engine's socket, devices, sysctls, confinement switched off
+    and ports published beyond loopback."""
+    for where, path in _host_paths(res):
+        if path is UNKNOWN:
+            yield Finding(
+                f"{where} is computed, so the host path cannot be checked. Fix: use a named "
+                "volume or a literal path that a waiver names.",
+                "hostPath",
+                None,
+            )
+            continue
+        text = str(path)
+        if any(text.rstrip("/").endswith(sock) for sock in DOCKER_SOCKETS):
+            yield Finding(
+                f"{where} mounts the container engine's socket {text!r} (root on the host). "
+                "Fix: remove it.",
+                "dockerSocket",
+                text,
+            )
+            continue
+        yield Finding(
+            f"{where} mounts the host path {text!r}. Fix: use a named volume (or a waiver "
+            "naming this exact path).",
+            "hostPath",
+            text,
+        )
+    for i, device in enumerate(as_list(res.props.get("devices"))):
+        yield Finding(
+            f"devices[{i}] passes the host device {get(device, 'hostPath')!r}. Fix: remove it.",
+            "device",
+            get(device, "hostPath"),
+        )
+    sysctls = res.props.get("sysctls")
+    if isinstance(sysctls, dict):
+        for key in sysctls:
+            yield Finding(f"sysctls sets {key!r}. Fix: remove it.", "sysctl", key)
+    opts = _security_opts(res)
+    for opt in opts or []:
+        normalized = opt.replace("=", ":").replace(" ", "").lower()
+        if normalized in _CONFINEMENT_OFF:
+            yield Finding(
+                f"security_opts contains {opt!r}, which switches confinement off. Fix: remove it.",
+                "securityOpt",
+                opt,
+            )
+    for i, port in enumerate(as_list(res.props.get("ports"))):
+        ip = get(port, "ip")
+        if ip is UNKNOWN:
+            continue
+        if not _is_loopback(ip):
+            shown = "unset (0.0.0.0, every interface)" if ip in (None, "") else repr(ip)
+            yield Finding(
+                f"ports[{i}] (internal {get(port, 'internal')!r}) is published on {shown}. "
+                "Fix: publish on ip='127.0.0.1' only.",
+                "publishedIp",
+                ip,
+            )
+
+
+def _is_loopback(ip: Any) -> bool:
+    if not isinstance(ip, str):
+        return False
+    try:
+        address = ipaddress.ip_address(ip.strip().strip("[]"))
+    except ValueError:
+        return False
+    return any(address in net for net in LOOPBACK if address.version == net.version)
 
 
 def check_memory(res: Resource) -> Iterator[str]:

@@ -14,8 +14,8 @@ Recognised by shape, failing closed:
   keys are case-sensitive to the controller, so a key spelled any other way is no WAF.
 * Its authentication is `auth-type` `cognito` or `oidc` with a complete
   `auth-idp-<type>` JSON, and `auth-on-unauthenticated-request` not `allow` (which would
-  let anonymous requests through). Every public Ingress needs it; the bearer-token API is
-  waived by name in `policies/config/<stack>.json`, with its reason.
+  let anonymous requests through). Every public Ingress needs it; the bearer-token API has
+  an exact waiver (type, name, `auth-type`) in `policies/config/<environment>.json`.
 * A Service of type LoadBalancer that is not annotated internal is a public network load
   balancer, which cannot carry a WAF: it is refused (publish through the ALB Ingress).
 * A program-created internet-facing ALB (`aws:lb`/`aws:alb` LoadBalancer whose `internal`
@@ -34,7 +34,7 @@ from typing import Any, Final
 
 from pulumi_policy import Policy, Severity
 
-from .rules import Resource, resource_policy, stack_policy
+from .rules import Finding, Resource, resource_policy, stack_policy
 from .values import UNKNOWN, as_dict, get
 
 INGRESS_TYPES: Final = frozenset(
@@ -139,7 +139,7 @@ def _idp_problem(auth_type: str, raw: object) -> str | None:
     return None
 
 
-def check_ingress_auth(res: Resource) -> Iterator[str]:
+def check_ingress_auth(res: Resource) -> Iterator[Finding]:
     if not internet_facing(res):
         return
     annotations = _annotations(res)
@@ -155,11 +155,14 @@ def check_ingress_auth(res: Resource) -> Iterator[str]:
     if problem is None and on_unauthenticated not in (None, UNKNOWN, "authenticate", "deny"):
         problem = f"'{ON_UNAUTHENTICATED}' is {on_unauthenticated!r}: anonymous requests pass"
     if problem is not None:
-        yield (
+        yield Finding(
             f"is internet-facing without load-balancer authentication: {problem}. Fix: "
             f"'{AUTH_TYPE}: cognito' (or oidc) with a complete auth-idp annotation "
-            "(components/edge.py). A bearer-token API that verifies tokens itself is waived "
-            "by name in policies/config/<stack>.json, with its reason."
+            "(components/edge.py). A bearer-token API that verifies tokens itself gets an "
+            "exact waiver (its type, name and auth-type) in "
+            "policies/config/<environment>.json, with its reason.",
+            "auth-type",
+            auth_type,
         )
 
 
@@ -207,7 +210,7 @@ def policies() -> list[Policy]:
         resource_policy(
             "edge-browser-authentication",
             "Every internet-facing Ingress (the browser UI) carries ALB authentication "
-            "(Cognito or OIDC); the bearer-token API is waived by name.",
+            "(Cognito or OIDC); the bearer-token API has an exact waiver.",
             INGRESS_TYPES,
             check_ingress_auth,
             remediation=f"'{AUTH_TYPE}' cognito|oidc with a complete auth-idp annotation.",

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Final
 
-from pulumi_policy import Policy, Severity
+from pulumi_policy import EnforcementLevel, Policy, Severity
 
+from .config import ENVIRONMENTS, SETTINGS_POLICY, STATE, is_prod, unused_waivers
 from .kubernetes import NAMESPACE_TYPE, NETWORK_POLICY_TYPE
-from .rules import Resource, stack_policy
-from .values import UNKNOWN, as_dict, as_list, get, is_prod
+from .rules import Finding, Resource, stack_policy
+from .values import UNKNOWN, as_dict, as_list, get
 
 BUCKET_TYPES: Final = frozenset({"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
 SSE_TYPES: Final = frozenset(
@@ -36,17 +37,30 @@ SSE_ALGORITHMS: Final = frozenset({"AES256", "aws:kms", "aws:kms:dsse"})
 
 PVC_TYPE: Final = "kubernetes:core/v1:PersistentVolumeClaim"
 STORAGE_CLASS_TYPE: Final = "kubernetes:storage.k8s.io/v1:StorageClass"
-STATEFUL_TYPES: Final = frozenset(
-    {
-        "aws:rds/instance:Instance",
-        "aws:rds/cluster:Cluster",
-        "aws:elasticache/replicationGroup:ReplicationGroup",
-        "aws:ebs/volume:Volume",
-        "aws:kms/key:Key",
-        PVC_TYPE,
-    }
-    | BUCKET_TYPES
-)
+# Every class whose loss loses data or access, with what is lost.
+PROTECTED_CLASSES: Final[dict[str, str]] = {
+    "aws:rds/instance:Instance": "the database",
+    "aws:rds/cluster:Cluster": "the database",
+    "aws:elasticache/replicationGroup:ReplicationGroup": "the cache and its sessions",
+    "aws:ebs/volume:Volume": "the volume's data",
+    "aws:efs/fileSystem:FileSystem": "the file system's data",
+    "aws:dynamodb/table:Table": "the table",
+    "aws:kms/key:Key": "everything encrypted with the key",
+    "aws:eks/cluster:Cluster": "the cluster, its workloads and every way in",
+    "aws:ecr/repository:Repository": "the images (and what runs from them)",
+    "aws:cloudwatch/logGroup:LogGroup": "the audit and control-plane logs",
+    "aws:secretsmanager/secret:Secret": "the secret",
+    "aws:backup/vault:Vault": "the backups",
+    "aws:cognito/userPool:UserPool": "every user account and sign-in",
+    "aws:route53/zone:Zone": "the zone's records and its delegation",
+    "aws:s3/bucket:Bucket": "the bucket's objects",
+    "aws:s3/bucketV2:BucketV2": "the bucket's objects",
+    PVC_TYPE: "the claim's volume",
+    "kubernetes:core/v1:PersistentVolume": "the volume",
+    "kubernetes:apps/v1:StatefulSet": "the claims of its volume templates",
+    "vault:index/mount:Mount": "every secret stored under the mount",
+}
+STATEFUL_TYPES: Final = frozenset(PROTECTED_CLASSES)
 
 
 def _identities(res: Resource, *explicit: object) -> set[str]:
@@ -199,13 +213,13 @@ def check_s3_public_access_block(
 def check_prod_protected(
     resources: list[Resource], stack: str
 ) -> Iterator[tuple[Resource | None, str]]:
-    if not is_prod(stack):
+    if not is_prod():
         return
     for res in resources:
         if res.type in STATEFUL_TYPES and not res.protect:
             yield (
                 res,
-                "is stateful but not protected in prod. "
+                f"is not protected in prod; losing it loses {PROTECTED_CLASSES[res.type]}. "
                 "Fix: pass opts=pulumi.ResourceOptions(protect=True).",
             )
         elif res.type == STORAGE_CLASS_TYPE:
@@ -217,6 +231,32 @@ def check_prod_protected(
                     f"reclaimPolicy is {got} in prod, so deleting a PVC deletes its "
                     "volume. Fix: reclaim_policy='Retain'.",
                 )
+
+
+# ---------------------------------------------------------------- the pack's own config
+
+
+def check_pack_settings(
+    resources: list[Resource], stack: str
+) -> Iterator[tuple[Resource | None, str | Finding]]:
+    if STATE.environment not in ENVIRONMENTS:
+        yield (
+            None,
+            f"the policy config sets no '{SETTINGS_POLICY}'.environment, so prod's rules "
+            "applied. Fix: pass policies/config/<environment>.json (prod.json or dev.json) "
+            "with --policy-pack-config.",
+        )
+
+
+def check_unused_waivers(
+    resources: list[Resource], stack: str
+) -> Iterator[tuple[Resource | None, str | Finding]]:
+    for waiver, check, value in unused_waivers():
+        yield (
+            None,
+            f"{waiver.describe(check, value)} matched no finding in this stack. Fix: remove "
+            "it from the policy config (or correct its type, name or value).",
+        )
 
 
 def policies() -> list[Policy]:
@@ -250,11 +290,39 @@ def policies() -> list[Policy]:
         ),
         stack_policy(
             "prod-stateful-protected",
-            "In prod, stateful resources (RDS, ElastiCache, EBS, S3, KMS, PVCs) are "
+            "In prod, every resource whose loss loses data or access (RDS, ElastiCache, EBS, "
+            "EFS, DynamoDB, KMS, EKS cluster, ECR, log groups, Secrets Manager, Backup vaults, "
+            "Cognito user pools, Route 53 zones, S3, PVs/PVCs, StatefulSets, Vault mounts) is "
             "protected and StorageClasses retain volumes.",
             STATEFUL_TYPES | {STORAGE_CLASS_TYPE},
             check_prod_protected,
             remediation="protect=True on stateful resources; StorageClass reclaim_policy='Retain'.",
             severity=Severity.CRITICAL,
+        ),
+        stack_policy(
+            SETTINGS_POLICY,
+            "The policy config says which environment's rules apply (prod or dev); without it "
+            "the pack applies prod's.",
+            (),
+            check_pack_settings,
+            remediation="Pass policies/config/<environment>.json as --policy-pack-config.",
+            config_properties={
+                "environment": {
+                    "type": "string",
+                    "enum": list(ENVIRONMENTS),
+                    "description": "Which rules apply: prod's or dev's.",
+                }
+            },
+            required=["environment"],
+        ),
+        stack_policy(
+            "unused-waivers",
+            "Every waiver in the policy config matched a finding (advisory: a stale waiver "
+            "would silently cover a future resource of that name).",
+            (),
+            check_unused_waivers,
+            remediation="Remove waivers that no longer match anything.",
+            severity=Severity.LOW,
+            enforcement_level=EnforcementLevel.ADVISORY,
         ),
     ]

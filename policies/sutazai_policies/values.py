@@ -113,13 +113,37 @@ def policy_props(engine_inputs: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def plain(value: Any) -> Any:
     """Deep-copy SDK proxies (or plain data) into dict/list/scalars, unknowns -> UNKNOWN."""
+    if isinstance(value, Mapping) and not isinstance(value, dict):
+        # An SDK proxy: read its target directly (no UnknownValueError per field).
+        try:
+            target = value["__target"]
+        except (KeyError, UnknownValueError):
+            target = None
+        if isinstance(target, dict):
+            return _copy(target)
+    return _copy_proxy(value)
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, str):
+        return UNKNOWN if value in _SENTINELS else value
+    if isinstance(value, dict):
+        return {str(k): _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    if isinstance(value, (Mapping, Sequence)):
+        return _copy_proxy(value)
+    return value
+
+
+def _copy_proxy(value: Any) -> Any:
     if isinstance(value, str):
         return UNKNOWN if value in _SENTINELS else value
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key in value:  # iterating keys never trips the unknown check
             try:
-                out[str(key)] = plain(value[key])
+                out[str(key)] = _copy_proxy(value[key])
             except UnknownValueError:
                 out[str(key)] = UNKNOWN
         return out
@@ -127,7 +151,7 @@ def plain(value: Any) -> Any:
         items: list[Any] = []
         for i in range(len(value)):
             try:
-                items.append(plain(value[i]))
+                items.append(_copy_proxy(value[i]))
             except UnknownValueError:
                 items.append(UNKNOWN)
         return items
@@ -175,6 +199,10 @@ def stack_of(urn: str) -> str:
     return os.environ.get("PULUMI_STACK", "")
 
 
-def is_prod(stack: str) -> bool:
-    # `prod` is the production stack; `prod-<region>` style names are treated the same.
-    return stack == "prod" or stack.startswith("prod-")
+def is_prod(stack: str = "") -> bool:
+    """Whether prod's rules apply: from the policy config (config.is_prod), never from the
+    stack's name; `stack` is accepted and ignored so older callers stay correct."""
+    from .config import is_prod as configured_prod
+
+    del stack
+    return configured_prod()

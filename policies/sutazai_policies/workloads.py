@@ -13,21 +13,32 @@ from typing import Any, Final
 from pulumi_policy import EnforcementLevel, Policy, Severity
 
 from . import docker, kubernetes
-from .rules import Resource, resource_policy
-from .values import UNKNOWN, SecretStr, as_dict, as_list, get, is_prod
+from .config import is_prod
+from .pods import containers_of
+from .rules import Finding, Resource, resource_policy
+from .values import UNKNOWN, SecretStr, as_dict, as_list, get
 
-WORKLOAD_AND_CONTAINER: Final = kubernetes.WORKLOAD_TYPES | {docker.CONTAINER_TYPE}
-IMAGE_TYPES: Final = WORKLOAD_AND_CONTAINER | {docker.REMOTE_IMAGE_TYPE, docker.BUILD_IMAGE_TYPE}
+_IMAGE_ONLY: Final = frozenset({docker.REMOTE_IMAGE_TYPE, docker.BUILD_IMAGE_TYPE})
 
-Check = Callable[[Resource], Iterator[str]]
+
+def is_workload(type_token: str) -> bool:
+    """Any Kubernetes object (pods are found by shape) or a Docker container."""
+    return type_token == docker.CONTAINER_TYPE or kubernetes.is_workload_candidate(type_token)
+
+
+def is_image_user(type_token: str) -> bool:
+    return is_workload(type_token) or type_token in _IMAGE_ONLY
+
+
+Check = Callable[[Resource], Iterator["str | Finding"]]
 
 
 def _dispatch(k8s: Check | None, dock: Check | None) -> Check:
-    def check(res: Resource) -> Iterator[str]:
+    def check(res: Resource) -> Iterator[str | Finding]:
         if res.type == docker.CONTAINER_TYPE:
             if dock is not None:
                 yield from dock(res)
-        elif res.type in kubernetes.WORKLOAD_TYPES and k8s is not None:
+        elif k8s is not None:
             yield from k8s(res)
 
     return check
@@ -51,12 +62,7 @@ def parse_image(ref: str) -> tuple[str, str | None, str | None]:
 
 def _image_refs(res: Resource) -> Iterator[tuple[str, Any]]:
     """(where, image reference) for every image the resource runs or publishes."""
-    if res.type in kubernetes.WORKLOAD_TYPES:
-        spec = kubernetes.pod_spec(res)
-        if isinstance(spec, dict):
-            for c in kubernetes.containers(spec):
-                yield c.label, c.spec.get("image")
-    elif res.type == docker.CONTAINER_TYPE:
+    if res.type == docker.CONTAINER_TYPE:
         yield "image", res.props.get("image")
     elif res.type == docker.REMOTE_IMAGE_TYPE:
         yield "name", res.props.get("name")
@@ -65,6 +71,9 @@ def _image_refs(res: Resource) -> Iterator[tuple[str, Any]]:
         if tags is not UNKNOWN:
             for i, tag in enumerate(as_list(tags)):
                 yield f"tags[{i}]", tag
+    else:
+        for _, c in containers_of(res):
+            yield f"{c.label}.image", c.spec.get("image")
 
 
 def check_image_pinned(res: Resource) -> Iterator[str]:
@@ -92,7 +101,7 @@ def check_image_pinned(res: Resource) -> Iterator[str]:
 
 
 def check_image_digest(res: Resource) -> Iterator[str]:
-    if not is_prod(res.stack) or res.type == docker.BUILD_IMAGE_TYPE:
+    if not is_prod() or res.type == docker.BUILD_IMAGE_TYPE:
         return  # built images are pushed by tag and consumed through their digest `ref`
     for where, ref in _image_refs(res):
         if ref is UNKNOWN or not isinstance(ref, str) or not ref.strip():
@@ -123,11 +132,8 @@ def _literal(value: Any) -> bool:
 
 
 def check_env_secrets(res: Resource) -> Iterator[str]:
-    if res.type in kubernetes.WORKLOAD_TYPES:
-        spec = kubernetes.pod_spec(res)
-        if not isinstance(spec, dict):
-            return
-        for c in kubernetes.containers(spec):
+    if kubernetes.is_workload_candidate(res.type):
+        for _, c in containers_of(res):
             for e in as_list(c.spec.get("env")):
                 name = get(e, "name")
                 if isinstance(name, str) and is_secret_name(name) and _literal(get(e, "value")):
@@ -168,7 +174,7 @@ def policies() -> list[Policy]:
             "Every container runs as a numeric non-root user with a read-only root filesystem "
             "(Kubernetes pods of every kind, init/ephemeral containers, Docker containers). "
             "Always mandatory.",
-            WORKLOAD_AND_CONTAINER,
+            is_workload,
             _dispatch(kubernetes.check_non_root_read_only, docker.check_user_read_only),
             remediation=(
                 "Kubernetes: runAsNonRoot: true + numeric runAsUser >= 1 + "
@@ -181,14 +187,14 @@ def policies() -> list[Policy]:
             "no-privilege-escalation",
             "Containers cannot gain privileges (k8s allowPrivilegeEscalation: false; "
             "Docker no-new-privileges).",
-            WORKLOAD_AND_CONTAINER,
+            is_workload,
             _dispatch(kubernetes.check_privilege_escalation, docker.check_no_new_privileges),
             remediation="allowPrivilegeEscalation: false; Docker: no-new-privileges security opt.",
         ),
         resource_policy(
             "drop-all-capabilities",
             "Containers drop ALL Linux capabilities and add back at most NET_BIND_SERVICE.",
-            WORKLOAD_AND_CONTAINER,
+            is_workload,
             _dispatch(kubernetes.check_capabilities, docker.check_capabilities),
             remediation="capabilities.drop: [ALL] (Docker: capabilities={'drops': ['ALL']}).",
         ),
@@ -196,14 +202,14 @@ def policies() -> list[Policy]:
             "seccomp-profile",
             "Containers run under a seccomp profile (k8s RuntimeDefault/Localhost; "
             "Docker default not disabled).",
-            WORKLOAD_AND_CONTAINER,
+            is_workload,
             _dispatch(kubernetes.check_seccomp, docker.check_seccomp),
             remediation="seccompProfile.type: RuntimeDefault; never seccomp=unconfined.",
         ),
         resource_policy(
             "no-privileged-containers",
             "No container runs privileged.",
-            WORKLOAD_AND_CONTAINER,
+            is_workload,
             _dispatch(kubernetes.check_privileged, docker.check_privileged),
             remediation=(
                 "Remove privileged; vendor node agents get an explicit exception with a reason."
@@ -212,8 +218,9 @@ def policies() -> list[Policy]:
         ),
         resource_policy(
             "no-host-namespaces",
-            "Workloads do not share the host's network, PID or IPC namespace.",
-            WORKLOAD_AND_CONTAINER,
+            "Workloads do not share the host's namespaces (k8s hostNetwork/hostPID/hostIPC; "
+            "Docker network/pid/ipc/uts/userns/cgroupns mode host).",
+            is_workload,
             _dispatch(kubernetes.check_host_namespaces, docker.check_host_namespaces),
             remediation=(
                 "Remove hostNetwork/hostPID/hostIPC (Docker: network_mode/pid_mode/ipc_mode "
@@ -222,10 +229,20 @@ def policies() -> list[Policy]:
             severity=Severity.CRITICAL,
         ),
         resource_policy(
+            "docker-no-host-access",
+            "Docker containers get no host access: no host paths (unless a waiver names the "
+            "exact path), no engine socket, devices, sysctls, confinement switched off, or "
+            "ports published beyond 127.0.0.1.",
+            [docker.CONTAINER_TYPE],
+            docker.check_host_access,
+            remediation="Named volumes instead of bind mounts; publish on 127.0.0.1 only.",
+            severity=Severity.CRITICAL,
+        ),
+        resource_policy(
             "resource-limits",
             "Every container declares resources: k8s requests and limits for cpu and "
             "memory; Docker a memory limit.",
-            WORKLOAD_AND_CONTAINER,
+            is_workload,
             _dispatch(kubernetes.check_resources, docker.check_memory),
             remediation="Set resources.requests/limits.{cpu,memory} (Docker: memory=<MiB>).",
             severity=Severity.MEDIUM,
@@ -233,7 +250,7 @@ def policies() -> list[Policy]:
         resource_policy(
             "image-pinned",
             "Images carry an explicit version tag or digest; never :latest or no tag.",
-            IMAGE_TYPES,
+            is_image_user,
             check_image_pinned,
             remediation="Pin image tags (name:1.2.3) or digests (name@sha256:...).",
         ),
@@ -241,7 +258,7 @@ def policies() -> list[Policy]:
             "image-digest-pinned",
             "In prod, images are referenced by digest (@sha256:...). Advisory: tags "
             "are still accepted.",
-            IMAGE_TYPES,
+            is_image_user,
             check_image_digest,
             remediation="Reference prod images as name:tag@sha256:<digest>.",
             severity=Severity.LOW,
@@ -252,7 +269,7 @@ def policies() -> list[Policy]:
             "Secret-looking environment variables (PASSWORD, SECRET, TOKEN, API_KEY, "
             "PRIVATE_KEY, CREDENTIAL) "
             "never hold literal values.",
-            IMAGE_TYPES,
+            is_image_user,
             check_env_secrets,
             remediation=(
                 "Use valueFrom.secretKeyRef, a *_FILE path to a mounted secret, or a Pulumi "

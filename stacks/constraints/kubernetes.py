@@ -546,6 +546,24 @@ RULES: dict[str, TypeRules] = {
         ],
         [_webhook_services],
     ),
+    "kubernetes:admissionregistration.k8s.io/v1:ValidatingWebhookConfiguration": object_rules(
+        "ValidatingWebhookConfiguration",
+        [
+            # ValidateValidatingWebhookConfiguration (v1): as the mutating one, no reinvocation.
+            Rule("webhooks[].name", _webhook_name),
+            Rule("webhooks[].sideEffects", one_of("None", "NoneOnDryRun")),
+            Rule("webhooks[].timeoutSeconds", integer(1, 30)),
+            Rule("webhooks[].failurePolicy", one_of("Ignore", "Fail")),
+            Rule("webhooks[].matchPolicy", one_of("Exact", "Equivalent")),
+        ],
+        [_webhook_services],
+    ),
+    # ValidateCustomResourceDefinition: scope enum (names, group and versions are fixed
+    # in the program; the API server checks their agreement with metadata.name).
+    "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition": object_rules(
+        "CustomResourceDefinition", [Rule("spec.scope", one_of("Namespaced", "Cluster"))]
+    ),
+    "kubernetes:networking.k8s.io/v1:IngressClass": object_rules("IngressClass"),
     "kubernetes:apps/v1:DaemonSet": object_rules("DaemonSet"),
     "kubernetes:apps/v1:Deployment": object_rules("Deployment"),
     "kubernetes:apps/v1:StatefulSet": object_rules(
@@ -603,6 +621,7 @@ RULES: dict[str, TypeRules] = {
         [_service_ports, _selects_some_pod("spec.selector", False), _service_target_ports],
     ),
     "kubernetes:core/v1:ServiceAccount": object_rules("ServiceAccount"),
+    "kubernetes:core/v1:Secret": object_rules("Secret"),
     # Helm: a release name is at most 53 characters (helm/pkg/chartutil ValidateReleaseName:
     # DNS-1123 label shape, 53 leaves room for suffixes Helm adds); pulumi-kubernetes
     # auto-names it like metadata.name.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from stacks.constraints.checks import integer, matches
+from stacks.constraints.checks import integer, matches, one_of
 from stacks.constraints.core import Resource, Rule, TypeRules, Violation
 
 
@@ -20,7 +20,21 @@ def _minimums_fit(resource: Resource) -> Iterator[Violation]:
         yield resource.violation("length", length, f"must be at least the minimums' sum ({total})")
 
 
+# The tls provider's schema: key algorithms and curves, validity in hours.
+_VALIDITY = Rule("validityPeriodHours", integer(1, 2**31 - 1))
+
 RULES: dict[str, TypeRules] = {
+    "tls:index/privateKey:PrivateKey": TypeRules(
+        rules=[
+            Rule("algorithm", one_of("RSA", "ECDSA", "ED25519")),
+            Rule("ecdsaCurve", one_of("P224", "P256", "P384", "P521")),
+        ]
+    ),
+    "tls:index/selfSignedCert:SelfSignedCert": TypeRules(rules=[_VALIDITY]),
+    "tls:index/certRequest:CertRequest": TypeRules(
+        rules=[], nothing_to_check="a key, a subject and DNS names the program fixes"
+    ),
+    "tls:index/locallySignedCert:LocallySignedCert": TypeRules(rules=[_VALIDITY]),
     "random:index/randomPassword:RandomPassword": TypeRules(
         rules=[Rule("length", integer(1, 4096))], checks=[_minimums_fit]
     ),

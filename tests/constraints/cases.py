@@ -421,6 +421,10 @@ BY_TYPE: dict[tuple[str, str], tuple[Any, Any]] = {
     ("pulumi:providers:vault", "address"): ("https://vault:8200", "vault:8200"),
     ("pulumi:providers:vault", "maxLeaseTtlSeconds"): ("14400", "4h"),
     ("random:index/randomPassword:RandomPassword", "length"): (32, 0),
+    ("tls:index/privateKey:PrivateKey", "algorithm"): ("ECDSA", "DSA"),
+    ("tls:index/privateKey:PrivateKey", "ecdsaCurve"): ("P256", "P192"),
+    ("tls:index/selfSignedCert:SelfSignedCert", "validityPeriodHours"): (87600, 0),
+    ("tls:index/locallySignedCert:LocallySignedCert", "validityPeriodHours"): (8760, 0),
     ("pulumi:pulumi:StackReference", "name"): ("sutazai-org/sutazai/dev-cluster", "a/b/c/d"),
 }
 
@@ -455,6 +459,7 @@ KUBERNETES: dict[str, tuple[Any, Any]] = {
     "pod:spec.tolerations[].operator": ("Exists", "Has"),
     "pod:spec.tolerations[].effect": ("NoSchedule", "NO_SCHEDULE"),
     "webhooks[].name": ("vault.hashicorp.com", "vault-injector"),
+    "spec.scope": ("Cluster", "Global"),
     "webhooks[].sideEffects": ("None", "Some"),
     "webhooks[].timeoutSeconds": (10, 31),
     "webhooks[].failurePolicy": ("Fail", "Retry"),

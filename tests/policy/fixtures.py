@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from policies.sutazai_policies.kubernetes import POD_SPEC_PATHS
+from policies.sutazai_policies.stack import STATEFUL_TYPES
 
 from .harness import UNKNOWN, secret, urn_for
 
@@ -17,6 +17,17 @@ DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 DOCKER_CONTAINER = "docker:index/container:Container"
+# Where each built-in workload kind keeps its pod spec (test data; the pack finds pods by shape).
+POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    "kubernetes:core/v1:Pod": ("spec",),
+    "kubernetes:core/v1:ReplicationController": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:Deployment": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:StatefulSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:DaemonSet": ("spec", "template", "spec"),
+    "kubernetes:apps/v1:ReplicaSet": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:Job": ("spec", "template", "spec"),
+    "kubernetes:batch/v1:CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
 K8S_WORKLOAD_TYPES = sorted(POD_SPEC_PATHS)
 
 API_VERSION_KIND = {
@@ -310,7 +321,8 @@ def _res(
         "type": type_,
         "name": name,
         "inputs": inputs,
-        "protect": protect,
+        # prod protects every class whose loss loses data or access
+        "protect": protect or (stack == "prod" and type_ in STATEFUL_TYPES),
         "parent": parent,
         "provider": provider,
     }

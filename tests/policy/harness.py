@@ -26,6 +26,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
 
 from policies.sutazai_policies import all_policies
+from policies.sutazai_policies.config import set_environment
 from policies.sutazai_policies.values import policy_props
 
 POLICIES = {p.name: p for p in all_policies()}
@@ -81,8 +82,11 @@ def check(
     stack: str = "prod",
     config: Mapping[str, Any] | None = None,
     urn: str | None = None,
+    environment: str = "prod",
 ) -> list[str]:
-    """Messages a resource policy reports for one resource."""
+    """Messages a resource policy reports for one resource, under `environment`'s rules
+    (what the pack's Configure hook would have read from the policy config)."""
+    set_environment(environment)  # type: ignore[arg-type]
     p = RESOURCE_POLICIES[policy]
     messages: list[str] = []
 
@@ -94,12 +98,17 @@ def check(
 
 
 def check_all(
-    type_: str, inputs: Mapping[str, Any], *, stack: str = "prod", name: str = "subject"
+    type_: str,
+    inputs: Mapping[str, Any],
+    *,
+    stack: str = "prod",
+    name: str = "subject",
+    environment: str = "prod",
 ) -> dict[str, list[str]]:
     """{policy: messages} for every resource policy that reports something."""
     found: dict[str, list[str]] = {}
     for policy in RESOURCE_POLICIES:
-        messages = check(policy, type_, inputs, name=name, stack=stack)
+        messages = check(policy, type_, inputs, name=name, stack=stack, environment=environment)
         if messages:
             found[policy] = messages
     return found
@@ -147,8 +156,10 @@ def check_stack(
     *,
     stack: str = "prod",
     config: Mapping[str, Any] | None = None,
+    environment: str = "prod",
 ) -> list[tuple[str, str | None]]:
     """(message, urn) pairs a stack policy reports."""
+    set_environment(environment)  # type: ignore[arg-type]
     p = STACK_POLICIES[policy]
     found: list[tuple[str, str | None]] = []
 

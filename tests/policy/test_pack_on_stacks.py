@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from stacks.policy_check import PolicyPackProcess, Violation, load_config, mandatory
+from stacks.policy_check import PolicyPackProcess, Violation, config_for_stack, mandatory
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NON_ROOT = "workload-non-root-read-only"
@@ -61,7 +61,7 @@ def test_real_stack_has_no_mandatory_violations(
     with PolicyPackProcess(
         stack=plan.get("stack", stack), project=plan.get("project", "sutazai")
     ) as pack:
-        violations = pack.run(resources, load_config(stack))
+        violations = pack.run(resources, config_for_stack(stack)[1])
         broken, urn = _broken_copy(resources)
         caught = [
             v for v in mandatory(pack.analyze(broken)) if v.policy == NON_ROOT and v.urn == urn

@@ -176,14 +176,10 @@ def test_allowed_variants_pass() -> None:
     )
 
 
-@pytest.mark.parametrize("stack", ["dev", "dev-alice", "staging"])
-def test_deletion_protection_is_prod_only(stack: str) -> None:
-    assert (
-        check(
-            "aws-rds-deletion-protection",
-            RDS,
-            {**fx.rds_instance(), "deletionProtection": False},
-            stack=stack,
-        )
-        == []
-    )
+@pytest.mark.parametrize("stack", ["dev", "dev-alice", "prod"])
+def test_deletion_protection_follows_the_configured_environment(stack: str) -> None:
+    unprotected = {**fx.rds_instance(), "deletionProtection": False}
+    policy = "aws-rds-deletion-protection"
+    assert check(policy, RDS, unprotected, stack=stack, environment="dev") == []
+    # A copy of prod under another name is still prod when the config says so.
+    assert check(policy, RDS, unprotected, stack=stack, environment="prod")

@@ -61,8 +61,7 @@ def test_each_mutation_is_caught_by_its_rule(policy: str, case: str, mutation: M
 
 def test_allowed_variants_pass() -> None:
     ok: list[Mutation] = [
-        setp(("user",), "app"),  # a named non-root user is accepted for Docker
-        setp(("user",), "1000"),
+        setp(("user",), "1000:1000"),
         setp(("capabilities",), {"drops": ["all"], "adds": ["net_bind_service"]}),
         setp(("securityOpts",), ["no-new-privileges"]),
         setp(("securityOpts",), ["no-new-privileges=true", "apparmor=docker-default"]),
@@ -73,6 +72,18 @@ def test_allowed_variants_pass() -> None:
     ]
     for m in ok:
         assert check_all(DOCKER_CONTAINER, mutated(docker_container(), m), stack="dev") == {}
+
+
+@pytest.mark.parametrize(
+    "user", ["app", "nobody", "1000", "1000:0", "0:1000", "1000:root", ":1000"]
+)
+def test_docker_non_root_needs_numeric_non_zero_uid_and_gid(user: str) -> None:
+    messages = check(
+        "workload-non-root-read-only",
+        DOCKER_CONTAINER,
+        mutated(docker_container(), setp(("user",), user)),
+    )
+    assert messages and "user" in messages[0] and "Fix:" in messages[0]
 
 
 def test_images_of_build_and_remote_image_resources() -> None:

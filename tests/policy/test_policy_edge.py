@@ -219,17 +219,24 @@ def test_a_provably_internal_alb_needs_neither() -> None:
 def test_the_api_waiver_names_one_ingress_and_keeps_the_waf() -> None:
     api = mutated(browser_ingress(), delp((*ANN, f"{A}/auth-type")))
     config = {
-        "exceptions": [
-            {"resource": f"{INGRESS}::*-backend", "reason": "the bearer-token API verifies tokens"}
+        "waivers": [
+            {
+                "type": INGRESS,
+                "name": "sutazai-prod-backend",
+                "checks": {"auth-type": None},
+                "reason": "the bearer-token API verifies tokens itself (auth.py)",
+            }
         ]
     }
-    urn = f"urn:pulumi:prod::sutazai::{INGRESS}::sutazai-prod-backend"
-    assert check(AUTH, INGRESS, api, config=config, urn=urn) == []
-    frontend = urn.replace("-backend", "-frontend")
-    assert len(check(AUTH, INGRESS, api, config=config, urn=frontend)) == 1
-    waf_config = {"exceptions": []}
+    assert check(AUTH, INGRESS, api, config=config, name="sutazai-prod-backend") == []
+    # Another Ingress, or the API with a weak auth-type instead of none: still reported.
+    assert len(check(AUTH, INGRESS, api, config=config, name="sutazai-prod-frontend")) == 1
+    weak = mutated(browser_ingress(), setp((*ANN, f"{A}/auth-type"), "none"))
+    assert len(check(AUTH, INGRESS, weak, config=config, name="sutazai-prod-backend")) == 1
     no_waf = mutated(api, delp((*ANN, f"{A}/wafv2-acl-arn")))
-    assert len(check(WAF, INGRESS, no_waf, config=waf_config, urn=urn)) == 1
+    assert (
+        len(check(WAF, INGRESS, no_waf, config={"waivers": []}, name="sutazai-prod-backend")) == 1
+    )
 
 
 def _service(**annotations: str) -> dict[str, Any]:

@@ -136,17 +136,18 @@ COMBINATIONS: list[tuple[str, dict[str, Any] | None, dict[str, Any], bool]] = [
     ("container-sets-both", None, {"runAsNonRoot": True, "runAsUser": 1000.0}, True),
     ("pod-nonroot-container-uid", {"runAsNonRoot": True}, {"runAsUser": 1000.0}, True),
     ("pod-uid-container-nonroot", {"runAsUser": 1000.0}, {"runAsNonRoot": True}, True),
+    # As in Pod Security Admission: pod-level root/false is refused even when overridden.
     (
-        "container-uid-overrides-pod-root",
+        "container-uid-does-not-excuse-pod-root",
         {"runAsNonRoot": True, "runAsUser": 0.0},
         {"runAsUser": 1000.0},
-        True,
+        False,
     ),
     (
-        "container-nonroot-repairs-pod-false",
+        "container-nonroot-does-not-excuse-pod-false",
         {"runAsNonRoot": False, "runAsUser": 1000.0},
         {"runAsNonRoot": True},
-        True,
+        False,
     ),
     ("integral-float-uid", {"runAsNonRoot": True, "runAsUser": 65534.0}, {}, True),
     (
@@ -183,7 +184,7 @@ def test_only_the_bad_container_is_named() -> None:
     spec = _pod({"runAsNonRoot": True, "runAsUser": 1000.0}, {}, init_sc={"runAsUser": 0.0})
     messages = check(NON_ROOT, DEPLOYMENT, workload(DEPLOYMENT, spec))
     assert len(messages) == 1
-    assert "init container 'migrate'" in messages[0] and "runAsUser is 0" in messages[0]
+    assert "initContainers[0] ('migrate')" in messages[0] and "runAsUser is 0" in messages[0]
 
 
 def test_pod_level_read_only_root_filesystem_does_not_count() -> None:
@@ -199,9 +200,9 @@ def test_ephemeral_containers_are_checked() -> None:
         {"name": "debug", "image": "busybox:1.37", "securityContext": {"runAsUser": 0.0}}
     ]
     messages = check(NON_ROOT, "kubernetes:core/v1:Pod", pod)
-    assert any("ephemeral container 'debug'" in m and "runAsUser is 0" in m for m in messages)
+    assert any("ephemeralContainers[0] ('debug')" in m and "runAsUser is 0" in m for m in messages)
     assert any(
-        "ephemeral container 'debug'" in m and "readOnlyRootFilesystem" in m for m in messages
+        "ephemeralContainers[0] ('debug')" in m and "readOnlyRootFilesystem" in m for m in messages
     )
 
 
@@ -348,8 +349,12 @@ def test_allowed_variants_pass() -> None:
 def test_digest_preference_is_prod_only() -> None:
     tagged = mutated(workload(DEPLOYMENT), setp((*C0, "image"), "redis:7.4-alpine"))
     assert check("image-digest-pinned", DEPLOYMENT, tagged, stack="prod")
-    assert check("image-digest-pinned", DEPLOYMENT, tagged, stack="dev") == []
-    assert check("image-digest-pinned", DEPLOYMENT, tagged, stack="dev-alice") == []
+    # Prod-ness comes from the policy config, never from the stack's name.
+    assert check("image-digest-pinned", DEPLOYMENT, tagged, stack="dev", environment="prod")
+    assert check("image-digest-pinned", DEPLOYMENT, tagged, stack="prod", environment="dev") == []
+    assert (
+        check("image-digest-pinned", DEPLOYMENT, tagged, stack="dev-alice", environment="dev") == []
+    )
 
 
 def _gpu_moved_to(list_name: str, section: str) -> Mutation:
@@ -399,30 +404,24 @@ def test_namespace_must_enforce_restricted(case: tuple[str, Mutation]) -> None:
 
 
 @pytest.mark.parametrize(
+    "type_", ["kubernetes:helm.sh/v3:Release", "command:local:Command", "command:remote:Command"]
+)
+def test_opaque_installers_are_refused_and_name_the_fix(type_: str) -> None:
+    release = {"chart": "aws-load-balancer-controller", "version": "1.14.0"}
+    messages = check("no-opaque-installers", type_, release, name="alb-controller")
+    assert len(messages) == 1 and "out of the pack's sight" in messages[0]
+    assert "render the objects in the program" in messages[0]
+
+
+@pytest.mark.parametrize(
     "type_",
     [
-        "kubernetes:helm.sh/v3:Release",
         "kubernetes:helm.sh/v4:Chart",
         "kubernetes:yaml/v2:ConfigGroup",
+        "kubernetes:yaml/v2:ConfigFile",
     ],
 )
-def test_opaque_manifests_are_flagged_until_reviewed(type_: str) -> None:
-    release = {
-        "chart": "aws-load-balancer-controller",
-        "version": "1.14.0",
-        "namespace": "kube-system",
-    }
-    messages = check("k8s-unverifiable-manifests", type_, release, name="alb-controller")
-    assert len(messages) == 1 and "none of its pods can be checked" in messages[0]
-    reviewed = {
-        "exceptions": [
-            {
-                "resource": f"{type_}::alb-controller",
-                "reason": "values reviewed 2026-11: non-root, RO",
-            }
-        ]
-    }
-    assert (
-        check("k8s-unverifiable-manifests", type_, release, name="alb-controller", config=reviewed)
-        == []
-    )
+def test_preview_only_components_are_advisory(type_: str) -> None:
+    messages = check("k8s-unverifiable-manifests", type_, {"file": "x.yaml"}, name="crds")
+    assert len(messages) == 1 and "only at `pulumi preview`" in messages[0]
+    assert check("no-opaque-installers", type_, {"file": "x.yaml"}, name="crds") == []

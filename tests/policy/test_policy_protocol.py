@@ -61,7 +61,7 @@ def test_pack_starts_like_the_cli_and_describes_itself(prod_pack: PolicyPackProc
     assert info.name == "sutazai-hardened" and info.supportsConfig
     assert sorted(p.name for p in info.policies) == sorted(p.name for p in all_policies())
     for p in info.policies:
-        assert "exceptions" in p.configSchema.properties, p.name
+        assert "waivers" in p.configSchema.properties, p.name
     levels = {p.name: p.enforcementLevel for p in info.policies}
     assert levels[NON_ROOT] == 1 and levels["image-digest-pinned"] == 0  # MANDATORY / ADVISORY
 
@@ -69,6 +69,8 @@ def test_pack_starts_like_the_cli_and_describes_itself(prod_pack: PolicyPackProc
 def test_realistic_prod_fixture_passes_prod_config(prod: PolicyPackProcess) -> None:
     plan = fx.prod_plan()
     violations = prod.run(plan["resources"], load_config("prod"))
+    # prod.json's waivers name the real stack's resources, absent from this slice
+    violations = [v for v in violations if v.policy != "unused-waivers"]
     assert violations == [], "\n".join(map(str, violations))
 
 
@@ -116,7 +118,10 @@ def test_config_cannot_lower_the_pinned_rule(
     prod_pack: PolicyPackProcess, config: dict[str, Any]
 ) -> None:
     with pytest.raises(grpc.RpcError) as err:
-        prod_pack.configure({**load_config("dev"), **config} if "all" not in config else config)
+        settings = {"pack-settings": {"environment": "dev"}}
+        prod_pack.configure(
+            {**load_config("dev"), **config} if "all" not in config else {**config, **settings}
+        )
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
     assert f"'{NON_ROOT}' is pinned to 'mandatory'" in err.value.details()  # type: ignore[attr-defined]
 
@@ -124,7 +129,9 @@ def test_config_cannot_lower_the_pinned_rule(
 def test_all_advisory_with_the_pinned_rule_mandatory_is_accepted(
     prod_pack: PolicyPackProcess,
 ) -> None:
-    prod_pack.configure({"all": "advisory", NON_ROOT: "mandatory"})
+    prod_pack.configure(
+        {"all": "advisory", NON_ROOT: "mandatory", "pack-settings": {"environment": "prod"}}
+    )
     broken = _broken_copy(_find(fx.prod_plan(), "backend"))
     broken["inputs"]["spec"]["template"]["spec"]["hostNetwork"] = True
     levels = {v.policy: v.level for v in prod_pack.analyze(broken)}
@@ -171,11 +178,13 @@ def _vendor_plan() -> list[dict[str, Any]]:
     return [ds, other]
 
 
-def test_exceptions_over_grpc(prod_pack: PolicyPackProcess) -> None:
+def test_waivers_over_grpc(prod_pack: PolicyPackProcess) -> None:
     config = load_config("prod")
-    config["k8s-restricted-volume-types"]["exceptions"] = [
+    config["k8s-restricted-volume-types"]["waivers"] = [
         {
-            "resource": "kubernetes:apps/v1:DaemonSet::nvidia-device-plugin",
+            "type": DAEMONSET,
+            "name": "nvidia-device-plugin",
+            "checks": {"hostPath": "/var/lib/kubelet/device-plugins"},
             "reason": "the device plugin registers under /var/lib/kubelet/device-plugins",
         }
     ]
@@ -188,26 +197,56 @@ def test_exceptions_over_grpc(prod_pack: PolicyPackProcess) -> None:
     ]
 
 
-def test_exception_without_reason_is_rejected_by_cli_schema_and_by_the_pack(
+def test_unused_waivers_are_reported(prod_pack: PolicyPackProcess) -> None:
+    config = load_config("prod")
+    config["k8s-restricted-volume-types"]["waivers"] = [
+        {
+            "type": DAEMONSET,
+            "name": "nvidia-device-plugin",
+            "checks": {"hostPath": "/var/lib/kubelet/pod-resources"},
+            "reason": "a path the plugin no longer mounts: this waiver is stale",
+        }
+    ]
+    violations = prod_pack.run(_vendor_plan(), config)
+    unused = [
+        v for v in violations if v.policy == "unused-waivers" and "pod-resources" in v.message
+    ]
+    assert len(unused) == 1 and "/var/lib/kubelet/pod-resources" in unused[0].message
+    assert unused[0].level == "advisory"
+
+
+def test_waiver_without_reason_is_rejected_by_cli_schema_and_by_the_pack(
     prod_pack: PolicyPackProcess,
 ) -> None:
     config = load_config("prod")
-    config["k8s-restricted-volume-types"]["exceptions"] = [
-        {"resource": "kubernetes:apps/v1:DaemonSet::nvidia-device-plugin"}
-    ]
+    waiver = {
+        "type": DAEMONSET,
+        "name": "nvidia-device-plugin",
+        "checks": {"hostPath": "/var/lib/kubelet/device-plugins"},
+    }
+    config["k8s-restricted-volume-types"]["waivers"] = [waiver]
     with pytest.raises(PolicyConfigError, match="reason"):
         prod_pack.configure(config)
     # Bypassing the CLI's schema check, the pack itself refuses it with a clear message.
     resolved = resolve_config(prod_pack.info(), load_config("prod"))
     level, _ = resolved["k8s-restricted-volume-types"]
-    resolved["k8s-restricted-volume-types"] = (
-        level,
-        {"exceptions": config["k8s-restricted-volume-types"]["exceptions"]},
-    )
+    resolved["k8s-restricted-volume-types"] = (level, {"waivers": [waiver]})
     with pytest.raises(grpc.RpcError) as err:
         prod_pack.configure_resolved(resolved)
     assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
-    assert "has no reason" in err.value.details()  # type: ignore[attr-defined]
+    assert "needs a reason" in err.value.details()  # type: ignore[attr-defined]
+
+
+def test_config_without_an_environment_is_refused(prod_pack: PolicyPackProcess) -> None:
+    config = load_config("prod")
+    del config["pack-settings"]["environment"]
+    with pytest.raises(PolicyConfigError, match="environment"):
+        prod_pack.configure(config)
+    resolved = resolve_config(prod_pack.info(), load_config("prod"))
+    resolved["pack-settings"] = (resolved["pack-settings"][0], {})
+    with pytest.raises(grpc.RpcError) as err:
+        prod_pack.configure_resolved(resolved)
+    assert "environment" in err.value.details()  # type: ignore[attr-defined]
 
 
 def test_dev_stack_levels_over_grpc() -> None:
@@ -215,6 +254,6 @@ def test_dev_stack_levels_over_grpc() -> None:
     with PolicyPackProcess(stack="dev") as pack:
         assert mandatory(pack.run(plan["resources"], load_config("dev"))) == []
         container = copy.deepcopy(_find(plan, "backend", fx.DOCKER_CONTAINER))
-        container["inputs"].update(user="root", privileged=True)
+        container["inputs"].update(user="root:root", privileged=True)
         levels = {v.policy: v.level for v in pack.analyze(container)}
     assert levels == {NON_ROOT: "mandatory", "no-privileged-containers": "advisory"}

@@ -240,9 +240,10 @@ def test_storage_class_must_retain_in_prod(policy: dict[str, str]) -> None:
     assert len(found) == 1 and "Retain" in found[0][0]
 
 
-@pytest.mark.parametrize("stack", ["dev", "dev-alice"])
-def test_protection_is_not_required_outside_prod(stack: str) -> None:
+@pytest.mark.parametrize("stack", ["dev", "dev-alice", "prod"])
+def test_protection_follows_the_configured_environment(stack: str) -> None:
     items = prod_items()
     for i in items:
         i.protect = False
-    assert check_stack("prod-stateful-protected", items, stack=stack) == []
+    assert check_stack("prod-stateful-protected", items, stack=stack, environment="dev") == []
+    assert check_stack("prod-stateful-protected", items, stack=stack, environment="prod")

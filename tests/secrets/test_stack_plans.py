@@ -169,9 +169,13 @@ def test_prod_roles_match_the_rendered_workloads(plans: dict[str, dict[str, Any]
 def test_prod_has_the_injector_and_no_vault_container(plans: dict[str, dict[str, Any]]) -> None:
     plan = plans["prod"]
     assert not of_type(plan, "docker:index/container:Container")
-    (webhook,) = of_type(
-        plan, "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration"
-    )
+    (webhook,) = [
+        w
+        for w in of_type(
+            plan, "kubernetes:admissionregistration.k8s.io/v1:MutatingWebhookConfiguration"
+        )
+        if "vault-injector" in w["name"]
+    ]
     assert webhook["inputs"]["webhooks"][0]["failurePolicy"] == "Fail"
     (provider,) = of_type(plan, "pulumi:providers:vault")
     assert "token" not in provider["inputs"] and "authLoginAws" in provider["inputs"]
