@@ -18,7 +18,8 @@ DOCKER_EDGE = {"authentication": "off"}
 
 
 def _bag(base: dict[str, str] | None = None, /, **overrides: Any) -> dict[str, str]:
-    bag = dict(base if base is not None else {})
+    # A bag without a base is a dev stack (environment has no default).
+    bag = dict(base if base is not None else {"sutazai:environment": "dev"})
     for key, value in overrides.items():
         bag[f"sutazai:{key}"] = value if isinstance(value, str) else json.dumps(value)
     return bag
