@@ -36,6 +36,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import FastAPI
+from jwt.algorithms import ECAlgorithm
 from pydantic import BaseModel, Field
 from sutazai_common import build_app
 from sutazai_common.config import ConfigError, env_float, env_str
@@ -61,7 +62,7 @@ class SigningKey:
         return cls(issuer, ec.generate_private_key(ec.SECP256R1()), uuid.uuid4().hex)
 
     def jwks(self) -> dict[str, Any]:
-        public = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(self.private.public_key()))
+        public = json.loads(ECAlgorithm.to_jwk(self.private.public_key()))
         return {"keys": [{**public, "kid": self.kid, "use": "sig", "alg": ALGORITHM}]}
 
     def sign(self, subject: str, audience: str, lifetime: float) -> str:
