@@ -53,6 +53,9 @@ def test_dev_authenticates_against_its_own_issuer(docker_dev: Stack) -> None:
     # Users' and workloads' audiences never overlap; both are this stack's.
     assert not set(users["audiences"]) & set(workloads["audiences"])
     assert all(a.startswith(docker_dev.prefix) for a in users["audiences"] + workloads["audiences"])
+    # The browser UI signs developers in there (its /dev-login); nothing else gets the URL.
+    logins = {n: env_of(i).get("DEV_LOGIN_URL") for n, i in docker_dev.services.items()}
+    assert {n: u for n, u in logins.items() if u} == {"frontend": f"{url}/login"}
     # It runs the backend's own image (it ships app.dev_issuer).
     assert issuer["command"][:4] == ["python", "-m", "uvicorn", "app.dev_issuer:app"]
 
@@ -128,6 +131,7 @@ def auth_off(tmp_path_factory: pytest.TempPathFactory) -> Stack:
 def test_switching_authentication_off_removes_the_issuer(auth_off: Stack) -> None:
     env = env_of(auth_off.services["backend"])
     assert env["AUTH_DISABLED"] == "true" and json.loads(env["AUTH_ISSUERS"]) == []
+    assert "DEV_LOGIN_URL" not in env_of(auth_off.services["frontend"])
     assert not [
         r for r in auth_off.of_type(CONTAINER) if labels_of(r).get("ai.sutazai.role") == ISSUER_ROLE
     ]

@@ -193,6 +193,12 @@ class DevIssuer(pulumi.ComponentResource):
         )
         return entries
 
+    def browser_env(self) -> dict[str, str]:
+        """A browser UI's dev sign-in (the frontend's /dev-login), when users sign in here."""
+        if self._context.config.edge.identity_provider.kind != "local":
+            return {}
+        return {"DEV_LOGIN_URL": f"{self.url}/login"}
+
     def caller_identity(
         self, spec: ServiceSpec
     ) -> tuple[list[docker.ContainerVolumeArgs], Mapping[str, str], list[pulumi.Resource]]:

@@ -37,7 +37,7 @@ from components import configs, launch
 from components.configs import observability
 from components.docker import owners, rules
 from components.docker.health import healthcheck_for
-from components.platform import DeployedService, edge_env, is_api, oidc_issuers
+from components.platform import DeployedService, edge_env, is_api, oidc_issuers, serves_browser
 from stacks.catalog import Catalog, Resources, Segment, ServiceSpec
 from stacks.config import StackConfig
 from stacks.errors import ConfigError
@@ -342,6 +342,8 @@ class DockerPlatform:
         ctx = self._ctx
         env: dict[str, pulumi.Input[str]] = dict(service_env(spec, ctx.catalog, ctx.container_name))
         env.update(token_env or {})
+        if self.issuer is not None and serves_browser(ctx.catalog, spec):
+            env.update(self.issuer.browser_env())
         if is_api(ctx.catalog, spec):
             # Docker has no load balancer: the backend verifies the dev issuer's tokens
             # (workloads; users with identityProvider.kind local) and an external OIDC
