@@ -53,6 +53,10 @@ def test_dev_authenticates_against_its_own_issuer(docker_dev: Stack) -> None:
     # Users' and workloads' audiences never overlap; both are this stack's.
     assert not set(users["audiences"]) & set(workloads["audiences"])
     assert all(a.startswith(docker_dev.prefix) for a in users["audiences"] + workloads["audiences"])
+    # Where a developer signs in (the stack output), on the published loopback port.
+    assert (
+        docker_dev.plan["outputs"]["devIssuer"] == f"http://127.0.0.1:{ISSUER_HOST_PORT_BASE}/login"
+    )
     # The browser UI signs developers in there (its /dev-login); nothing else gets the URL.
     logins = {n: env_of(i).get("DEV_LOGIN_URL") for n, i in docker_dev.services.items()}
     assert {n: u for n, u in logins.items() if u} == {"frontend": f"{url}/login"}
