@@ -105,6 +105,20 @@ def is_api(catalog: Catalog, spec: ServiceSpec) -> bool:
     return spec.ingress and any(s.ingress and spec.name in s.talks_to for s in catalog)
 
 
+def workload_token_apis(catalog: Catalog, spec: ServiceSpec) -> list[ServiceSpec]:
+    """The API services `spec` calls with a workload token of its own: every API it talks
+    to, unless it is a UI itself (a UI forwards its users' tokens). Both renderers give it
+    one token file per API (`token_file_variable` points at it)."""
+    if spec.ingress:
+        return []
+    return [api for api in catalog if is_api(catalog, api) and api.name in spec.talks_to]
+
+
+def token_file_variable(api: ServiceSpec) -> str:
+    """The env variable naming a caller's token file for `api`, e.g. BACKEND_TOKEN_FILE."""
+    return api.name.upper().replace("-", "_") + "_TOKEN_FILE"
+
+
 def edge_env(
     config: StackConfig, issuers: Sequence[pulumi.Input[dict[str, object]]]
 ) -> dict[str, pulumi.Input[str]]:
@@ -131,6 +145,7 @@ def oidc_issuers(config: StackConfig) -> list[pulumi.Input[dict[str, object]]]:
     pool the Kubernetes edge creates, or with authentication off)."""
     idp = config.edge.identity_provider
     if config.edge.authentication == "off" or idp.kind != "oidc":
+        # cognito: the Kubernetes edge's pool; local: the Docker stack's dev issuer.
         return []
     entry: dict[str, object] = {
         "kind": "oidc",

@@ -361,10 +361,11 @@ class IdentityProviderConfig(_Model):
     """Who signs users in: a Cognito user pool the program creates, or an external OIDC
     issuer. The ALB authenticates browser users with it; the backend verifies its tokens."""
 
-    kind: Literal["cognito", "oidc"] = Field(
+    kind: Literal["cognito", "oidc", "local"] = Field(
         default="cognito",
         description="cognito: the program creates a user pool and app client; oidc: an "
-        "external issuer described by the fields below.",
+        "external issuer described by the fields below; local: the Docker stack's own dev "
+        "issuer (docker only; POST /login on its 127.0.0.1 port mints user tokens).",
     )
     issuer: Annotated[str, Field(pattern=f"({_HTTPS_URL})|^$")] = Field(
         default="", description="oidc: the issuer URL (the tokens' iss)."
@@ -1020,8 +1021,13 @@ class StackConfig(_Model):
         ):
             raise ValueError(
                 "at edge.authentication: on docker there is no load balancer to sign users in "
-                "with Cognito; set edge.identityProvider to an oidc issuer the backend can "
-                "reach, or edge.authentication to off (dev only)"
+                "with Cognito; set edge.identityProvider.kind to local (the stack's dev "
+                "issuer) or to an oidc issuer the backend can reach"
+            )
+        if self.platform != "docker" and edge.identity_provider.kind == "local":
+            raise ValueError(
+                "at edge.identityProvider.kind: local (the dev issuer) runs on docker stacks "
+                "only; kubernetes stacks use cognito or oidc"
             )
         return self
 

@@ -19,6 +19,7 @@ import pytest
 
 from components.configs.observability import GELF_PORT
 from components.docker.health import PROBE_TOOLS, Tool
+from components.docker.issuer import CALLER_IDENTITY_DIR
 from stacks.catalog import Catalog, Segment, ServiceSpec
 from tests.docker_stacks import (
     BUILD,
@@ -306,7 +307,8 @@ def test_storage_is_a_named_volume_of_the_stack(stack: Stack) -> None:
         data = [
             v
             for v in inputs.get("volumes", [])
-            if v["containerPath"] != "/vault/secrets" and "-config-" not in v["volumeName"]
+            if v["containerPath"] not in {"/vault/secrets", CALLER_IDENTITY_DIR}
+            and "-config-" not in v["volumeName"]
         ]
         if spec.storage is None:
             assert not data, name

@@ -148,17 +148,6 @@ def test_the_backend_trusts_the_user_pool_and_enforces_the_limits(
     assert env["RATE_LIMIT_CHAT"] == "20/minute" and env["MAX_BODY_BYTES"] == str(64 * 1024)
 
 
-def test_the_docker_dev_stack_switches_authentication_off(dev_plan_json: dict[str, Any]) -> None:
-    containers = [
-        r
-        for r in of_type(dev_plan_json, "docker:index/container:Container")
-        if r["name"].endswith("-backend")
-    ]
-    [backend] = containers
-    env = dict(e.split("=", 1) for e in backend["inputs"]["envs"])
-    assert env["AUTH_DISABLED"] == "true" and env["SUTAZAI_ENVIRONMENT"] == "dev"
-
-
 PROD = {
     "sutazai:environment": "prod",
     "sutazai:vaultCidrs": '["10.30.8.0/24"]',
@@ -182,6 +171,14 @@ PROD = {
         (
             {"sutazai:edge": '{"identityProvider": {"kind": "oidc", "issuer": "http://i"}}'},
             "sutazai:edge.identityProvider.issuer",
+        ),
+        (
+            {"sutazai:edge": '{"identityProvider": {"kind": "local"}}'},
+            "sutazai:edge.identityProvider.kind: local (the dev issuer) runs on docker",
+        ),
+        (
+            {**PROD, "sutazai:edge": '{"identityProvider": {"kind": "local"}}'},
+            "sutazai:edge.identityProvider.kind",
         ),
         ({"sutazai:edge": '{"wafRateLimit": 10}'}, "sutazai:edge.wafRateLimit"),
         ({"sutazai:edge": '{"chatRateLimit": "lots"}'}, "sutazai:edge.chatRateLimit"),

@@ -130,7 +130,7 @@ class DockerInfrastructure(pulumi.ComponentResource):
             owner_image=owner_image,
             log_receiver_port=self._log_receiver_port(),
         )
-        self._platform = DockerPlatform(context, images=images, secrets=secrets)
+        self._platform = DockerPlatform(context, images=images, secrets=secrets, parent=self)
         return self._platform
 
     def outputs(self) -> dict[str, pulumi.Input[object]]:
@@ -145,6 +145,10 @@ class DockerInfrastructure(pulumi.ComponentResource):
             "urls": urls,
             "dockerNetworks": {s.value: n.name for s, n in self.networks.items()},
         }
+        issuer = self._platform.issuer if self._platform is not None else None
+        if issuer is not None:
+            # Where a developer signs in: POST {"username": ...} returns a bearer token.
+            result["devIssuer"] = f"http://127.0.0.1:{issuer.host_port}/login"
         if self._config.vault_mode == "container":
             # VAULT_ADDR for this stack's dev Vault (bootstrap, CLI).
             result["vaultAddress"] = published_address(

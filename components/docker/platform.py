@@ -38,13 +38,14 @@ from components.configs import observability
 from components.configs.alertmanager import AlertDelivery
 from components.docker import owners, rules
 from components.docker.health import healthcheck_for
-from components.platform import DeployedService, edge_env, is_api, oidc_issuers
+from components.platform import DeployedService, edge_env, is_api, oidc_issuers, serves_browser
 from stacks.catalog import Catalog, Resources, Segment, ServiceSpec
 from stacks.config import StackConfig, model_slug
 from stacks.errors import ConfigError
 from stacks.wiring import AddressOf, service_env
 
 if TYPE_CHECKING:
+    from components.docker.issuer import DevIssuer
     from components.images import ServiceImages
 
 LABEL_PREFIX = "ai.sutazai"
@@ -176,6 +177,7 @@ class DockerPlatform:
         images: ServiceImages,
         secrets: DockerSecretSource,
         provider: pulumi.ProviderResource | None = None,
+        parent: pulumi.Resource | None = None,
     ) -> None:
         self._ctx = context
         self._images = images
@@ -191,6 +193,7 @@ class DockerPlatform:
             alert_delivery=AlertDelivery(alerting=context.config.alerting),
         )
         self.containers: dict[str, docker.Container] = {}
+        self.issuer = self._dev_issuer(parent)
 
     # --- the Platform interface -----------------------------------------------------------
 
@@ -242,6 +245,12 @@ class DockerPlatform:
             )
             created.append(files)
 
+        token_env: Mapping[str, str] = {}
+        if self.issuer is not None:
+            mounts, token_env, issued_by = self.issuer.caller_identity(spec)
+            volumes += mounts
+            waits_for += issued_by  # its token file exists before it starts
+
         provisioning_file = self._secrets.provisioning_file(spec)
         command, args = launch.command_and_args(
             spec, env_file=self._secrets.env_file(spec), provisioning_file=provisioning_file
@@ -252,7 +261,7 @@ class DockerPlatform:
             image=image.image_id,
             entrypoints=command,
             command=args,
-            envs=self._env(spec),
+            envs=self._env(spec, token_env),
             volumes=volumes,
             uploads=self._uploads(spec, secret_files, config_files),
             networks_advanced=[
@@ -288,9 +297,12 @@ class DockerPlatform:
 
     # --- pieces ---------------------------------------------------------------------------
 
-    def _image(self, spec: ServiceSpec, opts: pulumi.ResourceOptions) -> docker.RemoteImage:
-        """The image by ID, so a new build or a new pin replaces the container."""
-        name = f"{self._ctx.prefix}-{spec.name}-image"
+    def _image(
+        self, spec: ServiceSpec, opts: pulumi.ResourceOptions, *, user: str | None = None
+    ) -> docker.RemoteImage:
+        """The image by ID, so a new build or a new pin replaces the container. `user`: the
+        container that runs it, when it is not the service's own (the dev issuer)."""
+        name = f"{self._ctx.prefix}-{user or spec.name}-image"
         if spec.image is not None:
             # Upstream: pulled once by its pinned reference, kept for the next stack.
             return docker.RemoteImage(name, name=spec.image.reference, keep_locally=True, opts=opts)
@@ -305,13 +317,43 @@ class DockerPlatform:
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[built])),
         )
 
-    def _env(self, spec: ServiceSpec) -> list[pulumi.Output[str]]:
+    def _dev_issuer(self, parent: pulumi.Resource | None) -> DevIssuer | None:
+        """The stack's dev issuer (components/docker/issuer.py) while authentication is on
+        and the API runs: workload tokens, and users' with identityProvider.kind local."""
+        from components.docker.issuer import DevIssuer, api_service
+
+        ctx = self._ctx
+        api = api_service(ctx)
+        if ctx.config.edge.authentication != "required" or api is None:
+            return None
+        # The API's image ships the issuer (app.dev_issuer).
+        image = self._image(
+            api, pulumi.ResourceOptions(parent=parent, provider=self._provider), user="dev-issuer"
+        )
+        return DevIssuer(
+            ctx.container_name("dev-issuer"),
+            context=ctx,
+            api=api,
+            image_id=image.image_id,
+            opts=pulumi.ResourceOptions(parent=parent, provider=self._provider),
+        )
+
+    def _env(
+        self, spec: ServiceSpec, token_env: Mapping[str, str] | None = None
+    ) -> list[pulumi.Output[str]]:
         ctx = self._ctx
         env: dict[str, pulumi.Input[str]] = dict(service_env(spec, ctx.catalog, ctx.container_name))
+        env.update(token_env or {})
+        if self.issuer is not None and serves_browser(ctx.catalog, spec):
+            env.update(self.issuer.browser_env())
         if is_api(ctx.catalog, spec):
-            # Docker has no load balancer: the backend verifies an external OIDC issuer's
-            # tokens, or authentication is off (dev only; the config says which).
-            env.update(edge_env(ctx.config, oidc_issuers(ctx.config)))
+            # Docker has no load balancer: the backend verifies the dev issuer's tokens
+            # (workloads; users with identityProvider.kind local) and an external OIDC
+            # issuer's, or authentication is off (dev only; the config says which).
+            issuers: list[pulumi.Input[dict[str, object]]] = list(oidc_issuers(ctx.config))
+            if self.issuer is not None:
+                issuers += self.issuer.backend_issuers()
+            env.update(edge_env(ctx.config, issuers))
         for key, value in self._secrets.file_env(spec).items():
             if key in env:
                 raise ConfigError(

@@ -41,6 +41,8 @@ from components.platform import (
     edge_env,
     is_api,
     serves_browser,
+    token_file_variable,
+    workload_token_apis,
 )
 from stacks.catalog import Catalog, Segment, ServiceSpec, Tier
 from stacks.config import StackConfig
@@ -1167,8 +1169,7 @@ class KubernetesPlatform:
             return {}
         tokens = {
             f"{api.name}-token": self._audience(api)
-            for api in self._api_services()
-            if api.name in spec.talks_to and not spec.ingress  # a UI forwards its users' tokens
+            for api in workload_token_apis(self.catalog, spec)
         }
         if is_api(self.catalog, spec):
             tokens[KUBE_API_TOKEN_FILE] = ""  # the API server's own audience
@@ -1178,10 +1179,9 @@ class KubernetesPlatform:
         """The edge in a service's env: an API service's issuers and limits (edge_env), a
         caller's token file for each API it calls."""
         env: dict[str, pulumi.Input[str]] = {}
-        for name in self._identity_tokens(spec):
-            if name != KUBE_API_TOKEN_FILE:
-                variable = name.removesuffix("-token").upper().replace("-", "_") + "_TOKEN_FILE"
-                env[variable] = workloads.identity_file(name)
+        if self._workload_identity():
+            for api in workload_token_apis(self.catalog, spec):
+                env[token_file_variable(api)] = workloads.identity_file(f"{api.name}-token")
         if not is_api(self.catalog, spec):
             return env
         edge = self.infra.edge

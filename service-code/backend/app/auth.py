@@ -39,6 +39,8 @@ KINDS: tuple[str, ...] = ("cognito", "oidc", "kubernetes")
 # Asymmetric only: an HMAC algorithm would let a public JWK act as a shared secret.
 ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
+# Real access tokens are 1-2 KB; anything far larger is refused before it is parsed.
+MAX_TOKEN_BYTES = 8192
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,11 @@ class Issuer:
             leeway=30,
             options={"require": ["exp", "iat", "iss", "sub"], "verify_aud": verify_aud},
         )
+        for name in ("exp", "iat", "nbf"):
+            value = claims.get(name, 0)
+            # NumericDate is a JSON number (RFC 7519); PyJWT would also take "123" strings.
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise jwt.InvalidTokenError(f"{name} must be a number")
         if self.kind == "cognito":
             if claims.get("token_use") != "access":
                 raise jwt.InvalidTokenError("not an access token")
@@ -110,7 +117,10 @@ class Issuer:
         return claims
 
     def identity(self, claims: dict[str, Any]) -> Identity:
-        subject = str(claims["sub"])
+        subject = claims["sub"]
+        if not isinstance(subject, str) or not subject.strip():
+            # An empty subject would make every such caller one owner (sessions, uploads).
+            raise jwt.InvalidTokenError("empty subject")
         if self.kind != "kubernetes":
             return Identity("user", self.issuer, subject)
         parts = subject.removeprefix(SERVICE_ACCOUNT_PREFIX).split(":")
@@ -216,9 +226,15 @@ async def authenticate(request: Request) -> Identity:
     auth: Authenticator = request.app.state.auth
     if auth.disabled:
         return DEV_IDENTITY
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    headers = request.headers.getlist("authorization")
+    if len(headers) > 1:
+        # Which one a proxy checked and which one we read must never differ.
+        raise _unauthorized("exactly one Authorization header is allowed")
+    scheme, _, token = (headers[0] if headers else "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("a bearer token is required")
+    if len(token) > MAX_TOKEN_BYTES:
+        raise _unauthorized(f"the bearer token is larger than {MAX_TOKEN_BYTES} bytes")
     try:
         identity = await auth.verify(token.strip())
     except jwt.PyJWKClientConnectionError as exc:

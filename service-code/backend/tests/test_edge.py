@@ -10,11 +10,13 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from app import main
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
+from jwt.algorithms import RSAAlgorithm
 from sutazai_common.config import ConfigError
 from sutazai_testing import FakeUpstream, PostgresServer, RedisServer, TokenIssuer
 
@@ -147,6 +149,119 @@ def test_only_verified_tokens_get_in(
         assert c.get("/health").status_code == 200
         assert c.get("/metrics").status_code == 200
         assert 'status="401"' in c.get("/metrics").text
+
+
+def _signed(issuer: TokenIssuer, claims: dict[str, Any], key: Any = None, **header: Any) -> str:
+    """Our issuer's claims and kid, with extra header fields, signed by `key` (default ours)."""
+    kid, own = issuer.keys[-1]
+    return jwt.encode(claims, key or own, "RS256", {"kid": kid, **header})
+
+
+def test_red_team_the_bearer_path(
+    clean_env: pytest.MonkeyPatch, token_issuer: TokenIssuer, uploads: None
+) -> None:
+    """An attacker's ways around the checks, each refused; the honest spellings still work."""
+    attacker = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    good = oidc(token_issuer)
+    claims = {
+        "iss": token_issuer.url,
+        "sub": "alice",
+        "aud": AUDIENCE,
+        "iat": now,
+        "exp": now + 300,
+    }
+    refused: dict[str, list[tuple[str, str]]] = {
+        # The token anywhere but the Authorization header.
+        "x-authorization": [("X-Authorization", f"Bearer {good}")],
+        "x-amzn-oidc-accesstoken": [("x-amzn-oidc-accesstoken", good)],
+        "cookie": [("Cookie", f"access_token={good}")],
+        "no scheme": [("Authorization", good)],
+        "scheme glued": [("Authorization", f"Bearer{good}")],
+        "tab, not space": [("Authorization", f"Bearer\t{good}")],
+        "two tokens": [("Authorization", f"Bearer {good} {good}")],
+        # Two headers: whichever one a proxy looked at, we refuse the pair.
+        "valid then forged": [
+            ("Authorization", f"Bearer {good}"),
+            ("Authorization", f"Bearer {oidc(token_issuer, key=attacker)}"),
+        ],
+        "forged then valid": [
+            ("Authorization", f"Bearer {oidc(token_issuer, key=attacker)}"),
+            ("Authorization", f"Bearer {good}"),
+        ],
+        "valid twice": [("Authorization", f"Bearer {good}"), ("authorization", f"Bearer {good}")],
+        # Header games: keys are only ever taken from the issuer's configured JWKS.
+        "kid path traversal": [
+            (
+                "Authorization",
+                "Bearer " + oidc(token_issuer, key=attacker, kid="../../../../dev/null"),
+            )
+        ],
+        "kid injection": [
+            ("Authorization", "Bearer " + oidc(token_issuer, key=attacker, kid="' OR '1'='1"))
+        ],
+        "jku to the attacker's keys": [
+            (
+                "Authorization",
+                "Bearer " + _signed(token_issuer, claims, attacker, jku="https://evil/jwks"),
+            )
+        ],
+        "x5u to the attacker's cert": [
+            (
+                "Authorization",
+                "Bearer " + _signed(token_issuer, claims, attacker, x5u="https://evil/c.pem"),
+            )
+        ],
+        "embedded jwk": [
+            (
+                "Authorization",
+                "Bearer "
+                + _signed(
+                    token_issuer,
+                    claims,
+                    attacker,
+                    jwk=json.loads(RSAAlgorithm.to_jwk(attacker.public_key())),
+                ),
+            )
+        ],
+        "unknown crit extension": [
+            (
+                "Authorization",
+                "Bearer " + _signed(token_issuer, claims, crit=["exp-hint"], **{"exp-hint": 1}),
+            )
+        ],
+        # Time: not yet valid (beyond the 30 s leeway) is as bad as expired.
+        "nbf in the future": [
+            ("Authorization", "Bearer " + _signed(token_issuer, {**claims, "nbf": now + 3600}))
+        ],
+        "iat in the future": [
+            ("Authorization", "Bearer " + _signed(token_issuer, {**claims, "iat": now + 3600}))
+        ],
+        "exp as a string": [
+            ("Authorization", "Bearer " + _signed(token_issuer, {**claims, "exp": str(now + 300)}))
+        ],
+        # Subjects that would merge callers into one owner.
+        "empty subject": [
+            ("Authorization", "Bearer " + _signed(token_issuer, {**claims, "sub": ""}))
+        ],
+        "blank subject": [
+            ("Authorization", "Bearer " + _signed(token_issuer, {**claims, "sub": "  "}))
+        ],
+        "numeric subject": [
+            ("Authorization", "Bearer " + _signed(token_issuer, {**claims, "sub": 7}))
+        ],
+        # Size: refused before any parsing.
+        "huge token": [
+            ("Authorization", "Bearer " + _signed(token_issuer, {**claims, "pad": "x" * 20000}))
+        ],
+    }
+    with start(clean_env, token_issuer) as c:
+        for case, headers in refused.items():
+            r = c.get("/api/v1/files", headers=httpx.Headers(headers))
+            assert r.status_code == 401, (case, r.status_code, r.text)
+        for spelling in (f"Bearer {good}", f"bearer {good}", f"BEARER {good}", f"Bearer  {good} "):
+            r = c.get("/api/v1/files", headers={"Authorization": spelling})
+            assert r.status_code == 200, (spelling, r.text)
 
 
 def test_a_rotated_key_is_picked_up(

@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 from app import main
 from fastapi.testclient import TestClient
@@ -48,3 +53,55 @@ def test_proxy_reports_unreachable_backend(clean_env: pytest.MonkeyPatch, dead_u
     with TestClient(main.app) as c:
         assert c.get("/api/v1/agents").status_code == 502
         assert c.get("/ready").json()["down"] == ["backend"]
+
+
+class _StubIssuer(BaseHTTPRequestHandler):
+    """The dev issuer's /login: a token for any plain user name."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        ok = self.path == "/login" and body.get("username", "").isalnum()
+        payload = {"access_token": f"token-of-{body.get('username')}", "expires_in": 900}
+        data = json.dumps(payload if ok else {"detail": "bad"}).encode()
+        self.send_response(200 if ok else 422)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def stub_issuer() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StubIssuer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/login"
+    server.shutdown()
+
+
+def test_dev_sign_in_only_where_the_stack_sets_it_up(
+    clean_env: pytest.MonkeyPatch, fake_upstream: FakeUpstream, stub_issuer: str
+) -> None:
+    clean_env.setenv("BACKEND_URL", fake_upstream.url)
+    clean_env.delenv("DEV_LOGIN_URL", raising=False)
+    with TestClient(main.app) as c:
+        # Not a Docker stack: no sign-in page, and a planted cookie is not a token.
+        assert c.get("/dev-login").status_code == 404
+        assert c.post("/dev-login", data={"username": "alice"}).status_code == 404
+        c.cookies.set(main.DEV_TOKEN_COOKIE, "planted")
+        c.post("/api/echo", json={})
+        assert "authorization" not in fake_upstream.headers[-1]
+    clean_env.setenv("DEV_LOGIN_URL", stub_issuer)
+    with TestClient(main.app) as c:
+        assert "<form" in c.get("/dev-login").text
+        assert c.post("/dev-login", data={"username": "al ice"}).status_code == 422
+        r = c.post("/dev-login", data={"username": "alice"}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/"
+        cookie = r.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "path=/api" in cookie
+        c.post("/api/echo", json={})
+        assert fake_upstream.headers[-1]["authorization"] == "Bearer token-of-alice"
+        # The ALB's token, where there is one, still wins.
+        c.post("/api/echo", json={}, headers={"x-amzn-oidc-accesstoken": "alb-token"})
+        assert fake_upstream.headers[-1]["authorization"] == "Bearer alb-token"

@@ -24,7 +24,7 @@ from prometheus_client import (
     process_collector,
 )
 
-from .config import env_float, env_list
+from .config import env_float, env_list, env_str
 from .telemetry import setup_tracing
 
 Check = Callable[[], Awaitable[object]]
@@ -102,6 +102,12 @@ async def run_checks(checks: dict[str, Check], timeout: float) -> dict[str, dict
     return dict(zip(names, results, strict=True))
 
 
+def api_docs_enabled() -> bool:
+    """/docs, /redoc and /openapi.json answer only when SUTAZAI_ENVIRONMENT is exactly
+    ``dev`` (the dev stacks' backend); unset or anything else hides them (fails closed)."""
+    return env_str("SUTAZAI_ENVIRONMENT") == "dev"
+
+
 def build_app(
     service: str,
     *,
@@ -115,6 +121,7 @@ def build_app(
     @asynccontextmanager
     async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.checks = {}  # registered afresh by each start
+        app.state.api_docs = api_docs_enabled()
         try:
             if lifespan is None:
                 yield
@@ -133,6 +140,21 @@ def build_app(
     app.state.service = service
     app.state.metrics = metrics
     app.state.checks = {}
+
+    docs_paths = frozenset(
+        p
+        for p in (app.docs_url, app.redoc_url, app.openapi_url, app.swagger_ui_oauth2_redirect_url)
+        if p
+    )
+
+    @app.middleware("http")
+    async def _hide_api_docs(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # The schema maps every route for an attacker: served in dev stacks only.
+        if request.url.path in docs_paths and not getattr(app.state, "api_docs", False):
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        return await call_next(request)
 
     @app.middleware("http")
     async def _observe(

@@ -78,6 +78,33 @@ def test_contract_endpoints_and_ready_ignore(clean_env: pytest.MonkeyPatch) -> N
         assert 'sutazai_dependency_up{dependency="dep"} 0.0' in text
 
 
+API_DOCS = ("/docs", "/redoc", "/openapi.json", "/docs/oauth2-redirect")
+
+
+@pytest.mark.parametrize("environment", [None, "prod", "PROD", "Dev", " dev-x", "staging"])
+def test_api_docs_are_hidden_outside_dev(
+    clean_env: pytest.MonkeyPatch, environment: str | None
+) -> None:
+    if environment is not None:
+        clean_env.setenv("SUTAZAI_ENVIRONMENT", environment)
+    app = build_app("unit")
+    with TestClient(app) as c:
+        for path in API_DOCS:
+            assert c.get(path).status_code == 404, path
+        # Other spellings of the same paths reach nothing either.
+        for path in ("/openapi.json?x=1", "/docs/", "/%6Fpenapi.json", "//openapi.json"):
+            r = c.get(path, follow_redirects=True)
+            assert r.status_code == 404 and "openapi" not in r.text, path
+        assert c.get("/health").status_code == 200
+
+
+def test_api_docs_are_served_in_dev(clean_env: pytest.MonkeyPatch) -> None:
+    clean_env.setenv("SUTAZAI_ENVIRONMENT", "dev")
+    with TestClient(build_app("unit")) as c:
+        assert c.get("/openapi.json").json()["info"]["title"] == "SutazAI unit"
+        assert c.get("/docs").status_code == 200
+
+
 @pytest.mark.postgres
 def test_postgres_credentials_rotate_without_restart(
     clean_env: pytest.MonkeyPatch, postgres_server: PostgresServer, tmp_path: Path
