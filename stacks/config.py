@@ -819,7 +819,7 @@ class StackConfig(_Model):
     ephemeral_expires_at: str = Field(
         default="", description="Ephemeral stacks: UTC expiry, ISO 8601 (set by stacks.ephemeral)."
     )
-    template_only: bool = Field(
+    template_only: PulumiBool = Field(
         default=False,
         description="A template stack (k8s-dev) that `stacks.ephemeral create` copies and "
         "that is never deployed itself: `pulumi up` refuses it (previews still run). The "
@@ -949,13 +949,6 @@ class StackConfig(_Model):
             raise ValueError("at dockerHostGpu: only the docker platform reads it")
         if self.shared_cluster_stack and self.platform != "kubernetes":
             raise ValueError("at sharedClusterStack: only kubernetes stacks share a cluster")
-        if self.ci_runner.enabled and (
-            self.platform != "kubernetes" or self.shared_cluster_stack or self.ephemeral_owner
-        ):
-            raise ValueError(
-                "at ciRunner.enabled: a runner lives in the management subnets of a stack "
-                "that has its own EKS network (not docker, shared-cluster or ephemeral stacks)"
-            )
         if self.environment == "prod":
             if self.ephemeral_owner:
                 raise ValueError("at ephemeralOwner: a prod stack is never ephemeral")
@@ -1012,6 +1005,13 @@ class StackConfig(_Model):
             raise ValueError(
                 "at backup.enabled: backups are for a kubernetes stack with a cluster of its "
                 "own (a shared-cluster or Docker stack has no volumes of its own to back up)"
+            )
+        if self.ci_runner.enabled and (
+            self.platform != "kubernetes" or self.shared_cluster_stack or self.ephemeral_owner
+        ):
+            raise ValueError(
+                "at ciRunner.enabled: a runner lives in the management subnets of a stack "
+                "that has its own EKS network (not docker, shared-cluster or ephemeral stacks)"
             )
         edge = self.edge
         if (

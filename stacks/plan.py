@@ -134,9 +134,10 @@ def stack_config_bag(
     problems: list[str] = []
     for key, value in stack_config.items():
         full = key if ":" in key else f"{name}:{key}"
-        if full == TEMPLATE_ONLY_KEY and not keep_template_only:
+        if full == TEMPLATE_ONLY_KEY and not keep_template_only and value is True:
             # A template's offline plan is the plan of its copies (which drop the key): the
             # mock runtime runs as an update, which the program refuses for a template.
+            # Only a real `true` is dropped: any other value goes on to be refused.
             continue
         if isinstance(value, dict) and set(value) == {"secure"}:
             bag[full] = f"offline-placeholder-for-{full}"

@@ -35,6 +35,8 @@ import jsonschema
 from google.protobuf import empty_pb2, json_format, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
+from stacks.errors import ConfigError
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POLICIES_DIR = REPO_ROOT / "policies"
 CONFIG_DIR = POLICIES_DIR / "config"
@@ -79,10 +81,10 @@ def _declared(stack: str, key: str, root: Path) -> Any:
     """`sutazai:<key>` of Pulumi.<stack>.yaml, else the project default (Pulumi.yaml)."""
     import yaml
 
-    stack_file = root / f"Pulumi.{stack}.yaml"
-    if not stack_file.exists():
-        raise FileNotFoundError(f"{stack_file.name} does not exist: no stack {stack!r} to check")
-    config = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
+    from stacks.stack_file import read_stack_file
+
+    # The strict loader the plan uses: a missing or malformed file is refused the same way.
+    config = read_stack_file(root / f"Pulumi.{stack}.yaml", root)
     if f"sutazai:{key}" in config:
         return config[f"sutazai:{key}"]
     project = yaml.safe_load((root / "Pulumi.yaml").read_text()) or {}
@@ -474,6 +476,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parser.parse_args(argv)
     try:
         used_config, config = config_for_stack(options.stack, options.policy_config)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
     except (EnvironmentMismatch, FileNotFoundError) as error:
         print(f"policy check refused: {error}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from stacks.plan import MOCK_ACCOUNT
 from tests.conftest import PROJECT_DIR
 
 BOOTSTRAP_DIR = PROJECT_DIR / "bootstrap" / "ci"
@@ -361,9 +362,9 @@ def test_every_job_that_assumes_a_role_is_trusted_by_the_role_it_names(
     plan: dict[str, Any],
 ) -> None:
     variables = resources(plan, "github:index/actionsVariable:ActionsVariable")
-    # The mock runtime's ARN for a role is arn:aws:mock:<region>:<account>:<name>.
+    # The offline plan gives a role an IAM-shaped ARN: arn:aws:iam::<mock account>:role/<name>.
     roles_by_arn = {
-        f"arn:aws:mock:us-east-1:{ACCOUNT}:{name}": name for name in resources(plan, ROLE)
+        f"arn:aws:iam::{MOCK_ACCOUNT}:role/{name}": name for name in resources(plan, ROLE)
     }
     rows = workflow_jobs_assuming_roles()
     assert len(rows) >= 5

@@ -213,8 +213,10 @@ def test_a_runner_needs_a_stack_with_its_own_eks_network(extra: dict[str, str]) 
         "connectionArn": "arn:aws:codeconnections:us-east-1:123456789012:connection/"
         "0f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b",
     }
-    bag = {"sutazai:ciRunner": json.dumps(runner)} | {f"sutazai:{k}": v for k, v in extra.items()}
+    bag = {"sutazai:environment": "dev", "sutazai:ciRunner": json.dumps(runner)} | {
+        f"sutazai:{k}": v for k, v in extra.items()
+    }
     with pytest.raises(ConfigError) as raised:
         parse_config_bag(bag)
     assert raised.value.problems[0].startswith("sutazai:ciRunner.enabled: a runner lives in")
-    assert StackConfig.model_validate({"ciRunner": runner}).ci_runner.enabled
+    assert StackConfig.model_validate({"environment": "dev", "ciRunner": runner}).ci_runner.enabled

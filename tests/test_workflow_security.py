@@ -313,7 +313,7 @@ def test_the_reaper_reaps_only_when_not_a_dry_run(
 
     seen: dict[str, Any] = {}
 
-    def fake_sweep(clients: Any, **options: Any) -> list[dict[str, Any]]:
+    def fake_sweep(clients: Any, *_records: Any, **options: Any) -> list[dict[str, Any]]:
         seen.update(options)
         return []
 

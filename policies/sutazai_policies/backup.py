@@ -30,7 +30,7 @@ from typing import Any, Final
 
 from pulumi_policy import Policy, Severity
 
-from .rules import Resource, stack_policy
+from .rules import Finding, Resource, stack_policy
 from .values import UNKNOWN, as_dict, as_int, as_list, is_prod
 
 SELECTION: Final = "aws:backup/selection:Selection"
@@ -173,6 +173,22 @@ def _describe(selections: list[Selection]) -> str:
     return f"no selection picks it (selections pick {', '.join(picked) or 'nothing readable'})"
 
 
+# What a waiver lists to exempt one resource exactly: {"backupCoverage": "uncovered"}.
+WAIVER_CHECK: Final = "backupCoverage"
+WAIVER_VALUE: Final = "uncovered"
+
+
+def waivable_coverage(
+    resources: list[Resource], stack: str
+) -> Iterator[tuple[Resource | None, Finding]]:
+    """check_backup_coverage's findings, each waivable for its one resource only."""
+    for res, message in check_backup_coverage(resources, stack):
+        if res is None:
+            yield res, Finding(message)
+        else:
+            yield res, Finding(message, WAIVER_CHECK, WAIVER_VALUE)
+
+
 def check_backup_coverage(
     resources: list[Resource], stack: str
 ) -> Iterator[tuple[Resource | None, str]]:
@@ -304,7 +320,7 @@ def policies() -> list[Policy]:
             "its tags; ElastiCache keeps its own snapshots.",
             frozenset(SAMPLE_ARNS)
             | {SELECTION, ELASTICACHE_RG, STORAGE_CLASS, STATEFUL_SET, PVC, PV},
-            check_backup_coverage,
+            waivable_coverage,
             remediation=(
                 "Tag the resource (or the StorageClass's tagSpecification_N) with the tags a "
                 "backup selection picks; keep ElastiCache snapshots (snapshot_retention_limit)."

@@ -464,6 +464,7 @@ def test_prod_alertmanager_stays_highly_available() -> None:
 
 def test_sns_needs_an_own_eks_cluster() -> None:
     bag = {
+        "sutazai:environment": "dev",
         "sutazai:platform": "docker",
         "sutazai:edge": json.dumps({"authentication": "off"}),  # valid on docker
         "sutazai:alerting": json.dumps({"snsTopic": True}),

@@ -560,7 +560,7 @@ def test_a_login_gives_a_valid_owner_within_the_limit(login: str) -> None:
     assert ephemeral.validate_owner(owner) == owner
     assert (
         StackConfig.model_validate(
-            {"ephemeral_owner": owner, "ephemeral_expires_at": FUTURE}
+            {"environment": "dev", "ephemeral_owner": owner, "ephemeral_expires_at": FUTURE}
         ).ephemeral_owner
         == owner
     )

@@ -126,11 +126,17 @@ def test_faiss_index_survives_restart(podman: Callable[..., Any], volume: str) -
         assert body["results"][0][0]["id"] == 7
 
 
+# Dev's authentication switch (refused in prod by the backend and by the stack config).
+NO_AUTH = {"AUTH_DISABLED": "true", "SUTAZAI_ENVIRONMENT": "dev"}
+
+
 def test_backend_upload_lands_in_tmp(podman: Callable[..., Any]) -> None:
     import urllib.request
 
     svc = contract("backend")
-    with run_hardened(svc) as c:
+    # Bearer tokens are tested against the real backend in service-code/backend/tests
+    # (test_edge.py); here the image's upload path is, with dev's switch that lets callers in.
+    with run_hardened(svc, env=NO_AUTH) as c:
         c.wait_http(svc.health)
         boundary = "sutazai"
         data = (
@@ -145,8 +151,9 @@ def test_backend_upload_lands_in_tmp(podman: Callable[..., Any]) -> None:
         )
         with urllib.request.urlopen(req, timeout=10) as r:
             assert r.status == 201
-        rc, out = c.exec("ls", "/tmp/sutazai_uploads")
-        assert rc == 0 and out.endswith("-a.txt")
+        # Uploads are kept per user: /tmp/sutazai_uploads/<owner>/<id>-a.txt.
+        rc, out = c.exec("ls", "-R", "/tmp/sutazai_uploads")
+        assert rc == 0 and any(line.endswith("-a.txt") for line in out.split()), out
 
 
 def test_pgbouncer_runs_hardened_with_mounted_config(podman: Callable[..., Any]) -> None:
@@ -212,6 +219,7 @@ def test_service_image_against_real_postgres_and_redis(
         "REDIS_PASSWORD_FILE": "/vault/secrets/redis-password",
         "OLLAMA_BASE_URL": fake_upstream.url,
         "AGENT_CONSUMER_NAME": "image-test",
+        **(NO_AUTH if name == "backend" else {}),
     }
     args = ["-v", f"{secrets_dir}:/vault/secrets:ro"]
     with run_hardened(svc, env=env, args=args, host_network=True) as c:

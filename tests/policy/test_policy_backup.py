@@ -92,7 +92,7 @@ def test_one_selection_for_every_type_covers_everything() -> None:
 
 def test_other_stacks_are_not_checked() -> None:
     items = [i for i in covered_stack() if i.type != SELECTION]
-    assert check_stack(POLICY, items, stack="dev") == []
+    assert check_stack(POLICY, items, stack="dev", environment="dev") == []
 
 
 def _edit(name: str, edit: Callable[[StackItem], None]) -> Callable[[], list[StackItem]]:
@@ -254,9 +254,11 @@ def test_an_exception_waives_one_resource_only() -> None:
     items = _set("postgres", "tags", {})()
     items = [*items, StackItem(RDS, "reporting", {**fx.rds_instance(), "tags": {}})]
     config = {
-        "exceptions": [
+        "waivers": [
             {
-                "resource": "aws:rds/instance:Instance::postgres",
+                "type": RDS,
+                "name": "postgres",
+                "checks": {"backupCoverage": "uncovered"},
                 "reason": "a scratch database, rebuilt from the application's sources",
             }
         ]

@@ -834,6 +834,36 @@ MISTAKES: list[Mistake] = [
         "unknown key",
         "Did you mean 'authentication'?",
     ),
+    # ── CI runner, template, backups, restores, alerting ─────────────────────────────
+    m(
+        "ci-runner-incomplete",
+        "ciRunner",
+        {"enabled": True, "repository": "", "workflows": ["deploy"]},
+        "sutazai:ciRunner",
+        "an enabled runner needs repository",
+    ),
+    m("template-only-yes", "templateOnly", "yes", "sutazai:templateOnly", "yes"),
+    m(
+        "backup-short-dailies-in-prod",
+        "backup",
+        {"enabled": True, "dailyRetentionDays": 3, "copyRegion": "us-west-2"},
+        "sutazai:backup.dailyRetentionDays",
+        "at least 7",
+    ),
+    m(
+        "restore-bad-snapshot-id",
+        "restore",
+        {"volumes": {"qdrant": "snapshot-1"}},
+        "sutazai:restore.volumes",
+        "snapshot-1",
+    ),
+    m(
+        "alerting-nobody-paged-in-prod",
+        "alerting",
+        {"snsTopic": False, "receivers": []},
+        "sutazai:alerting",
+        "critical alerts",
+    ),
     # ── ephemeral and policy ─────────────────────────────────────────────────────────
     m(
         "shared-cluster-not-qualified",
