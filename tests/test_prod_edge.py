@@ -11,6 +11,7 @@ import pytest
 
 from stacks.config import parse_config_bag
 from stacks.errors import ConfigError
+from stacks.plan import stack_config_bag
 
 A = "alb.ingress.kubernetes.io"
 INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
@@ -173,11 +174,17 @@ PROD = {
             "sutazai:edge.identityProvider.issuer",
         ),
         (
-            {"sutazai:edge": '{"identityProvider": {"kind": "local"}}'},
+            {
+                "sutazai:environment": "dev",
+                "sutazai:edge": '{"identityProvider": {"kind": "local"}}',
+            },
             "sutazai:edge.identityProvider.kind: local (the dev issuer) runs on docker",
         ),
         (
-            {**PROD, "sutazai:edge": '{"identityProvider": {"kind": "local"}}'},
+            {
+                **stack_config_bag("prod")[0],
+                "sutazai:edge": '{"identityProvider": {"kind": "local"}}',
+            },
             "sutazai:edge.identityProvider.kind",
         ),
         ({"sutazai:edge": '{"wafRateLimit": 10}'}, "sutazai:edge.wafRateLimit"),
