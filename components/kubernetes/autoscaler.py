@@ -30,6 +30,7 @@ from typing import Any
 import pulumi
 
 from components.kubernetes import naming
+from components.kubernetes.addon_rbac import irsa_service_account, rbac_rule
 from components.kubernetes.security import (
     KUBE_API_TOKEN,
     AddOn,
@@ -147,23 +148,9 @@ def _metadata(namespaced: bool = True, name: str = NAME) -> dict[str, Any]:
 
 
 def service_account(role_arn: pulumi.Input[str]) -> dict[str, Any]:
-    meta = _metadata()
-    meta["annotations"] = {"eks.amazonaws.com/role-arn": role_arn}
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": meta,
-        "automountServiceAccountToken": mounts_api_token(CLUSTER_AUTOSCALER),
-    }
-
-
-def _rule(
-    groups: list[str], resources: list[str], verbs: list[str], names: list[str] | None = None
-) -> dict[str, Any]:
-    rule: dict[str, Any] = {"apiGroups": groups, "resources": resources, "verbs": verbs}
-    if names:
-        rule["resourceNames"] = names
-    return rule
+    return irsa_service_account(
+        _metadata(), role_arn, automount=mounts_api_token(CLUSTER_AUTOSCALER)
+    )
 
 
 def cluster_role() -> dict[str, Any]:
@@ -173,11 +160,11 @@ def cluster_role() -> dict[str, Any]:
         "kind": "ClusterRole",
         "metadata": _metadata(namespaced=False),
         "rules": [
-            _rule([""], ["events"], ["create", "patch"]),
-            _rule([""], ["pods/eviction"], ["create"]),
-            _rule([""], ["pods/status"], ["update"]),
-            _rule([""], ["nodes"], ["watch", "list", "get", "update"]),
-            _rule(
+            rbac_rule([""], ["events"], ["create", "patch"]),
+            rbac_rule([""], ["pods/eviction"], ["create"]),
+            rbac_rule([""], ["pods/status"], ["update"]),
+            rbac_rule([""], ["nodes"], ["watch", "list", "get", "update"]),
+            rbac_rule(
                 [""],
                 [
                     "namespaces",
@@ -189,9 +176,9 @@ def cluster_role() -> dict[str, Any]:
                 ],
                 read,
             ),
-            _rule(["apps"], ["statefulsets", "replicasets", "daemonsets"], read),
-            _rule(["policy"], ["poddisruptionbudgets"], ["watch", "list"]),
-            _rule(
+            rbac_rule(["apps"], ["statefulsets", "replicasets", "daemonsets"], read),
+            rbac_rule(["policy"], ["poddisruptionbudgets"], ["watch", "list"]),
+            rbac_rule(
                 ["storage.k8s.io"],
                 [
                     "storageclasses",
@@ -202,9 +189,9 @@ def cluster_role() -> dict[str, Any]:
                 ],
                 read,
             ),
-            _rule(["batch"], ["jobs", "cronjobs"], read),
-            _rule(["coordination.k8s.io"], ["leases"], ["create"]),
-            _rule(["coordination.k8s.io"], ["leases"], ["get", "update"], [NAME]),
+            rbac_rule(["batch"], ["jobs", "cronjobs"], read),
+            rbac_rule(["coordination.k8s.io"], ["leases"], ["create"]),
+            rbac_rule(["coordination.k8s.io"], ["leases"], ["get", "update"], [NAME]),
         ],
     }
 
@@ -216,8 +203,10 @@ def role() -> dict[str, Any]:
         "kind": "Role",
         "metadata": _metadata(),
         "rules": [
-            _rule([""], ["configmaps"], ["create", "list", "watch"]),
-            _rule([""], ["configmaps"], ["delete", "get", "update", "watch"], [STATUS_CONFIG_MAP]),
+            rbac_rule([""], ["configmaps"], ["create", "list", "watch"]),
+            rbac_rule(
+                [""], ["configmaps"], ["delete", "get", "update", "watch"], [STATUS_CONFIG_MAP]
+            ),
         ],
     }
 

@@ -35,6 +35,7 @@ from typing import Any
 import pulumi
 
 from components.kubernetes import naming
+from components.kubernetes.addon_rbac import irsa_service_account, rbac_rule
 from components.kubernetes.security import (
     KUBE_API_TOKEN,
     AddOn,
@@ -101,18 +102,9 @@ def _metadata(name: str = NAME, namespaced: bool = True) -> dict[str, Any]:
 
 
 def service_account(role_arn: pulumi.Input[str]) -> dict[str, Any]:
-    meta = _metadata()
-    meta["annotations"] = {"eks.amazonaws.com/role-arn": role_arn}
-    return {
-        "apiVersion": "v1",
-        "kind": "ServiceAccount",
-        "metadata": meta,
-        "automountServiceAccountToken": mounts_api_token(LOAD_BALANCER_CONTROLLER),
-    }
-
-
-def _rule(groups: list[str], resources: list[str], verbs: list[str]) -> dict[str, Any]:
-    return {"apiGroups": groups, "resources": resources, "verbs": verbs}
+    return irsa_service_account(
+        _metadata(), role_arn, automount=mounts_api_token(LOAD_BALANCER_CONTROLLER)
+    )
 
 
 def cluster_role() -> dict[str, Any]:
@@ -122,23 +114,23 @@ def cluster_role() -> dict[str, Any]:
         "kind": "ClusterRole",
         "metadata": _metadata(f"{NAME}-role", namespaced=False),
         "rules": [
-            _rule(
+            rbac_rule(
                 ["elbv2.k8s.aws"],
                 ["targetgroupbindings"],
                 ["create", "delete", "get", "list", "patch", "update", "watch"],
             ),
-            _rule(["elbv2.k8s.aws"], ["ingressclassparams"], read),
-            _rule([""], ["events"], ["create", "patch"]),
-            _rule([""], ["pods"], read),
-            _rule(["networking.k8s.io"], ["ingressclasses"], read),
-            _rule(
+            rbac_rule(["elbv2.k8s.aws"], ["ingressclassparams"], read),
+            rbac_rule([""], ["events"], ["create", "patch"]),
+            rbac_rule([""], ["pods"], read),
+            rbac_rule(["networking.k8s.io"], ["ingressclasses"], read),
+            rbac_rule(
                 ["", "extensions", "networking.k8s.io"],
                 ["services", "ingresses"],
                 ["get", "list", "patch", "update", "watch"],
             ),
-            _rule([""], ["nodes", "namespaces", "endpoints"], read),
-            _rule([""], ["configmaps"], ["get", "delete", "create", "update"]),
-            _rule(
+            rbac_rule([""], ["nodes", "namespaces", "endpoints"], read),
+            rbac_rule([""], ["configmaps"], ["get", "delete", "create", "update"]),
+            rbac_rule(
                 ["elbv2.k8s.aws", "", "extensions", "networking.k8s.io"],
                 [
                     "targetgroupbindings/status",
@@ -148,7 +140,7 @@ def cluster_role() -> dict[str, Any]:
                 ],
                 ["update", "patch"],
             ),
-            _rule(["discovery.k8s.io"], ["endpointslices"], read),
+            rbac_rule(["discovery.k8s.io"], ["endpointslices"], read),
         ],
     }
 
@@ -159,14 +151,14 @@ def leader_election_role() -> dict[str, Any]:
         "kind": "Role",
         "metadata": _metadata(f"{NAME}-leader-election-role"),
         "rules": [
-            _rule([""], ["configmaps"], ["create"]),
+            rbac_rule([""], ["configmaps"], ["create"]),
             {
-                **_rule([""], ["configmaps"], ["get", "patch", "update"]),
+                **rbac_rule([""], ["configmaps"], ["get", "patch", "update"]),
                 "resourceNames": [LEADER_LOCK],
             },
-            _rule(["coordination.k8s.io"], ["leases"], ["create"]),
+            rbac_rule(["coordination.k8s.io"], ["leases"], ["create"]),
             {
-                **_rule(["coordination.k8s.io"], ["leases"], ["get", "update", "patch"]),
+                **rbac_rule(["coordination.k8s.io"], ["leases"], ["get", "update", "patch"]),
                 "resourceNames": [LEADER_LOCK],
             },
         ],
